@@ -1,0 +1,17 @@
+//! SeaORM entities: one module per table, nothing else. Only `domain/` uses them.
+
+pub mod access_token;
+pub mod account;
+pub mod audit_event;
+pub mod blob;
+pub mod download_daily;
+pub mod membership;
+pub mod package;
+pub mod package_file;
+pub mod package_grant;
+pub mod package_tag;
+pub mod package_version;
+pub mod repository;
+pub mod repository_collaborator;
+pub mod team;
+pub mod team_member;

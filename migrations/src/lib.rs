@@ -1,0 +1,14 @@
+//! Database migrations: one file per change, never edited once landed.
+pub use sea_orm_migration::prelude::*;
+
+mod iden;
+mod m20261124_000001_core;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261124_000001_core::Migration)]
+    }
+}

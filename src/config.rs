@@ -1,0 +1,197 @@
+//! Typed configuration: defaults < `packyard.toml` < `PACKYARD_*` environment, validated at boot.
+use std::{net::SocketAddr, path::PathBuf};
+
+use serde::Deserialize;
+use url::Url;
+
+/// The server's validated settings.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub listen: SocketAddr,
+    /// Base of every absolute URL handed out (no trailing slash).
+    pub public_url: Url,
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub storage_url: String,
+    /// Secret for OCI bearer tokens; generated and kept in the data dir when unset.
+    pub jwt_secret: Option<String>,
+    pub limits: Limits,
+    /// Downloads above which a public package or version can't be deleted (0: no rule).
+    pub delete_download_threshold: i64,
+    /// Days a deleted package or version stays restorable.
+    pub restore_days: i64,
+}
+
+#[derive(Clone, Debug)]
+pub struct Limits {
+    pub generic_file_bytes: u64,
+    pub description_chars: usize,
+    pub license_chars: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            generic_file_bytes: 10 * 1024 * 1024 * 1024,
+            description_chars: 512,
+            license_chars: 256,
+        }
+    }
+}
+
+/// The same settings as they appear in the TOML file; every field optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<String>,
+    public_url: Option<String>,
+    data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    storage_url: Option<String>,
+    jwt_secret: Option<String>,
+    delete_download_threshold: Option<i64>,
+    restore_days: Option<i64>,
+    generic_file_bytes: Option<u64>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {setting}: {message}")]
+pub struct ConfigError {
+    pub setting: String,
+    pub message: String,
+}
+
+fn bad(setting: &str, message: impl std::fmt::Display) -> ConfigError {
+    ConfigError { setting: setting.to_string(), message: message.to_string() }
+}
+
+impl Config {
+    /// Loads the configuration from an optional TOML file and the process environment.
+    pub fn load(file: Option<&std::path::Path>) -> Result<Self, ConfigError> {
+        let env: Vec<(String, String)> = std::env::vars().collect();
+        Self::load_from(file, &env)
+    }
+
+    /// Like [`Config::load`] with an explicit environment, so tests need not mutate the process.
+    pub fn load_from(file: Option<&std::path::Path>, env: &[(String, String)]) -> Result<Self, ConfigError> {
+        let mut cfg = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| bad("--config", format!("{}: {e}", path.display())))?;
+                toml::from_str::<FileConfig>(&text).map_err(|e| bad("--config", format!("{}: {e}", path.display())))?
+            }
+            None => FileConfig::default(),
+        };
+        let get = |key: &str| env.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+        macro_rules! from_env {
+            ($field:ident, $key:literal) => {
+                if let Some(v) = get($key) {
+                    cfg.$field = Some(v.parse().map_err(|e| bad($key, e))?);
+                }
+            };
+        }
+        from_env!(listen, "PACKYARD_LISTEN");
+        from_env!(public_url, "PACKYARD_PUBLIC_URL");
+        from_env!(data_dir, "PACKYARD_DATA_DIR");
+        from_env!(database_url, "PACKYARD_DATABASE_URL");
+        from_env!(storage_url, "PACKYARD_STORAGE_URL");
+        from_env!(jwt_secret, "PACKYARD_JWT_SECRET");
+        from_env!(delete_download_threshold, "PACKYARD_DELETE_DOWNLOAD_THRESHOLD");
+        from_env!(restore_days, "PACKYARD_RESTORE_DAYS");
+        from_env!(generic_file_bytes, "PACKYARD_GENERIC_FILE_BYTES");
+
+        let listen_text = cfg.listen.unwrap_or_else(|| "127.0.0.1:8080".into());
+        let listen: SocketAddr = listen_text
+            .parse()
+            .map_err(|e| bad("PACKYARD_LISTEN", format!("{listen_text:?}: {e}")))?;
+        let public_text = cfg.public_url.unwrap_or_else(|| format!("http://{listen}"));
+        let public_url = Url::parse(public_text.trim_end_matches('/'))
+            .map_err(|e| bad("PACKYARD_PUBLIC_URL", format!("{public_text:?}: {e}")))?;
+        if !matches!(public_url.scheme(), "http" | "https") || public_url.host().is_none() {
+            return Err(bad("PACKYARD_PUBLIC_URL", format!("{public_text:?} is not an http(s) URL")));
+        }
+        let data_dir = cfg.data_dir.unwrap_or_else(|| PathBuf::from("./data"));
+        let database_url = cfg.database_url.unwrap_or_else(|| {
+            format!("sqlite://{}?mode=rwc", data_dir.join("packyard.db").display())
+        });
+        if !(database_url.starts_with("sqlite:") || database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
+            return Err(bad("PACKYARD_DATABASE_URL", format!("{database_url:?}: expected sqlite://... or postgres://...")));
+        }
+        let storage_url = cfg.storage_url.unwrap_or_else(|| format!("file://{}", absolute(&data_dir.join("blobs")).display()));
+        let restore_days = cfg.restore_days.unwrap_or(30);
+        if restore_days < 0 {
+            return Err(bad("PACKYARD_RESTORE_DAYS", "must not be negative"));
+        }
+        let delete_download_threshold = cfg.delete_download_threshold.unwrap_or(5000);
+        if delete_download_threshold < 0 {
+            return Err(bad("PACKYARD_DELETE_DOWNLOAD_THRESHOLD", "must not be negative"));
+        }
+        let mut limits = Limits::default();
+        if let Some(n) = cfg.generic_file_bytes {
+            limits.generic_file_bytes = n;
+        }
+        Ok(Self {
+            listen,
+            public_url,
+            data_dir,
+            database_url,
+            storage_url,
+            jwt_secret: cfg.jwt_secret,
+            limits,
+            delete_download_threshold,
+            restore_days,
+        })
+    }
+
+    /// The public base URL as a string without a trailing slash.
+    pub fn base_url(&self) -> String {
+        self.public_url.as_str().trim_end_matches('/').to_string()
+    }
+}
+
+fn absolute(path: &std::path::Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults_need_nothing() {
+        let cfg = Config::load_from(None, &[]).expect("defaults are valid");
+        assert_eq!(cfg.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(cfg.base_url(), "http://127.0.0.1:8080");
+        assert!(cfg.database_url.starts_with("sqlite://"));
+        assert!(cfg.database_url.ends_with("data/packyard.db?mode=rwc"));
+        assert!(cfg.storage_url.starts_with("file:///"));
+        assert_eq!(cfg.restore_days, 30);
+    }
+
+    #[test]
+    fn env_wins_over_file_and_file_over_defaults() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("packyard.toml");
+        std::fs::write(&path, "listen = \"127.0.0.1:9000\"\nrestore_days = 7\n").expect("write");
+        let cfg = Config::load_from(Some(&path), &env(&[("PACKYARD_LISTEN", "127.0.0.1:9001")])).expect("valid");
+        assert_eq!(cfg.listen.port(), 9001);
+        assert_eq!(cfg.restore_days, 7);
+        assert_eq!(cfg.base_url(), "http://127.0.0.1:9001");
+    }
+
+    #[test]
+    fn bad_settings_name_the_setting() {
+        let err = Config::load_from(None, &env(&[("PACKYARD_LISTEN", "nonsense")])).expect_err("invalid");
+        assert_eq!(err.setting, "PACKYARD_LISTEN");
+        let err = Config::load_from(None, &env(&[("PACKYARD_DATABASE_URL", "mysql://x")])).expect_err("invalid");
+        assert_eq!(err.setting, "PACKYARD_DATABASE_URL");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("packyard.toml");
+        std::fs::write(&path, "lisen = 1\n").expect("write");
+        let err = Config::load_from(Some(&path), &[]).expect_err("unknown key");
+        assert!(err.message.contains("lisen"), "{}", err.message);
+    }
+}

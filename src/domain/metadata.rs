@@ -1,0 +1,20 @@
+//! Format-specific version metadata: one serde-tagged enum, stored as JSON on the version.
+//! Each door adds its variant; the domain stores and returns it without interpreting it
+//! beyond what the generic model needs.
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "format", rename_all = "lowercase")]
+pub enum VersionMetadata {
+    /// Generic packages carry no metadata beyond their files.
+    Generic {},
+    /// Anything a door stores that it describes itself (kept as raw JSON).
+    #[serde(untagged)]
+    Other(serde_json::Value),
+}
+
+impl VersionMetadata {
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+    }
+}

@@ -1,0 +1,87 @@
+//! The rules. Doors (formats, GraphQL, REST) call one method here per request; this layer
+//! is the only one that touches `entity` (the database) and `storage` (the blob store), and
+//! every decision about who may do what goes through `auth::policy`. It knows nothing of
+//! HTTP or GraphQL and returns `DomainError`.
+
+pub mod access;
+pub mod accounts;
+pub mod audit;
+pub mod download;
+pub mod gc;
+pub mod metadata;
+pub mod names;
+pub mod packages;
+pub mod publish;
+pub mod stats;
+pub mod tokens;
+pub mod types;
+pub mod views;
+
+use std::{sync::Arc, time::Duration};
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
+
+use crate::{config::Config, error::DomainResult, storage::BlobStore};
+
+pub use names::{FileName, OwnerName, PackageName, VersionName};
+pub use types::{AccountKind, OrgRole, PackageType, RepositoryRole, Role, State, Visibility};
+
+/// The domain services over one database and one blob store.
+pub struct Domain {
+    pub(crate) db: DatabaseConnection,
+    pub(crate) blobs: BlobStore,
+    pub(crate) config: Arc<Config>,
+    pub(crate) downloads: stats::DownloadCounter,
+}
+
+impl Domain {
+    /// Connects to the configured database and blob store and runs pending migrations.
+    pub async fn open(config: Arc<Config>) -> Result<Self, String> {
+        if config.database_url.starts_with("sqlite:") {
+            std::fs::create_dir_all(&config.data_dir).map_err(|e| format!("{}: {e}", config.data_dir.display()))?;
+        }
+        let mut options = ConnectOptions::new(config.database_url.clone());
+        options.sqlx_logging(false).connect_timeout(Duration::from_secs(10));
+        if config.database_url.starts_with("sqlite:") {
+            // One writer at a time is SQLite's model; WAL lets readers run beside it.
+            options.max_connections(8).min_connections(1);
+        } else {
+            options.max_connections(32).min_connections(2);
+        }
+        let db = Database::connect(options).await.map_err(|e| format!("database {}: {e}", redact_url(&config.database_url)))?;
+        if config.database_url.starts_with("sqlite:") {
+            for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA busy_timeout=10000", "PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=ON"] {
+                db.execute_unprepared(pragma).await.map_err(|e| format!("{pragma}: {e}"))?;
+            }
+        }
+        Migrator::up(&db, None).await.map_err(|e| format!("migrations: {e}"))?;
+        let blobs = BlobStore::from_url(&config.storage_url).map_err(|e| format!("storage: {e}"))?;
+        Ok(Self { db, blobs, config, downloads: stats::DownloadCounter::default() })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Whether the database and the blob store answer.
+    pub async fn ready(&self) -> DomainResult<()> {
+        self.db.execute_unprepared("SELECT 1").await?;
+        self.blobs.ping().await
+    }
+
+}
+
+fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+pub(crate) fn now() -> chrono::DateTime<chrono::Utc> {
+    chrono::Utc::now()
+}

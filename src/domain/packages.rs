@@ -1,0 +1,758 @@
+//! Reading packages and changing them after publish: lookups, lists, settings, tags,
+//! grants, deletion and restore.
+use std::collections::HashMap;
+
+use chrono::Duration;
+use entity::{account, blob, package, package_file, package_grant, package_tag, package_version, repository};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set, TransactionTrait, sea_query::Expr,
+};
+
+use crate::{
+    auth::{Actor, policy::Action},
+    domain::{
+        Domain, audit,
+        names::{OwnerName, PackageName, VersionName},
+        now,
+        types::{AccountKind, PackageType, Role, State, Visibility, parse_stored},
+        views::{FileInfo, GrantInfo, PackageInfo, TagInfo, VersionInfo},
+    },
+    error::{DomainError, DomainResult},
+};
+
+/// Names a package the way doors do: owner, type and name.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct PackageRef {
+    pub owner: OwnerName,
+    pub package_type: PackageType,
+    pub name: PackageName,
+}
+
+/// Which packages a list wants.
+#[derive(Clone, Debug, Default)]
+pub struct PackageFilter {
+    pub owner_id: Option<i64>,
+    pub repository_id: Option<i64>,
+    pub package_type: Option<PackageType>,
+    pub visibility: Option<Visibility>,
+    pub names: Option<Vec<String>>,
+    /// Substring of the name.
+    pub query: Option<String>,
+    pub state: State,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PackageOrder {
+    #[default]
+    CreatedDesc,
+    UpdatedDesc,
+    NameAsc,
+}
+
+/// Who a grant is for.
+#[derive(Clone, Debug)]
+pub enum GrantTarget {
+    User(OwnerName),
+    Team(String),
+    Repository(i64),
+}
+
+pub(crate) fn package_info(m: package::Model, owner_login: String, viewer_role: Option<Role>) -> DomainResult<PackageInfo> {
+    Ok(PackageInfo {
+        id: m.id,
+        owner_id: m.owner_id,
+        owner_login,
+        package_type: parse_stored(&m.format)?,
+        visibility: parse_stored(&m.visibility)?,
+        name: m.name,
+        repository_id: m.repository_id,
+        inherit_access: m.inherit_access,
+        created_at: m.created_at,
+        updated_at: m.updated_at,
+        deleted_at: m.deleted_at,
+        viewer_role,
+    })
+}
+
+pub(crate) fn version_info(m: package_version::Model) -> VersionInfo {
+    VersionInfo {
+        id: m.id,
+        package_id: m.package_id,
+        version: m.version,
+        metadata: m.metadata,
+        summary: m.summary,
+        readme: m.readme,
+        license: m.license,
+        prerelease: m.prerelease,
+        yanked: m.yanked,
+        publisher_id: m.publisher_id,
+        created_at: m.created_at,
+        updated_at: m.updated_at,
+        deleted_at: m.deleted_at,
+    }
+}
+
+pub(crate) fn file_info(f: package_file::Model, b: Option<&blob::Model>) -> FileInfo {
+    FileInfo {
+        id: f.id,
+        version_id: f.version_id,
+        sha256: f.blob_digest.trim_start_matches("sha256:").to_string(),
+        md5: b.and_then(|b| b.md5.clone()),
+        sha1: b.and_then(|b| b.sha1.clone()),
+        sha512: b.and_then(|b| b.sha512.clone()),
+        name: f.name,
+        size: f.size,
+        content_type: f.content_type,
+        lead: f.lead,
+        created_at: f.created_at,
+        updated_at: f.updated_at,
+    }
+}
+
+fn grant_info(g: package_grant::Model) -> DomainResult<GrantInfo> {
+    Ok(GrantInfo {
+        id: g.id,
+        package_id: g.package_id,
+        user_id: g.user_id,
+        team_id: g.team_id,
+        repository_id: g.repository_id,
+        role: parse_stored(&g.role)?,
+        created_at: g.created_at,
+    })
+}
+
+impl Domain {
+    /// The live package a ref names, with its owner; no permission check.
+    pub(crate) async fn package_model(&self, r: &PackageRef) -> DomainResult<Option<(package::Model, account::Model)>> {
+        let Some(owner) = account::Entity::find().filter(account::Column::Login.eq(r.owner.as_str())).one(&self.db).await? else {
+            return Ok(None);
+        };
+        let pkg = package::Entity::find()
+            .filter(package::Column::OwnerId.eq(owner.id))
+            .filter(package::Column::Format.eq(r.package_type.as_str()))
+            .filter(package::Column::Name.eq(r.name.as_str()))
+            .filter(package::Column::DeletedAt.is_null())
+            .one(&self.db)
+            .await?;
+        Ok(pkg.map(|p| (p, owner)))
+    }
+
+    /// A package by id (live or deleted) with its owner; no permission check.
+    pub(crate) async fn package_model_by_id(&self, id: i64) -> DomainResult<(package::Model, account::Model)> {
+        let pkg = package::Entity::find_by_id(id).one(&self.db).await?.ok_or_else(|| DomainError::not_found("package"))?;
+        let owner = account::Entity::find_by_id(pkg.owner_id).one(&self.db).await?.ok_or_else(|| DomainError::internal("package without owner"))?;
+        Ok((pkg, owner))
+    }
+
+    /// Looks up a live package the actor may read.
+    pub async fn find_package(&self, actor: &Actor, r: &PackageRef) -> DomainResult<PackageInfo> {
+        let (pkg, owner) = self
+            .package_model(r)
+            .await?
+            .ok_or_else(|| DomainError::not_found(format!("package {}/{}", r.owner, r.name)))?;
+        let role = self.authorize_package(actor, Action::Read, &pkg, &owner).await?;
+        package_info(pkg, owner.login, role)
+    }
+
+    /// A package by id. Deleted packages are visible only to their admins.
+    pub async fn package_by_id(&self, actor: &Actor, id: i64) -> DomainResult<PackageInfo> {
+        let (pkg, owner) = self.package_model_by_id(id).await?;
+        let action = if pkg.deleted_at.is_some() { Action::Delete } else { Action::Read };
+        let role = self.authorize_package(actor, action, &pkg, &owner).await.map_err(|e| match e {
+            DomainError::Forbidden(_) | DomainError::Unauthenticated(_) if action == Action::Delete => DomainError::not_found("package"),
+            other => other,
+        })?;
+        package_info(pkg, owner.login, role)
+    }
+
+    /// A page of the packages the actor may read, and the total count of the filter.
+    pub async fn list_packages(
+        &self,
+        actor: &Actor,
+        filter: &PackageFilter,
+        order: PackageOrder,
+        offset: u64,
+        limit: u64,
+    ) -> DomainResult<(Vec<PackageInfo>, u64)> {
+        let mut cond = Condition::all().add(self.readable_condition(actor));
+        cond = match filter.state {
+            State::Active => cond.add(package::Column::DeletedAt.is_null()),
+            State::Deleted => {
+                // Deleted packages are listed for their admins only.
+                if actor.is_anonymous() {
+                    return Ok((Vec::new(), 0));
+                }
+                cond.add(package::Column::DeletedAt.is_not_null())
+            }
+        };
+        if let Some(owner) = filter.owner_id {
+            cond = cond.add(package::Column::OwnerId.eq(owner));
+        }
+        if let Some(repo) = filter.repository_id {
+            cond = cond.add(package::Column::RepositoryId.eq(repo));
+        }
+        if let Some(t) = filter.package_type {
+            cond = cond.add(package::Column::Format.eq(t.as_str()));
+        }
+        if let Some(v) = filter.visibility {
+            cond = cond.add(package::Column::Visibility.eq(v.as_str()));
+        }
+        if let Some(names) = &filter.names {
+            cond = cond.add(package::Column::Name.is_in(names.iter().cloned()));
+        }
+        if let Some(q) = filter.query.as_deref().filter(|q| !q.is_empty()) {
+            let like = format!("%{}%", q.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+            cond = cond.add(Expr::cust_with_values("LOWER(package.name) LIKE $1 ESCAPE '\\'", [like]));
+        }
+        let query = package::Entity::find().filter(cond);
+        let total = query.clone().count(&self.db).await?;
+        let query = match order {
+            PackageOrder::CreatedDesc => query.order_by_desc(package::Column::CreatedAt),
+            PackageOrder::UpdatedDesc => query.order_by_desc(package::Column::UpdatedAt),
+            PackageOrder::NameAsc => query.order_by_asc(package::Column::Name),
+        };
+        let rows = query.order_by_desc(package::Column::Id).offset(offset).limit(limit).all(&self.db).await?;
+        let owners: HashMap<i64, account::Model> = account::Entity::find()
+            .filter(account::Column::Id.is_in(rows.iter().map(|p| p.owner_id)))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|a| (a.id, a))
+            .collect();
+        let mut out = Vec::with_capacity(rows.len());
+        for pkg in rows {
+            let owner = owners.get(&pkg.owner_id).ok_or_else(|| DomainError::internal("package without owner"))?;
+            if filter.state == State::Deleted {
+                // The SQL condition says "may read"; deleted ones need admin.
+                if self.authorize_package(actor, Action::Delete, &pkg, owner).await.is_err() {
+                    continue;
+                }
+            }
+            out.push(package_info(pkg, owner.login.clone(), None)?);
+        }
+        Ok((out, total))
+    }
+
+    /// Versions of a package the actor may read, newest first. Deleted versions need admin.
+    pub async fn list_versions(
+        &self,
+        actor: &Actor,
+        package_id: i64,
+        state: State,
+        offset: u64,
+        limit: u64,
+    ) -> DomainResult<(Vec<VersionInfo>, u64)> {
+        let (pkg, owner) = self.package_model_by_id(package_id).await?;
+        let action = if state == State::Deleted || pkg.deleted_at.is_some() { Action::Delete } else { Action::Read };
+        self.authorize_package(actor, action, &pkg, &owner).await?;
+        let query = package_version::Entity::find().filter(package_version::Column::PackageId.eq(package_id));
+        let query = match state {
+            State::Active => query.filter(package_version::Column::DeletedAt.is_null()),
+            State::Deleted => query.filter(package_version::Column::DeletedAt.is_not_null()),
+        };
+        let total = query.clone().count(&self.db).await?;
+        let rows = query
+            .order_by_desc(package_version::Column::CreatedAt)
+            .order_by_desc(package_version::Column::Id)
+            .offset(offset)
+            .limit(limit)
+            .all(&self.db)
+            .await?;
+        Ok((rows.into_iter().map(version_info).collect(), total))
+    }
+
+    /// Every live version of a package, oldest first (for format indexes: packuments etc.).
+    pub async fn all_versions(&self, actor: &Actor, package_id: i64) -> DomainResult<Vec<VersionInfo>> {
+        let (pkg, owner) = self.package_model_by_id(package_id).await?;
+        self.authorize_package(actor, Action::Read, &pkg, &owner).await?;
+        Ok(package_version::Entity::find()
+            .filter(package_version::Column::PackageId.eq(package_id))
+            .filter(package_version::Column::DeletedAt.is_null())
+            .order_by_asc(package_version::Column::Id)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(version_info)
+            .collect())
+    }
+
+    /// A live version by its name.
+    pub async fn find_version(&self, actor: &Actor, r: &PackageRef, version: &VersionName) -> DomainResult<(PackageInfo, VersionInfo)> {
+        let pkg = self.find_package(actor, r).await?;
+        let v = package_version::Entity::find()
+            .filter(package_version::Column::PackageId.eq(pkg.id))
+            .filter(package_version::Column::Version.eq(version.as_str()))
+            .filter(package_version::Column::DeletedAt.is_null())
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| DomainError::not_found(format!("version {version} of {}/{}", r.owner, r.name)))?;
+        Ok((pkg, version_info(v)))
+    }
+
+    /// A version by id (live, or deleted for admins).
+    pub async fn version_by_id(&self, actor: &Actor, id: i64) -> DomainResult<VersionInfo> {
+        let v = package_version::Entity::find_by_id(id).one(&self.db).await?.ok_or_else(|| DomainError::not_found("package version"))?;
+        let pkg = self.package_by_id(actor, v.package_id).await?;
+        if v.deleted_at.is_some() && pkg.viewer_role != Some(Role::Admin) {
+            return Err(DomainError::not_found("package version"));
+        }
+        Ok(version_info(v))
+    }
+
+    // Batch reads for DataLoaders. Their ids come from objects the caller was already
+    // allowed to read (a package, a version), so they don't check again.
+
+    pub async fn latest_versions_of(&self, package_ids: &[i64]) -> DomainResult<HashMap<i64, VersionInfo>> {
+        let latest_ids: Vec<Option<i64>> = package_version::Entity::find()
+            .select_only()
+            .column_as(package_version::Column::Id.max(), "id")
+            .filter(package_version::Column::PackageId.is_in(package_ids.iter().copied()))
+            .filter(package_version::Column::DeletedAt.is_null())
+            .group_by(package_version::Column::PackageId)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        let rows = package_version::Entity::find()
+            .filter(package_version::Column::Id.is_in(latest_ids.into_iter().flatten()))
+            .all(&self.db)
+            .await?;
+        Ok(rows.into_iter().map(|v| (v.package_id, version_info(v))).collect())
+    }
+
+    pub async fn versions_by_ids(&self, ids: &[i64]) -> DomainResult<HashMap<i64, VersionInfo>> {
+        Ok(package_version::Entity::find()
+            .filter(package_version::Column::Id.is_in(ids.iter().copied()))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|v| (v.id, version_info(v)))
+            .collect())
+    }
+
+    pub async fn files_of_versions(&self, version_ids: &[i64]) -> DomainResult<HashMap<i64, Vec<FileInfo>>> {
+        let files = package_file::Entity::find()
+            .filter(package_file::Column::VersionId.is_in(version_ids.iter().copied()))
+            .order_by_asc(package_file::Column::Id)
+            .all(&self.db)
+            .await?;
+        let blobs: HashMap<String, blob::Model> = blob::Entity::find()
+            .filter(blob::Column::Digest.is_in(files.iter().map(|f| f.blob_digest.clone())))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|b| (b.digest.clone(), b))
+            .collect();
+        let mut out: HashMap<i64, Vec<FileInfo>> = HashMap::new();
+        for f in files {
+            let b = blobs.get(&f.blob_digest);
+            out.entry(f.version_id).or_default().push(file_info(f, b));
+        }
+        Ok(out)
+    }
+
+    pub async fn tags_of_packages(&self, package_ids: &[i64]) -> DomainResult<HashMap<i64, Vec<TagInfo>>> {
+        self.tags_where(package_tag::Column::PackageId.is_in(package_ids.iter().copied()), |t| t.package_id).await
+    }
+
+    pub async fn tags_of_versions(&self, version_ids: &[i64]) -> DomainResult<HashMap<i64, Vec<TagInfo>>> {
+        self.tags_where(package_tag::Column::VersionId.is_in(version_ids.iter().copied()), |t| t.version_id).await
+    }
+
+    async fn tags_where(&self, cond: sea_orm::sea_query::SimpleExpr, key: fn(&TagInfo) -> i64) -> DomainResult<HashMap<i64, Vec<TagInfo>>> {
+        let tags = package_tag::Entity::find().filter(cond).order_by_asc(package_tag::Column::Name).all(&self.db).await?;
+        let versions = self.versions_by_ids(&tags.iter().map(|t| t.version_id).collect::<Vec<_>>()).await?;
+        let mut out: HashMap<i64, Vec<TagInfo>> = HashMap::new();
+        for t in tags {
+            let Some(v) = versions.get(&t.version_id) else { continue };
+            let info = TagInfo { id: t.id, package_id: t.package_id, name: t.name, version_id: t.version_id, version: v.version.clone(), updated_at: t.updated_at };
+            out.entry(key(&info)).or_default().push(info);
+        }
+        Ok(out)
+    }
+
+    /// Grants on a package, for its admins; others see none.
+    pub async fn package_grants(&self, actor: &Actor, package_id: i64) -> DomainResult<Vec<GrantInfo>> {
+        let (pkg, owner) = self.package_model_by_id(package_id).await?;
+        if self.authorize_package(actor, Action::Admin, &pkg, &owner).await.is_err() {
+            return Ok(Vec::new());
+        }
+        package_grant::Entity::find()
+            .filter(package_grant::Column::PackageId.eq(package_id))
+            .order_by_asc(package_grant::Column::Id)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(grant_info)
+            .collect()
+    }
+
+    /// Settings and access need the admin role on a live package.
+    async fn admin_package(&self, actor: &Actor, package_id: i64) -> DomainResult<(package::Model, account::Model)> {
+        let (pkg, owner) = self.package_model_by_id(package_id).await?;
+        if pkg.deleted_at.is_some() {
+            return Err(DomainError::not_found("package"));
+        }
+        self.authorize_package(actor, Action::Admin, &pkg, &owner).await?;
+        Ok((pkg, owner))
+    }
+
+    async fn save_package(&self, actor: &Actor, pkg: package::ActiveModel, owner: account::Model, action: &str, data: serde_json::Value) -> DomainResult<PackageInfo> {
+        let mut pkg = pkg;
+        pkg.updated_at = Set(now());
+        let txn = self.db.begin().await?;
+        let pkg = pkg.update(&txn).await?;
+        audit::record(&txn, actor, action, "package", Some(pkg.id), data).await?;
+        txn.commit().await?;
+        package_info(pkg, owner.login, Some(Role::Admin))
+    }
+
+    /// Changes visibility. A public package stays public (it protects its consumers), and
+    /// Maven packages take their repository's visibility.
+    pub async fn set_package_visibility(&self, actor: &Actor, package_id: i64, visibility: Visibility) -> DomainResult<PackageInfo> {
+        let (pkg, owner) = self.admin_package(actor, package_id).await?;
+        let current: Visibility = parse_stored(&pkg.visibility)?;
+        if current == Visibility::Public && visibility != Visibility::Public {
+            return Err(DomainError::invalid("a public package can't be made private or internal again"));
+        }
+        if visibility == Visibility::Internal && owner.kind != AccountKind::Organization.as_str() {
+            return Err(DomainError::invalid("internal visibility is for organization packages"));
+        }
+        if pkg.format == PackageType::Maven.as_str() {
+            return Err(DomainError::invalid("Maven packages take the visibility of their repository"));
+        }
+        let mut active = pkg.into_active_model();
+        active.visibility = Set(visibility.as_str().into());
+        self.save_package(actor, active, owner, "package.visibility", serde_json::json!({"visibility": visibility.as_str()})).await
+    }
+
+    /// Links a package to a repository of the same owner; linking never changes visibility.
+    pub async fn link_package_repository(&self, actor: &Actor, package_id: i64, repository_id: i64) -> DomainResult<PackageInfo> {
+        let (pkg, owner) = self.admin_package(actor, package_id).await?;
+        let repo = repository::Entity::find_by_id(repository_id).one(&self.db).await?.ok_or_else(|| DomainError::not_found("repository"))?;
+        if repo.owner_id != pkg.owner_id {
+            return Err(DomainError::invalid("a package can only be linked to a repository of the same owner"));
+        }
+        let mut active = pkg.into_active_model();
+        active.repository_id = Set(Some(repo.id));
+        self.save_package(actor, active, owner, "package.link", serde_json::json!({"repository_id": repo.id})).await
+    }
+
+    pub async fn unlink_package_repository(&self, actor: &Actor, package_id: i64) -> DomainResult<PackageInfo> {
+        let (pkg, owner) = self.admin_package(actor, package_id).await?;
+        if pkg.format == PackageType::Maven.as_str() {
+            return Err(DomainError::invalid("Maven packages always belong to their repository"));
+        }
+        let mut active = pkg.into_active_model();
+        active.repository_id = Set(None);
+        self.save_package(actor, active, owner, "package.unlink", serde_json::json!({})).await
+    }
+
+    pub async fn set_package_inherit_access(&self, actor: &Actor, package_id: i64, inherit: bool) -> DomainResult<PackageInfo> {
+        let (pkg, owner) = self.admin_package(actor, package_id).await?;
+        let mut active = pkg.into_active_model();
+        active.inherit_access = Set(inherit);
+        self.save_package(actor, active, owner, "package.inherit_access", serde_json::json!({"inherit_access": inherit})).await
+    }
+
+    /// Grants (or changes) a role. User-owned packages take users and repositories;
+    /// organization packages take the organization's members, teams and repositories.
+    pub async fn grant_package_access(&self, actor: &Actor, package_id: i64, target: &GrantTarget, role: Role) -> DomainResult<GrantInfo> {
+        let (pkg, owner) = self.admin_package(actor, package_id).await?;
+        let is_org = owner.kind == AccountKind::Organization.as_str();
+        let (user_id, team_id, repository_id) = match target {
+            GrantTarget::User(login) => {
+                let user = self.account_model(login).await?;
+                if user.kind != AccountKind::User.as_str() {
+                    return Err(DomainError::invalid(format!("{login} is not a user")));
+                }
+                if is_org && self.org_role(owner.id, user.id).await?.is_none() {
+                    return Err(DomainError::invalid(format!("{login} is not a member of {}", owner.login)));
+                }
+                (Some(user.id), None, None)
+            }
+            GrantTarget::Team(slug) => {
+                if !is_org {
+                    return Err(DomainError::invalid("teams can be granted access only to organization packages"));
+                }
+                (None, Some(self.team_model(owner.id, slug).await?.id), None)
+            }
+            GrantTarget::Repository(id) => {
+                let repo = repository::Entity::find_by_id(*id).one(&self.db).await?.ok_or_else(|| DomainError::not_found("repository"))?;
+                if repo.owner_id != owner.id {
+                    return Err(DomainError::invalid("only repositories of the package's owner can be granted access"));
+                }
+                (None, None, Some(repo.id))
+            }
+        };
+        let txn = self.db.begin().await?;
+        delete_grant(&txn, pkg.id, user_id, team_id, repository_id).await?;
+        let grant = package_grant::ActiveModel {
+            package_id: Set(pkg.id),
+            user_id: Set(user_id),
+            team_id: Set(team_id),
+            repository_id: Set(repository_id),
+            role: Set(role.as_str().into()),
+            created_at: Set(now()),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
+        audit::record(&txn, actor, "package.grant", "package", Some(pkg.id), serde_json::json!({"user_id": user_id, "team_id": team_id, "repository_id": repository_id, "role": role.as_str()})).await?;
+        txn.commit().await?;
+        grant_info(grant)
+    }
+
+    pub async fn revoke_package_access(&self, actor: &Actor, package_id: i64, target: &GrantTarget) -> DomainResult<PackageInfo> {
+        let (pkg, owner) = self.admin_package(actor, package_id).await?;
+        let (user_id, team_id, repository_id) = match target {
+            GrantTarget::User(login) => (Some(self.account_model(login).await?.id), None, None),
+            GrantTarget::Team(slug) => (None, Some(self.team_model(owner.id, slug).await?.id), None),
+            GrantTarget::Repository(id) => (None, None, Some(*id)),
+        };
+        let txn = self.db.begin().await?;
+        let removed = delete_grant(&txn, pkg.id, user_id, team_id, repository_id).await?;
+        if removed == 0 {
+            return Err(DomainError::not_found("grant"));
+        }
+        audit::record(&txn, actor, "package.revoke", "package", Some(pkg.id), serde_json::json!({"user_id": user_id, "team_id": team_id, "repository_id": repository_id})).await?;
+        txn.commit().await?;
+        package_info(pkg, owner.login, Some(Role::Admin))
+    }
+
+    /// Points a tag at a live version (npm dist-tags, OCI tags). Needs write.
+    pub async fn set_tag(&self, actor: &Actor, r: &PackageRef, tag: &str, version: &VersionName) -> DomainResult<TagInfo> {
+        let (pkg, owner) = self.package_model(r).await?.ok_or_else(|| DomainError::not_found(format!("package {}/{}", r.owner, r.name)))?;
+        self.authorize_package(actor, Action::Write, &pkg, &owner).await?;
+        let v = package_version::Entity::find()
+            .filter(package_version::Column::PackageId.eq(pkg.id))
+            .filter(package_version::Column::Version.eq(version.as_str()))
+            .filter(package_version::Column::DeletedAt.is_null())
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| DomainError::not_found(format!("version {version}")))?;
+        let txn = self.db.begin().await?;
+        let tag = upsert_tag(&txn, pkg.id, tag, v.id).await?;
+        txn.commit().await?;
+        Ok(TagInfo { id: tag.id, package_id: pkg.id, name: tag.name, version_id: v.id, version: v.version, updated_at: tag.updated_at })
+    }
+
+    /// Removes a tag; the version stays.
+    pub async fn delete_tag(&self, actor: &Actor, r: &PackageRef, tag: &str) -> DomainResult<()> {
+        let (pkg, owner) = self.package_model(r).await?.ok_or_else(|| DomainError::not_found(format!("package {}/{}", r.owner, r.name)))?;
+        self.authorize_package(actor, Action::Write, &pkg, &owner).await?;
+        let removed = package_tag::Entity::delete_many()
+            .filter(package_tag::Column::PackageId.eq(pkg.id))
+            .filter(package_tag::Column::Name.eq(tag))
+            .exec(&self.db)
+            .await?;
+        if removed.rows_affected == 0 {
+            return Err(DomainError::not_found(format!("tag {tag}")));
+        }
+        Ok(())
+    }
+
+    /// Downloads of a package's versions, checked against the delete threshold.
+    async fn check_delete_threshold(&self, pkg: &package::Model, version_id: Option<i64>) -> DomainResult<()> {
+        let threshold = self.config.delete_download_threshold;
+        if threshold == 0 || pkg.visibility != Visibility::Public.as_str() {
+            return Ok(());
+        }
+        let ids: Vec<i64> = match version_id {
+            Some(v) => vec![v],
+            None => package_version::Entity::find()
+                .filter(package_version::Column::PackageId.eq(pkg.id))
+                .all(&self.db)
+                .await?
+                .into_iter()
+                .map(|v| v.id)
+                .collect(),
+        };
+        let totals = self.version_download_totals(&ids).await?;
+        if totals.values().any(|n| *n > threshold) {
+            return Err(DomainError::forbidden(format!(
+                "a public package or version with more than {threshold} downloads can't be deleted; contact the site administrators"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Soft-deletes a package; restorable for the configured number of days.
+    pub async fn delete_package(&self, actor: &Actor, package_id: i64) -> DomainResult<PackageInfo> {
+        let (pkg, owner) = self.package_model_by_id(package_id).await?;
+        if pkg.deleted_at.is_some() {
+            return Err(DomainError::not_found("package"));
+        }
+        self.authorize_package(actor, Action::Delete, &pkg, &owner).await?;
+        self.check_delete_threshold(&pkg, None).await?;
+        let txn = self.db.begin().await?;
+        let mut active = pkg.into_active_model();
+        active.deleted_at = Set(Some(now()));
+        let pkg = active.update(&txn).await?;
+        audit::record(&txn, actor, "package.delete", "package", Some(pkg.id), serde_json::json!({"name": pkg.name})).await?;
+        txn.commit().await?;
+        package_info(pkg, owner.login, Some(Role::Admin))
+    }
+
+    /// Soft-deletes a version. Through the API the last live version can't be deleted (delete
+    /// the package instead); a native client's unpublish of it (`native`) deletes the package.
+    pub async fn delete_version(&self, actor: &Actor, version_id: i64, native: bool) -> DomainResult<VersionInfo> {
+        let v = package_version::Entity::find_by_id(version_id).one(&self.db).await?.ok_or_else(|| DomainError::not_found("package version"))?;
+        let (pkg, owner) = self.package_model_by_id(v.package_id).await?;
+        if v.deleted_at.is_some() || pkg.deleted_at.is_some() {
+            return Err(DomainError::not_found("package version"));
+        }
+        self.authorize_package(actor, Action::Delete, &pkg, &owner).await?;
+        self.check_delete_threshold(&pkg, Some(v.id)).await?;
+        let live = package_version::Entity::find()
+            .filter(package_version::Column::PackageId.eq(pkg.id))
+            .filter(package_version::Column::DeletedAt.is_null())
+            .count(&self.db)
+            .await?;
+        if live <= 1 && !native {
+            return Err(DomainError::invalid(
+                "You cannot delete the last version of a package. You must delete the package instead.",
+            ));
+        }
+        let txn = self.db.begin().await?;
+        // Tags must not point at a deleted version.
+        package_tag::Entity::delete_many().filter(package_tag::Column::VersionId.eq(v.id)).exec(&txn).await?;
+        let mut active = v.into_active_model();
+        active.deleted_at = Set(Some(now()));
+        let v = active.update(&txn).await?;
+        if live <= 1 {
+            let mut p = pkg.clone().into_active_model();
+            p.deleted_at = Set(Some(now()));
+            p.update(&txn).await?;
+        }
+        audit::record(&txn, actor, "package_version.delete", "package_version", Some(v.id), serde_json::json!({"version": v.version})).await?;
+        txn.commit().await?;
+        Ok(version_info(v))
+    }
+
+    fn restorable(&self, deleted_at: Option<chrono::DateTime<chrono::Utc>>) -> DomainResult<()> {
+        match deleted_at {
+            None => Err(DomainError::invalid("it is not deleted")),
+            Some(at) if now() - at > Duration::days(self.config.restore_days) => {
+                Err(DomainError::not_found("deleted more than the restore period ago"))
+            }
+            Some(_) => Ok(()),
+        }
+    }
+
+    /// Restores a deleted package, unless its name was taken again meanwhile.
+    pub async fn restore_package(&self, actor: &Actor, package_id: i64) -> DomainResult<PackageInfo> {
+        let (pkg, owner) = self.package_model_by_id(package_id).await?;
+        self.authorize_package(actor, Action::Delete, &pkg, &owner).await?;
+        self.restorable(pkg.deleted_at)?;
+        let taken = package::Entity::find()
+            .filter(package::Column::OwnerId.eq(pkg.owner_id))
+            .filter(package::Column::Format.eq(pkg.format.clone()))
+            .filter(package::Column::Name.eq(pkg.name.clone()))
+            .filter(package::Column::DeletedAt.is_null())
+            .count(&self.db)
+            .await?;
+        if taken > 0 {
+            return Err(DomainError::AlreadyExists(format!("a package named {} was published since; it can't be restored", pkg.name)));
+        }
+        let txn = self.db.begin().await?;
+        let mut active = pkg.into_active_model();
+        active.deleted_at = Set(None);
+        active.updated_at = Set(now());
+        let pkg = active.update(&txn).await?;
+        // A package deleted through its last version comes back with that version.
+        let live = package_version::Entity::find()
+            .filter(package_version::Column::PackageId.eq(pkg.id))
+            .filter(package_version::Column::DeletedAt.is_null())
+            .count(&txn)
+            .await?;
+        if live == 0
+            && let Some(last) = package_version::Entity::find()
+                .filter(package_version::Column::PackageId.eq(pkg.id))
+                .order_by_desc(package_version::Column::DeletedAt)
+                .one(&txn)
+                .await?
+        {
+            let mut v = last.into_active_model();
+            v.deleted_at = Set(None);
+            v.update(&txn).await?;
+        }
+        audit::record(&txn, actor, "package.restore", "package", Some(pkg.id), serde_json::json!({"name": pkg.name})).await?;
+        txn.commit().await?;
+        package_info(pkg, owner.login, Some(Role::Admin))
+    }
+
+    /// Restores a deleted version of a live package, unless the version was published again.
+    pub async fn restore_version(&self, actor: &Actor, version_id: i64) -> DomainResult<VersionInfo> {
+        let v = package_version::Entity::find_by_id(version_id).one(&self.db).await?.ok_or_else(|| DomainError::not_found("package version"))?;
+        let (pkg, owner) = self.package_model_by_id(v.package_id).await?;
+        self.authorize_package(actor, Action::Delete, &pkg, &owner).await?;
+        if pkg.deleted_at.is_some() {
+            return Err(DomainError::invalid("restore the package first"));
+        }
+        self.restorable(v.deleted_at)?;
+        let taken = package_version::Entity::find()
+            .filter(package_version::Column::PackageId.eq(pkg.id))
+            .filter(package_version::Column::Version.eq(v.version.clone()))
+            .filter(package_version::Column::DeletedAt.is_null())
+            .count(&self.db)
+            .await?;
+        if taken > 0 {
+            return Err(DomainError::AlreadyExists(format!("version {} was published again; it can't be restored", v.version)));
+        }
+        let txn = self.db.begin().await?;
+        let mut active = v.into_active_model();
+        active.deleted_at = Set(None);
+        let v = active.update(&txn).await?;
+        audit::record(&txn, actor, "package_version.restore", "package_version", Some(v.id), serde_json::json!({"version": v.version})).await?;
+        txn.commit().await?;
+        Ok(version_info(v))
+    }
+}
+
+async fn delete_grant<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    package_id: i64,
+    user_id: Option<i64>,
+    team_id: Option<i64>,
+    repository_id: Option<i64>,
+) -> DomainResult<u64> {
+    let who = match (user_id, team_id, repository_id) {
+        (Some(u), _, _) => package_grant::Column::UserId.eq(u),
+        (_, Some(t), _) => package_grant::Column::TeamId.eq(t),
+        (_, _, r) => package_grant::Column::RepositoryId.eq(r),
+    };
+    Ok(package_grant::Entity::delete_many()
+        .filter(package_grant::Column::PackageId.eq(package_id))
+        .filter(who)
+        .exec(db)
+        .await?
+        .rows_affected)
+}
+
+pub(crate) async fn upsert_tag<C: sea_orm::ConnectionTrait>(db: &C, package_id: i64, tag: &str, version_id: i64) -> DomainResult<package_tag::Model> {
+    let existing = package_tag::Entity::find()
+        .filter(package_tag::Column::PackageId.eq(package_id))
+        .filter(package_tag::Column::Name.eq(tag))
+        .one(db)
+        .await?;
+    Ok(match existing {
+        Some(t) => {
+            let mut active = t.into_active_model();
+            active.version_id = Set(version_id);
+            active.updated_at = Set(now());
+            active.update(db).await?
+        }
+        None => {
+            package_tag::ActiveModel {
+                package_id: Set(package_id),
+                name: Set(tag.to_string()),
+                version_id: Set(version_id),
+                updated_at: Set(now()),
+                ..Default::default()
+            }
+            .insert(db)
+            .await?
+        }
+    })
+}

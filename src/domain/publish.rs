@@ -1,0 +1,393 @@
+//! Publishing: stage blobs outside any transaction, then record the version, its files,
+//! blobs and tags in one transaction.
+use bytes::Bytes;
+use entity::{account, blob, package, package_file, package_grant, package_version, repository};
+use futures::Stream;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter, Set,
+    TransactionTrait, sea_query::OnConflict,
+};
+
+use crate::{
+    auth::{
+        Actor,
+        policy::{self, Action, OwnerFacts},
+    },
+    domain::{
+        Domain, audit,
+        metadata::VersionMetadata,
+        names::{FileName, VersionName},
+        now,
+        packages::{PackageRef, file_info, package_info, upsert_tag, version_info},
+        types::{AccountKind, Role, Visibility, parse_stored},
+        views::{FileInfo, PackageInfo, VersionInfo},
+    },
+    error::{DomainError, DomainResult},
+    storage::{DigestSet, Expectations, StagedBlob},
+};
+
+/// A file to attach to a version, already staged in the blob store.
+#[derive(Clone, Debug)]
+pub struct NewFile {
+    pub name: FileName,
+    pub blob: StagedBlob,
+    pub content_type: String,
+    /// Whether downloading it counts as a download of the version.
+    pub lead: bool,
+}
+
+/// What to do when the version already exists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnExisting {
+    /// Versions are immutable (npm, NuGet, RubyGems): `AlreadyExists`.
+    Refuse,
+    /// Add files to it (generic, Maven); an existing file name is `AlreadyExists`.
+    AddFiles,
+    /// Add files, replacing same-named ones (Maven SNAPSHOTs and metadata).
+    ReplaceFiles,
+}
+
+#[derive(Clone, Debug)]
+pub struct PublishRequest {
+    pub package: PackageRef,
+    pub version: VersionName,
+    pub metadata: VersionMetadata,
+    pub summary: Option<String>,
+    pub readme: Option<String>,
+    pub license: Option<String>,
+    pub prerelease: bool,
+    pub files: Vec<NewFile>,
+    pub tags: Vec<String>,
+    /// Visibility asked for a new package (e.g. `npm publish --access public`).
+    pub visibility: Option<Visibility>,
+    /// A repository URL from the format's metadata (`http(s)://HOST/OWNER/REPO`).
+    pub repository_url: Option<String>,
+    pub on_existing: OnExisting,
+}
+
+#[derive(Clone, Debug)]
+pub struct Published {
+    pub package: PackageInfo,
+    pub version: VersionInfo,
+    pub files: Vec<FileInfo>,
+    pub created_package: bool,
+    pub created_version: bool,
+}
+
+fn truncate_chars(s: Option<String>, max: usize) -> Option<String> {
+    s.map(|s| match s.char_indices().nth(max) {
+        Some((at, _)) => s[..at].to_string(),
+        None => s,
+    })
+}
+
+impl Domain {
+    /// Streams an upload into the blob store (no database rows yet). `max_size` is enforced
+    /// while streaming.
+    pub async fn stage_blob<S, E>(&self, body: S, want: DigestSet, expect: &Expectations) -> DomainResult<StagedBlob>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Send,
+        E: std::fmt::Display,
+    {
+        self.blobs.stage(body, want, expect).await
+    }
+
+    /// Stores a small document held in memory (manifests, metadata).
+    pub async fn stage_bytes(&self, bytes: Bytes, want: DigestSet, expect: &Expectations) -> DomainResult<StagedBlob> {
+        self.blobs.stage_bytes(bytes, want, expect).await
+    }
+
+    /// The repository a metadata URL names, if it is one of the owner's on this server.
+    async fn repository_from_url(&self, owner: &account::Model, url: &str) -> DomainResult<Option<i64>> {
+        let url = url.trim().trim_start_matches("git+").trim_end_matches(".git");
+        let Ok(parsed) = url::Url::parse(url) else { return Ok(None) };
+        let ours = &self.config.public_url;
+        if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str() != ours.host_str() || parsed.port_or_known_default() != ours.port_or_known_default() {
+            return Ok(None);
+        }
+        let mut segments = parsed.path_segments().into_iter().flatten().filter(|s| !s.is_empty());
+        let (Some(owner_login), Some(repo_name)) = (segments.next(), segments.next()) else { return Ok(None) };
+        if !owner_login.eq_ignore_ascii_case(&owner.login) {
+            return Ok(None);
+        }
+        Ok(repository::Entity::find()
+            .filter(repository::Column::OwnerId.eq(owner.id))
+            .filter(repository::Column::Name.eq(repo_name))
+            .one(&self.db)
+            .await?
+            .map(|r| r.id))
+    }
+
+    /// Publishes a version with its files in one transaction. On the first publish the
+    /// package is created (the publisher becomes its admin).
+    pub async fn publish(&self, actor: &Actor, req: PublishRequest) -> DomainResult<Published> {
+        let owner = self.account_model(&req.package.owner).await.map_err(|_| {
+            DomainError::not_found(format!("owner {}", req.package.owner))
+        })?;
+        let existing = self.package_model(&req.package).await?.map(|(p, _)| p);
+        match &existing {
+            Some(pkg) => {
+                self.authorize_package(actor, Action::Write, pkg, &owner).await?;
+            }
+            None => {
+                let org_role = match actor.user_id() {
+                    Some(uid) if owner.kind == AccountKind::Organization.as_str() => self.org_role(owner.id, uid).await?,
+                    _ => None,
+                };
+                let facts = OwnerFacts {
+                    owner_id: owner.id,
+                    owner_login: &owner.login,
+                    is_organization: owner.kind == AccountKind::Organization.as_str(),
+                    org_role,
+                    members_can_create_packages: owner.members_can_create_packages,
+                };
+                policy::authorize_create(actor, &facts, req.package.name.as_str())?;
+            }
+        }
+        let linked = match (&existing, &req.repository_url) {
+            (Some(p), _) if p.repository_id.is_some() => p.repository_id,
+            (_, Some(url)) => self.repository_from_url(&owner, url).await?,
+            (None, None) => match actor {
+                // A repository's CI token links what it creates to its repository.
+                Actor::Repository { repository_id, .. } => Some(*repository_id),
+                _ => None,
+            },
+            _ => None,
+        };
+        let txn = self.db.begin().await?;
+        let result = self.publish_in(&txn, actor, &owner, existing, linked, &req).await;
+        match result {
+            Ok(published) => {
+                txn.commit().await?;
+                Ok(published)
+            }
+            Err(e) => {
+                txn.rollback().await?;
+                Err(e)
+            }
+        }
+    }
+
+    async fn publish_in(
+        &self,
+        txn: &DatabaseTransaction,
+        actor: &Actor,
+        owner: &account::Model,
+        existing: Option<package::Model>,
+        linked: Option<i64>,
+        req: &PublishRequest,
+    ) -> DomainResult<Published> {
+        let limits = &self.config.limits;
+        let at = now();
+        let created_package = existing.is_none();
+        let pkg = match existing {
+            Some(pkg) => {
+                let mut active = pkg.into_active_model();
+                active.updated_at = Set(at);
+                if linked.is_some() {
+                    active.repository_id = Set(linked);
+                }
+                active.update(txn).await?
+            }
+            None => {
+                let is_org = owner.kind == AccountKind::Organization.as_str();
+                let default_visibility = if is_org { parse_stored(&owner.default_package_visibility)? } else { Visibility::Private };
+                let visibility = match req.visibility {
+                    Some(Visibility::Internal) if !is_org => Visibility::Private,
+                    Some(v) => v,
+                    None => default_visibility,
+                };
+                let pkg = package::ActiveModel {
+                    owner_id: Set(owner.id),
+                    format: Set(req.package.package_type.as_str().into()),
+                    name: Set(req.package.name.to_string()),
+                    visibility: Set(visibility.as_str().into()),
+                    repository_id: Set(linked),
+                    inherit_access: Set(if is_org { owner.default_inherit_access } else { true }),
+                    created_at: Set(at),
+                    updated_at: Set(at),
+                    deleted_at: Set(None),
+                    ..Default::default()
+                }
+                .insert(txn)
+                .await
+                .map_err(|e| match DomainError::from(e) {
+                    DomainError::AlreadyExists(_) => DomainError::AlreadyExists(format!(
+                        "package {}/{} was created concurrently; retry",
+                        owner.login, req.package.name
+                    )),
+                    other => other,
+                })?;
+                if let Some(user_id) = actor.user_id()
+                    && user_id != owner.id
+                {
+                    package_grant::ActiveModel {
+                        package_id: Set(pkg.id),
+                        user_id: Set(Some(user_id)),
+                        team_id: Set(None),
+                        repository_id: Set(None),
+                        role: Set(Role::Admin.as_str().into()),
+                        created_at: Set(at),
+                        ..Default::default()
+                    }
+                    .insert(txn)
+                    .await?;
+                }
+                pkg
+            }
+        };
+
+        let current = package_version::Entity::find()
+            .filter(package_version::Column::PackageId.eq(pkg.id))
+            .filter(package_version::Column::Version.eq(req.version.as_str()))
+            .filter(package_version::Column::DeletedAt.is_null())
+            .one(txn)
+            .await?;
+        let created_version = current.is_none();
+        let version = match current {
+            Some(_) if req.on_existing == OnExisting::Refuse => {
+                return Err(DomainError::AlreadyExists(format!(
+                    "version {} of {}/{} already exists",
+                    req.version, owner.login, req.package.name
+                )));
+            }
+            Some(v) => {
+                let mut active = v.into_active_model();
+                active.updated_at = Set(at);
+                active.update(txn).await?
+            }
+            None => package_version::ActiveModel {
+                package_id: Set(pkg.id),
+                version: Set(req.version.to_string()),
+                metadata: Set(req.metadata.to_json()),
+                summary: Set(truncate_chars(req.summary.clone(), limits.description_chars)),
+                readme: Set(req.readme.clone()),
+                license: Set(truncate_chars(req.license.clone(), limits.license_chars)),
+                prerelease: Set(req.prerelease),
+                yanked: Set(false),
+                publisher_id: Set(actor.user_id()),
+                created_at: Set(at),
+                updated_at: Set(at),
+                deleted_at: Set(None),
+                ..Default::default()
+            }
+            .insert(txn)
+            .await
+            .map_err(|e| match DomainError::from(e) {
+                DomainError::AlreadyExists(_) => DomainError::AlreadyExists(format!(
+                    "version {} of {}/{} already exists",
+                    req.version, owner.login, req.package.name
+                )),
+                other => other,
+            })?,
+        };
+
+        let mut files = Vec::with_capacity(req.files.len());
+        for file in &req.files {
+            let blob_row = upsert_blob(txn, &file.blob).await?;
+            let same_name = package_file::Entity::find()
+                .filter(package_file::Column::VersionId.eq(version.id))
+                .filter(package_file::Column::Name.eq(file.name.as_str()))
+                .one(txn)
+                .await?;
+            let row = match same_name {
+                Some(old) if req.on_existing == OnExisting::ReplaceFiles => {
+                    let mut active = old.into_active_model();
+                    active.blob_digest = Set(file.blob.digest());
+                    active.size = Set(file.blob.size as i64);
+                    active.content_type = Set(file.content_type.clone());
+                    active.lead = Set(file.lead);
+                    active.updated_at = Set(at);
+                    active.update(txn).await?
+                }
+                Some(_) => {
+                    return Err(DomainError::AlreadyExists(format!(
+                        "file {} already exists in version {}",
+                        file.name, req.version
+                    )));
+                }
+                None => package_file::ActiveModel {
+                    version_id: Set(version.id),
+                    name: Set(file.name.to_string()),
+                    blob_digest: Set(file.blob.digest()),
+                    size: Set(file.blob.size as i64),
+                    content_type: Set(file.content_type.clone()),
+                    lead: Set(file.lead),
+                    created_at: Set(at),
+                    updated_at: Set(at),
+                    ..Default::default()
+                }
+                .insert(txn)
+                .await
+                .map_err(|e| match DomainError::from(e) {
+                    DomainError::AlreadyExists(_) => DomainError::AlreadyExists(format!("file {} already exists", file.name)),
+                    other => other,
+                })?,
+            };
+            files.push(file_info(row, Some(&blob_row)));
+        }
+        for tag in &req.tags {
+            upsert_tag(txn, pkg.id, tag, version.id).await?;
+        }
+        audit::record(
+            txn,
+            actor,
+            if created_version { "package_version.publish" } else { "package_version.update" },
+            "package_version",
+            Some(version.id),
+            serde_json::json!({"package": pkg.name, "version": version.version, "files": req.files.iter().map(|f| f.name.as_str()).collect::<Vec<_>>()}),
+        )
+        .await?;
+        Ok(Published {
+            package: package_info(pkg, owner.login.clone(), Some(Role::Admin))?,
+            version: version_info(version),
+            files,
+            created_package,
+            created_version,
+        })
+    }
+}
+
+/// Inserts the blob row if new; fills in digests computed now that an earlier upload lacked.
+async fn upsert_blob(txn: &DatabaseTransaction, staged: &StagedBlob) -> DomainResult<blob::Model> {
+    let digest = staged.digest();
+    blob::Entity::insert(blob::ActiveModel {
+        digest: Set(digest.clone()),
+        size: Set(staged.size as i64),
+        md5: Set(staged.digests.md5.clone()),
+        sha1: Set(staged.digests.sha1.clone()),
+        sha512: Set(staged.digests.sha512.clone()),
+        created_at: Set(now()),
+    })
+    .on_conflict(OnConflict::column(blob::Column::Digest).do_nothing().to_owned())
+    .exec_without_returning(txn)
+    .await?;
+    let row = blob::Entity::find_by_id(digest).one(txn).await?.ok_or_else(|| DomainError::internal("blob row vanished"))?;
+    let d = &staged.digests;
+    if (row.md5.is_none() && d.md5.is_some()) || (row.sha1.is_none() && d.sha1.is_some()) || (row.sha512.is_none() && d.sha512.is_some()) {
+        let mut active = row.clone().into_active_model();
+        if row.md5.is_none() && d.md5.is_some() {
+            active.md5 = Set(d.md5.clone());
+        }
+        if row.sha1.is_none() && d.sha1.is_some() {
+            active.sha1 = Set(d.sha1.clone());
+        }
+        if row.sha512.is_none() && d.sha512.is_some() {
+            active.sha512 = Set(d.sha512.clone());
+        }
+        return Ok(active.update(txn).await?);
+    }
+    Ok(row)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::truncate_chars;
+
+    #[test]
+    fn truncation_is_char_safe() {
+        assert_eq!(truncate_chars(Some("héllo".into()), 2).as_deref(), Some("hé"));
+        assert_eq!(truncate_chars(Some("abc".into()), 5).as_deref(), Some("abc"));
+        assert_eq!(truncate_chars(None, 5), None);
+    }
+}

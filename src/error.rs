@@ -1,0 +1,124 @@
+//! The one domain error: a closed set of kinds every door knows how to render.
+use std::fmt;
+
+/// What went wrong, in terms a door can render natively. Foreign errors are mapped into
+/// this once (`From<DbErr>`, `From<object_store::Error>`), never matched on in doors.
+#[derive(Debug, thiserror::Error)]
+pub enum DomainError {
+    /// The thing does not exist, or the caller may not know that it exists.
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0}")]
+    AlreadyExists(String),
+    /// No (valid) credentials, and the action needs them.
+    #[error("{0}")]
+    Unauthenticated(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    InvalidInput(String),
+    #[error("digest mismatch: expected {expected}, got {actual}")]
+    DigestMismatch { expected: String, actual: String },
+    #[error("requested range not satisfiable (size {size})")]
+    RangeNotSatisfiable { size: u64 },
+    #[error("{0}")]
+    QuotaExceeded(String),
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    #[error("{0}")]
+    Unavailable(String),
+    /// Details are logged, never rendered.
+    #[error("internal error")]
+    Internal(#[source] InternalError),
+}
+
+/// An error whose details stay in the logs.
+#[derive(Debug)]
+pub struct InternalError(pub String);
+
+impl fmt::Display for InternalError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for InternalError {}
+
+pub type DomainResult<T> = Result<T, DomainError>;
+
+impl DomainError {
+    pub fn not_found(what: impl Into<String>) -> Self {
+        Self::NotFound(what.into())
+    }
+
+    pub fn invalid(msg: impl Into<String>) -> Self {
+        Self::InvalidInput(msg.into())
+    }
+
+    pub fn forbidden(msg: impl Into<String>) -> Self {
+        Self::Forbidden(msg.into())
+    }
+
+    pub fn internal(msg: impl fmt::Display) -> Self {
+        let msg = msg.to_string();
+        tracing::error!(error = %msg, "internal error");
+        Self::Internal(InternalError(msg))
+    }
+
+    /// A short machine-readable code, shared by GraphQL `extensions.code` and logs.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NotFound(_) => "NOT_FOUND",
+            Self::AlreadyExists(_) => "CONFLICT",
+            Self::Unauthenticated(_) => "UNAUTHENTICATED",
+            Self::Forbidden(_) => "FORBIDDEN",
+            Self::InvalidInput(_) => "BAD_USER_INPUT",
+            Self::DigestMismatch { .. } => "DIGEST_MISMATCH",
+            Self::RangeNotSatisfiable { .. } => "RANGE_NOT_SATISFIABLE",
+            Self::QuotaExceeded(_) => "QUOTA_EXCEEDED",
+            Self::PayloadTooLarge(_) => "PAYLOAD_TOO_LARGE",
+            Self::Unavailable(_) => "UNAVAILABLE",
+            Self::Internal(_) => "INTERNAL_SERVER_ERROR",
+        }
+    }
+
+    /// The HTTP status most doors use for this kind.
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::NotFound(_) => 404,
+            Self::AlreadyExists(_) => 409,
+            Self::Unauthenticated(_) => 401,
+            Self::Forbidden(_) | Self::QuotaExceeded(_) => 403,
+            Self::InvalidInput(_) | Self::DigestMismatch { .. } => 400,
+            Self::PayloadTooLarge(_) => 413,
+            Self::RangeNotSatisfiable { .. } => 416,
+            Self::Unavailable(_) => 503,
+            Self::Internal(_) => 500,
+        }
+    }
+}
+
+impl From<sea_orm::DbErr> for DomainError {
+    fn from(err: sea_orm::DbErr) -> Self {
+        // A unique index firing means a concurrent writer won the race for the same name.
+        if let Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) = err.sql_err() {
+            return Self::AlreadyExists("already exists".into());
+        }
+        Self::internal(format_args!("database: {err}"))
+    }
+}
+
+impl From<object_store::Error> for DomainError {
+    fn from(err: object_store::Error) -> Self {
+        match err {
+            object_store::Error::NotFound { .. } => Self::internal(format_args!("blob missing from store: {err}")),
+            other => Self::internal(format_args!("blob store: {other}")),
+        }
+    }
+}
+
+impl From<std::io::Error> for DomainError {
+    fn from(err: std::io::Error) -> Self {
+        Self::internal(format_args!("io: {err}"))
+    }
+}

@@ -1,0 +1,77 @@
+//! Packyard: a self-hosted package registry. `build_app` assembles the one router every
+//! door hangs off, so the binary and the tests run the same server.
+
+pub mod auth;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod formats;
+pub mod graphql;
+pub mod jobs;
+pub mod ops;
+pub mod state;
+pub mod storage;
+pub mod telemetry;
+
+use std::sync::Arc;
+
+use axum::{Router, middleware, routing::get};
+use tower_http::cors::CorsLayer;
+
+use crate::{config::Config, domain::Domain, state::AppState};
+
+/// Opens the domain (database, migrations, blob store) and builds the router.
+pub async fn build_app(config: Config) -> Result<(Router, AppState), String> {
+    let config = Arc::new(config);
+    let domain = Arc::new(Domain::open(config.clone()).await?);
+    let schema = graphql::build_schema(domain.clone());
+    let state = AppState { domain, config, schema };
+    Ok((router(state.clone()), state))
+}
+
+fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .merge(graphql::routes())
+        .merge(formats::routes())
+        .layer(CorsLayer::permissive().allow_private_network(false))
+        .layer(middleware::from_fn(telemetry::request_span))
+        .with_state(state)
+}
+
+/// Serves until ctrl-c / SIGTERM, running background jobs beside the server.
+pub async fn serve(config: Config) -> Result<(), String> {
+    let listen = config.listen;
+    let (app, state) = build_app(config).await?;
+    let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("listen on {listen}: {e}"))?;
+    let jobs = jobs::spawn(state.domain.clone());
+    tracing::info!(%listen, public_url = %state.config.public_url, "packyard serving");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| format!("server: {e}"))?;
+    jobs.abort();
+    if let Err(e) = state.domain.flush_downloads().await {
+        tracing::warn!(error = %e, "flushing download counts at shutdown");
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

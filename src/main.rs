@@ -1,0 +1,146 @@
+//! The `packyard` command: serve, migrate, bootstrap administration, export the schema.
+use std::{io::Read, path::PathBuf, process::ExitCode, sync::Arc};
+
+use clap::{Parser, Subcommand};
+use packyard::{
+    auth::Actor,
+    config::Config,
+    domain::{Domain, OwnerName, tokens::TokenRequest},
+};
+
+#[derive(Parser)]
+#[command(name = "packyard", version, about = "A self-hosted package registry")]
+struct Cli {
+    /// A TOML file with settings; PACKYARD_* environment variables override it.
+    #[arg(long, global = true, env = "PACKYARD_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (migrations run first).
+    Serve,
+    /// Run pending database migrations and exit.
+    Migrate,
+    /// Bootstrap users, organizations and tokens.
+    #[command(subcommand)]
+    Admin(Admin),
+    /// Purge deletions past the restore period and unreferenced blobs.
+    Gc {
+        /// Hours an unreferenced blob is kept before it is removed.
+        #[arg(long, default_value_t = 24)]
+        grace_hours: i64,
+    },
+    /// Print the GraphQL schema (SDL).
+    ExportSchema,
+}
+
+#[derive(Subcommand)]
+enum Admin {
+    /// Create a user; the password, if any, is read from standard input.
+    CreateUser {
+        login: String,
+        #[arg(long)]
+        admin: bool,
+        #[arg(long)]
+        email: Option<String>,
+        /// Read a password from standard input (needed for `npm login`).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Create an organization owned by a user.
+    CreateOrg {
+        login: String,
+        #[arg(long)]
+        owner: String,
+    },
+    /// Create an access token for a user and print it (shown once).
+    CreateToken {
+        user: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "read:packages,write:packages,delete:packages")]
+        scopes: String,
+        #[arg(long)]
+        expires_in_days: Option<i64>,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    packyard::telemetry::init();
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    if let Command::ExportSchema = cli.command {
+        print!("{}", packyard::graphql::schema_sdl());
+        return Ok(());
+    }
+    let config = Config::load(cli.config.as_deref()).map_err(|e| e.to_string())?;
+    match cli.command {
+        Command::Serve => packyard::serve(config).await,
+        Command::Migrate => {
+            Domain::open(Arc::new(config)).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Gc { grace_hours } => {
+            let domain = Domain::open(Arc::new(config)).await?;
+            let report = domain.collect_garbage(chrono::Duration::hours(grace_hours)).await.map_err(|e| e.to_string())?;
+            println!(
+                "purged {} packages and {} versions; removed {} blobs",
+                report.packages_purged, report.versions_purged, report.blobs_removed
+            );
+            Ok(())
+        }
+        Command::Admin(admin) => {
+            let domain = Domain::open(Arc::new(config)).await?;
+            run_admin(&domain, admin).await.map_err(|e| e.to_string())
+        }
+        Command::ExportSchema => Ok(()),
+    }
+}
+
+async fn run_admin(domain: &Domain, admin: Admin) -> Result<(), packyard::error::DomainError> {
+    match admin {
+        Admin::CreateUser { login, admin, email, password_stdin } => {
+            let login = OwnerName::parse(&login)?;
+            let password = if password_stdin {
+                let mut text = String::new();
+                std::io::stdin().read_to_string(&mut text)?;
+                Some(text.trim_end_matches(['\r', '\n']).to_string())
+            } else {
+                None
+            };
+            let user = domain.create_user(&login, email, password.as_deref(), admin).await?;
+            println!("created user {} (id {}){}", user.login, user.id, if user.site_admin { ", site admin" } else { "" });
+        }
+        Admin::CreateOrg { login, owner } => {
+            let login = OwnerName::parse(&login)?;
+            let owner = OwnerName::parse(&owner)?;
+            let owner_info = domain.find_account(&owner).await?;
+            // The CLI acts as the owner with every scope: it is the bootstrap path.
+            let actor = Actor::User { id: owner_info.id, login: owner_info.login.clone(), site_admin: true, token: None };
+            let org = domain.create_organization(&actor, &login, &owner).await?;
+            println!("created organization {} (id {}) owned by {}", org.login, org.id, owner);
+        }
+        Admin::CreateToken { user, name, scopes, expires_in_days } => {
+            let login = OwnerName::parse(&user)?;
+            let request = TokenRequest { name, scopes, expires_in_days, ..Default::default() };
+            let (info, secret) = domain.issue_user_token(&login, &request).await?;
+            eprintln!("created token {} for {} with scopes {}", info.display_prefix, login, info.scopes.join(","));
+            println!("{secret}");
+        }
+    }
+    Ok(())
+}

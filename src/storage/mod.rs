@@ -1,0 +1,348 @@
+//! Content-addressed blob storage over `object_store`.
+//!
+//! Only `domain/` calls this module; it calls nothing of ours but `error`. Blobs are keyed
+//! by their SHA-256 (`blobs/sha256/aa/bb/<hex>`); uploads stream to `uploads/<uuid>` while
+//! being hashed in the same pass, and are moved to their final key only once verified.
+
+mod digest;
+mod key;
+
+use std::{ops::Range, sync::Arc};
+
+use bytes::Bytes;
+use futures::{Stream, StreamExt, TryStreamExt, stream::BoxStream};
+use object_store::{
+    GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart, aws::AmazonS3Builder,
+    local::LocalFileSystem, memory::InMemory, path::Path,
+};
+
+pub use digest::{DigestSet, Digests, Hasher, hex_sha256};
+pub use key::StorageKey;
+
+use crate::error::{DomainError, DomainResult};
+
+/// Parts written to the store while streaming; bounded so memory stays flat.
+const PART_SIZE: usize = 8 * 1024 * 1024;
+const PARTS_IN_FLIGHT: usize = 2;
+
+/// What the caller knows about an upload before it arrives; every field is checked.
+#[derive(Clone, Debug, Default)]
+pub struct Expectations {
+    pub size: Option<u64>,
+    pub max_size: Option<u64>,
+    /// Hex digests the content must have.
+    pub sha256: Option<String>,
+    pub sha512: Option<String>,
+    pub sha1: Option<String>,
+    pub md5: Option<String>,
+}
+
+/// A verified blob at its final content-addressed key (no database row yet).
+#[derive(Clone, Debug)]
+pub struct StagedBlob {
+    pub size: u64,
+    pub digests: Digests,
+}
+
+impl StagedBlob {
+    /// `sha256:<hex>`, the blob's identity.
+    pub fn digest(&self) -> String {
+        format!("sha256:{}", self.digests.sha256)
+    }
+}
+
+/// A readable range of a blob.
+pub struct BlobRead {
+    /// Total size of the blob.
+    pub size: u64,
+    /// The bytes served (the whole blob unless a range was asked for).
+    pub range: Range<u64>,
+    pub stream: BoxStream<'static, std::io::Result<Bytes>>,
+}
+
+#[derive(Clone)]
+pub struct BlobStore {
+    store: Arc<dyn ObjectStore>,
+    /// Where a local-filesystem store keeps its files (lets downloads use the file directly).
+    local_root: Option<std::path::PathBuf>,
+}
+
+impl BlobStore {
+    /// Opens the store named by a `file:///dir`, `memory://` or `s3://bucket?...` URL.
+    pub fn from_url(url: &str) -> Result<Self, String> {
+        let parsed = url::Url::parse(url).map_err(|e| format!("{url:?}: {e}"))?;
+        match parsed.scheme() {
+            "file" => {
+                let dir = parsed.to_file_path().map_err(|_| format!("{url:?}: not a directory path"))?;
+                std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+                let store = LocalFileSystem::new_with_prefix(&dir).map_err(|e| e.to_string())?;
+                Ok(Self { store: Arc::new(store), local_root: Some(dir) })
+            }
+            "memory" => Ok(Self { store: Arc::new(InMemory::new()), local_root: None }),
+            "s3" => {
+                let bucket = parsed.host_str().ok_or_else(|| format!("{url:?}: no bucket"))?;
+                let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
+                for (key, value) in parsed.query_pairs() {
+                    builder = match key.as_ref() {
+                        "endpoint" => builder.with_endpoint(value.as_ref()).with_virtual_hosted_style_request(false),
+                        "region" => builder.with_region(value.as_ref()),
+                        "allow_http" => builder.with_allow_http(value == "true"),
+                        other => return Err(format!("{url:?}: unknown option {other:?}")),
+                    };
+                }
+                let store = builder.build().map_err(|e| e.to_string())?;
+                Ok(Self { store: Arc::new(store), local_root: None })
+            }
+            other => Err(format!("{url:?}: unsupported scheme {other:?} (file, memory, s3)")),
+        }
+    }
+
+    /// The local file behind a blob, when the store is a local directory.
+    pub fn local_path(&self, sha256_hex: &str) -> Option<std::path::PathBuf> {
+        let root = self.local_root.as_ref()?;
+        Some(root.join(StorageKey::Blob(sha256_hex.to_string()).to_string()))
+    }
+
+    /// Streams `body` into the store, hashing it in the same pass, and verifies it against
+    /// `expect`. On success the blob is at its content-addressed key; on any failure nothing
+    /// new is visible.
+    pub async fn stage<S, E>(&self, body: S, want: DigestSet, expect: &Expectations) -> DomainResult<StagedBlob>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Send,
+        E: std::fmt::Display,
+    {
+        let temp = StorageKey::Upload(uuid::Uuid::new_v4()).path();
+        let upload = self.store.put_multipart(&temp).await?;
+        let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
+        match write_hashing(&mut writer, body, want, expect).await {
+            Ok((size, digests)) => {
+                writer.finish().await?;
+                self.promote(&temp, size, digests).await
+            }
+            Err(err) => {
+                if let Err(abort) = writer.abort().await {
+                    tracing::warn!(error = %abort, "aborting a failed upload");
+                }
+                Err(err)
+            }
+        }
+    }
+
+    /// Stores a small in-memory payload (manifests, metadata documents).
+    pub async fn stage_bytes(&self, bytes: Bytes, want: DigestSet, expect: &Expectations) -> DomainResult<StagedBlob> {
+        let mut hasher = Hasher::new(want);
+        hasher.update(&bytes);
+        let digests = hasher.finish();
+        let size = bytes.len() as u64;
+        check(size, &digests, expect)?;
+        let key = StorageKey::Blob(digests.sha256.clone()).path();
+        if self.store.head(&key).await.is_err() {
+            self.store.put(&key, PutPayload::from_bytes(bytes)).await?;
+        }
+        Ok(StagedBlob { size, digests })
+    }
+
+    /// Moves a verified temp object to its content-addressed key (or drops it when the same
+    /// bytes are already stored).
+    async fn promote(&self, temp: &Path, size: u64, digests: Digests) -> DomainResult<StagedBlob> {
+        let key = StorageKey::Blob(digests.sha256.clone()).path();
+        if self.store.head(&key).await.is_ok() {
+            self.store.delete(temp).await?;
+        } else {
+            // Same key, same bytes: a concurrent promote of the same content is harmless.
+            self.store.rename(temp, &key).await?;
+        }
+        Ok(StagedBlob { size, digests })
+    }
+
+    /// Opens a blob, or the part of it `range` names.
+    pub async fn open(&self, sha256_hex: &str, range: Option<Range<u64>>) -> DomainResult<BlobRead> {
+        let key = StorageKey::Blob(sha256_hex.to_string()).path();
+        let options = GetOptions { range: range.map(GetRange::Bounded), ..Default::default() };
+        let result = self.store.get_opts(&key, options).await?;
+        let size = result.meta.size;
+        let served = result.range.clone();
+        let stream = result.into_stream().map_err(std::io::Error::other).boxed();
+        Ok(BlobRead { size, range: served, stream })
+    }
+
+    /// Reads a whole small blob (manifests, metadata documents).
+    pub async fn read_all(&self, sha256_hex: &str) -> DomainResult<Bytes> {
+        let key = StorageKey::Blob(sha256_hex.to_string()).path();
+        Ok(self.store.get(&key).await?.bytes().await?)
+    }
+
+    /// Computes digests of a stored blob that were not computed at upload.
+    pub async fn compute_digests(&self, sha256_hex: &str, want: DigestSet) -> DomainResult<Digests> {
+        let mut read = self.open(sha256_hex, None).await?;
+        let mut hasher = Hasher::new(want);
+        while let Some(chunk) = read.stream.next().await {
+            hasher.update(&chunk?);
+        }
+        Ok(hasher.finish())
+    }
+
+    pub async fn exists(&self, sha256_hex: &str) -> DomainResult<bool> {
+        match self.store.head(&StorageKey::Blob(sha256_hex.to_string()).path()).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn delete(&self, sha256_hex: &str) -> DomainResult<()> {
+        match self.store.delete(&StorageKey::Blob(sha256_hex.to_string()).path()).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Checks the store answers (readiness probe).
+    pub async fn ping(&self) -> DomainResult<()> {
+        match self.store.head(&Path::from("readyz-probe")).await {
+            Ok(_) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+async fn write_hashing<S, E>(
+    writer: &mut WriteMultipart,
+    body: S,
+    want: DigestSet,
+    expect: &Expectations,
+) -> DomainResult<(u64, Digests)>
+where
+    S: Stream<Item = Result<Bytes, E>> + Send,
+    E: std::fmt::Display,
+{
+    let limit = match (expect.size, expect.max_size) {
+        (Some(size), Some(max)) if size > max => {
+            return Err(DomainError::PayloadTooLarge(format!("{size} bytes is over the limit of {max} bytes")));
+        }
+        (_, max) => max,
+    };
+    let mut hasher = Hasher::new(want);
+    let mut size: u64 = 0;
+    let mut body = std::pin::pin!(body);
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| DomainError::invalid(format!("upload interrupted: {e}")))?;
+        size += chunk.len() as u64;
+        if let Some(max) = limit
+            && size > max
+        {
+            return Err(DomainError::PayloadTooLarge(format!("upload is over the limit of {max} bytes")));
+        }
+        if let Some(expected) = expect.size
+            && size > expected
+        {
+            return Err(DomainError::invalid(format!("upload is larger than the declared {expected} bytes")));
+        }
+        hasher.update(&chunk);
+        writer.wait_for_capacity(PARTS_IN_FLIGHT).await?;
+        writer.put(chunk);
+    }
+    let digests = hasher.finish();
+    check(size, &digests, expect)?;
+    Ok((size, digests))
+}
+
+fn check(size: u64, digests: &Digests, expect: &Expectations) -> DomainResult<()> {
+    if let Some(expected) = expect.size
+        && expected != size
+    {
+        return Err(DomainError::invalid(format!("size mismatch: declared {expected} bytes, received {size}")));
+    }
+    if let Some(max) = expect.max_size
+        && size > max
+    {
+        return Err(DomainError::PayloadTooLarge(format!("upload is over the limit of {max} bytes")));
+    }
+    let pairs = [
+        ("sha256", &expect.sha256, Some(&digests.sha256)),
+        ("sha512", &expect.sha512, digests.sha512.as_ref()),
+        ("sha1", &expect.sha1, digests.sha1.as_ref()),
+        ("md5", &expect.md5, digests.md5.as_ref()),
+    ];
+    for (name, expected, actual) in pairs {
+        if let Some(expected) = expected {
+            let actual = actual.ok_or_else(|| DomainError::internal(format!("{name} was expected but not computed")))?;
+            if !expected.eq_ignore_ascii_case(actual) {
+                return Err(DomainError::DigestMismatch {
+                    expected: format!("{name}:{expected}"),
+                    actual: format!("{name}:{actual}"),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunks(data: &'static [u8]) -> impl Stream<Item = Result<Bytes, std::io::Error>> {
+        futures::stream::iter(data.chunks(3).map(|c| Ok(Bytes::from_static(c))))
+    }
+
+    async fn stores() -> Vec<(BlobStore, tempfile::TempDir)> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("file://{}", dir.path().display());
+        let local = BlobStore::from_url(&url).expect("local store");
+        let memory_dir = tempfile::tempdir().expect("tempdir");
+        vec![(local, dir), (BlobStore::from_url("memory://").expect("memory"), memory_dir)]
+    }
+
+    #[tokio::test]
+    async fn stage_hashes_verifies_and_deduplicates() {
+        for (store, _dir) in stores().await {
+            let want = DigestSet { md5: true, sha1: true, sha512: true };
+            let staged = store.stage(chunks(b"hello world"), want, &Expectations::default()).await.expect("stage");
+            assert_eq!(staged.size, 11);
+            assert_eq!(staged.digests.sha256, "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9");
+            assert_eq!(staged.digests.md5.as_deref(), Some("5eb63bbbe01eeed093cb22bb8f5acdc3"));
+            assert_eq!(staged.digests.sha1.as_deref(), Some("2aae6c35c94fcfb415dbe95f408b9ce91ee846ed"));
+            let again = store.stage(chunks(b"hello world"), DigestSet::default(), &Expectations::default()).await.expect("again");
+            assert_eq!(again.digests.sha256, staged.digests.sha256);
+            let mut read = store.open(&staged.digests.sha256, Some(6..11)).await.expect("open");
+            assert_eq!(read.size, 11);
+            let mut got = Vec::new();
+            while let Some(c) = read.stream.next().await {
+                got.extend_from_slice(&c.expect("chunk"));
+            }
+            assert_eq!(got, b"world");
+        }
+    }
+
+    #[tokio::test]
+    async fn wrong_digest_or_size_leaves_nothing_visible() {
+        for (store, _dir) in stores().await {
+            let expect = Expectations { sha256: Some("00".repeat(32)), ..Default::default() };
+            let err = store.stage(chunks(b"payload"), DigestSet::default(), &expect).await.expect_err("mismatch");
+            assert!(matches!(err, DomainError::DigestMismatch { .. }), "{err:?}");
+            assert!(!store.exists(&hex_sha256(b"payload")).await.expect("exists"));
+
+            let expect = Expectations { max_size: Some(4), ..Default::default() };
+            let err = store.stage(chunks(b"payload"), DigestSet::default(), &expect).await.expect_err("too large");
+            assert!(matches!(err, DomainError::PayloadTooLarge(_)), "{err:?}");
+            let expect = Expectations { size: Some(3), ..Default::default() };
+            let err = store.stage(chunks(b"payload"), DigestSet::default(), &expect).await.expect_err("size");
+            assert!(matches!(err, DomainError::InvalidInput(_)), "{err:?}");
+            assert!(!store.exists(&hex_sha256(b"payload")).await.expect("exists"));
+        }
+    }
+
+    #[tokio::test]
+    async fn missing_digests_are_computed_later() {
+        for (store, _dir) in stores().await {
+            let staged = store.stage(chunks(b"abc"), DigestSet::default(), &Expectations::default()).await.expect("stage");
+            assert!(staged.digests.sha512.is_none());
+            let later = store
+                .compute_digests(&staged.digests.sha256, DigestSet { sha512: true, ..Default::default() })
+                .await
+                .expect("compute");
+            assert!(later.sha512.as_deref().is_some_and(|h| h.starts_with("ddaf35a193617aba")));
+        }
+    }
+}
