@@ -62,7 +62,10 @@ pub struct ConfigError {
 }
 
 fn bad(setting: &str, message: impl std::fmt::Display) -> ConfigError {
-    ConfigError { setting: setting.to_string(), message: message.to_string() }
+    ConfigError {
+        setting: setting.to_string(),
+        message: message.to_string(),
+    }
 }
 
 impl Config {
@@ -73,11 +76,16 @@ impl Config {
     }
 
     /// Like [`Config::load`] with an explicit environment, so tests need not mutate the process.
-    pub fn load_from(file: Option<&std::path::Path>, env: &[(String, String)]) -> Result<Self, ConfigError> {
+    pub fn load_from(
+        file: Option<&std::path::Path>,
+        env: &[(String, String)],
+    ) -> Result<Self, ConfigError> {
         let mut cfg = match file {
             Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|e| bad("--config", format!("{}: {e}", path.display())))?;
-                toml::from_str::<FileConfig>(&text).map_err(|e| bad("--config", format!("{}: {e}", path.display())))?
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| bad("--config", format!("{}: {e}", path.display())))?;
+                toml::from_str::<FileConfig>(&text)
+                    .map_err(|e| bad("--config", format!("{}: {e}", path.display())))?
             }
             None => FileConfig::default(),
         };
@@ -95,7 +103,10 @@ impl Config {
         from_env!(database_url, "PACKYARD_DATABASE_URL");
         from_env!(storage_url, "PACKYARD_STORAGE_URL");
         from_env!(jwt_secret, "PACKYARD_JWT_SECRET");
-        from_env!(delete_download_threshold, "PACKYARD_DELETE_DOWNLOAD_THRESHOLD");
+        from_env!(
+            delete_download_threshold,
+            "PACKYARD_DELETE_DOWNLOAD_THRESHOLD"
+        );
         from_env!(restore_days, "PACKYARD_RESTORE_DAYS");
         from_env!(generic_file_bytes, "PACKYARD_GENERIC_FILE_BYTES");
 
@@ -107,23 +118,40 @@ impl Config {
         let public_url = Url::parse(public_text.trim_end_matches('/'))
             .map_err(|e| bad("PACKYARD_PUBLIC_URL", format!("{public_text:?}: {e}")))?;
         if !matches!(public_url.scheme(), "http" | "https") || public_url.host().is_none() {
-            return Err(bad("PACKYARD_PUBLIC_URL", format!("{public_text:?} is not an http(s) URL")));
+            return Err(bad(
+                "PACKYARD_PUBLIC_URL",
+                format!("{public_text:?} is not an http(s) URL"),
+            ));
         }
         let data_dir = cfg.data_dir.unwrap_or_else(|| PathBuf::from("./data"));
         let database_url = cfg.database_url.unwrap_or_else(|| {
-            format!("sqlite://{}?mode=rwc", data_dir.join("packyard.db").display())
+            format!(
+                "sqlite://{}?mode=rwc",
+                data_dir.join("packyard.db").display()
+            )
         });
-        if !(database_url.starts_with("sqlite:") || database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
-            return Err(bad("PACKYARD_DATABASE_URL", format!("{database_url:?}: expected sqlite://... or postgres://...")));
+        if !(database_url.starts_with("sqlite:")
+            || database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://"))
+        {
+            return Err(bad(
+                "PACKYARD_DATABASE_URL",
+                format!("{database_url:?}: expected sqlite://... or postgres://..."),
+            ));
         }
-        let storage_url = cfg.storage_url.unwrap_or_else(|| format!("file://{}", absolute(&data_dir.join("blobs")).display()));
+        let storage_url = cfg
+            .storage_url
+            .unwrap_or_else(|| format!("file://{}", absolute(&data_dir.join("blobs")).display()));
         let restore_days = cfg.restore_days.unwrap_or(30);
         if restore_days < 0 {
             return Err(bad("PACKYARD_RESTORE_DAYS", "must not be negative"));
         }
         let delete_download_threshold = cfg.delete_download_threshold.unwrap_or(5000);
         if delete_download_threshold < 0 {
-            return Err(bad("PACKYARD_DELETE_DOWNLOAD_THRESHOLD", "must not be negative"));
+            return Err(bad(
+                "PACKYARD_DELETE_DOWNLOAD_THRESHOLD",
+                "must not be negative",
+            ));
         }
         let mut limits = Limits::default();
         if let Some(n) = cfg.generic_file_bytes {
@@ -157,7 +185,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -176,7 +207,8 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("packyard.toml");
         std::fs::write(&path, "listen = \"127.0.0.1:9000\"\nrestore_days = 7\n").expect("write");
-        let cfg = Config::load_from(Some(&path), &env(&[("PACKYARD_LISTEN", "127.0.0.1:9001")])).expect("valid");
+        let cfg = Config::load_from(Some(&path), &env(&[("PACKYARD_LISTEN", "127.0.0.1:9001")]))
+            .expect("valid");
         assert_eq!(cfg.listen.port(), 9001);
         assert_eq!(cfg.restore_days, 7);
         assert_eq!(cfg.base_url(), "http://127.0.0.1:9001");
@@ -184,9 +216,11 @@ mod tests {
 
     #[test]
     fn bad_settings_name_the_setting() {
-        let err = Config::load_from(None, &env(&[("PACKYARD_LISTEN", "nonsense")])).expect_err("invalid");
+        let err =
+            Config::load_from(None, &env(&[("PACKYARD_LISTEN", "nonsense")])).expect_err("invalid");
         assert_eq!(err.setting, "PACKYARD_LISTEN");
-        let err = Config::load_from(None, &env(&[("PACKYARD_DATABASE_URL", "mysql://x")])).expect_err("invalid");
+        let err = Config::load_from(None, &env(&[("PACKYARD_DATABASE_URL", "mysql://x")]))
+            .expect_err("invalid");
         assert_eq!(err.setting, "PACKYARD_DATABASE_URL");
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("packyard.toml");

@@ -111,7 +111,9 @@ impl From<sea_orm::DbErr> for DomainError {
 impl From<object_store::Error> for DomainError {
     fn from(err: object_store::Error) -> Self {
         match err {
-            object_store::Error::NotFound { .. } => Self::internal(format_args!("blob missing from store: {err}")),
+            object_store::Error::NotFound { .. } => {
+                Self::internal(format_args!("blob missing from store: {err}"))
+            }
             other => Self::internal(format_args!("blob store: {other}")),
         }
     }

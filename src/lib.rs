@@ -25,7 +25,11 @@ pub async fn build_app(config: Config) -> Result<(Router, AppState), String> {
     let config = Arc::new(config);
     let domain = Arc::new(Domain::open(config.clone()).await?);
     let schema = graphql::build_schema(domain.clone());
-    let state = AppState { domain, config, schema };
+    let state = AppState {
+        domain,
+        config,
+        schema,
+    };
     Ok((router(state.clone()), state))
 }
 
@@ -33,6 +37,7 @@ fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
         .merge(graphql::routes())
         .merge(formats::routes())
         .layer(CorsLayer::permissive().allow_private_network(false))
@@ -44,7 +49,9 @@ fn router(state: AppState) -> Router {
 pub async fn serve(config: Config) -> Result<(), String> {
     let listen = config.listen;
     let (app, state) = build_app(config).await?;
-    let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("listen on {listen}: {e}"))?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| format!("listen on {listen}: {e}"))?;
     let jobs = jobs::spawn(state.domain.clone());
     tracing::info!(%listen, public_url = %state.config.public_url, "packyard serving");
     axum::serve(listener, app)
@@ -64,7 +71,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let terminate = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };

@@ -96,7 +96,10 @@ async fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Gc { grace_hours } => {
             let domain = Domain::open(Arc::new(config)).await?;
-            let report = domain.collect_garbage(chrono::Duration::hours(grace_hours)).await.map_err(|e| e.to_string())?;
+            let report = domain
+                .collect_garbage(chrono::Duration::hours(grace_hours))
+                .await
+                .map_err(|e| e.to_string())?;
             println!(
                 "purged {} packages and {} versions; removed {} blobs",
                 report.packages_purged, report.versions_purged, report.blobs_removed
@@ -113,7 +116,12 @@ async fn run(cli: Cli) -> Result<(), String> {
 
 async fn run_admin(domain: &Domain, admin: Admin) -> Result<(), packyard::error::DomainError> {
     match admin {
-        Admin::CreateUser { login, admin, email, password_stdin } => {
+        Admin::CreateUser {
+            login,
+            admin,
+            email,
+            password_stdin,
+        } => {
             let login = OwnerName::parse(&login)?;
             let password = if password_stdin {
                 let mut text = String::new();
@@ -122,23 +130,53 @@ async fn run_admin(domain: &Domain, admin: Admin) -> Result<(), packyard::error:
             } else {
                 None
             };
-            let user = domain.create_user(&login, email, password.as_deref(), admin).await?;
-            println!("created user {} (id {}){}", user.login, user.id, if user.site_admin { ", site admin" } else { "" });
+            let user = domain
+                .create_user(&login, email, password.as_deref(), admin)
+                .await?;
+            println!(
+                "created user {} (id {}){}",
+                user.login,
+                user.id,
+                if user.site_admin { ", site admin" } else { "" }
+            );
         }
         Admin::CreateOrg { login, owner } => {
             let login = OwnerName::parse(&login)?;
             let owner = OwnerName::parse(&owner)?;
             let owner_info = domain.find_account(&owner).await?;
             // The CLI acts as the owner with every scope: it is the bootstrap path.
-            let actor = Actor::User { id: owner_info.id, login: owner_info.login.clone(), site_admin: true, token: None };
+            let actor = Actor::User {
+                id: owner_info.id,
+                login: owner_info.login.clone(),
+                site_admin: true,
+                token: None,
+            };
             let org = domain.create_organization(&actor, &login, &owner).await?;
-            println!("created organization {} (id {}) owned by {}", org.login, org.id, owner);
+            println!(
+                "created organization {} (id {}) owned by {}",
+                org.login, org.id, owner
+            );
         }
-        Admin::CreateToken { user, name, scopes, expires_in_days } => {
+        Admin::CreateToken {
+            user,
+            name,
+            scopes,
+            expires_in_days,
+        } => {
             let login = OwnerName::parse(&user)?;
-            let request = TokenRequest { name, scopes, expires_in_days, ..Default::default() };
+            let request = TokenRequest {
+                name,
+                scopes,
+                expires_in_days,
+                ..Default::default()
+            };
             let (info, secret) = domain.issue_user_token(&login, &request).await?;
-            eprintln!("created token {} for {} with scopes {}", info.display_prefix, login, info.scopes.join(","));
+            eprintln!(
+                "created token {} for {} with scopes {}",
+                info.display_prefix,
+                login,
+                info.scopes.join(",")
+            );
             println!("{secret}");
         }
     }

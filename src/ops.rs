@@ -1,4 +1,4 @@
-//! Operations endpoints: liveness and readiness.
+//! Operations endpoints: liveness, readiness and metrics.
 use axum::{Json, extract::State, http::StatusCode, response::IntoResponse};
 
 use crate::state::AppState;
@@ -12,6 +12,24 @@ pub async fn healthz() -> impl IntoResponse {
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     match state.domain.ready().await {
         Ok(()) => (StatusCode::OK, Json(serde_json::json!({"status": "ready"}))),
-        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({"status": "unavailable"}))),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({"status": "unavailable"})),
+        ),
     }
+}
+
+/// Prometheus text metrics.
+pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let body = format!(
+        "# HELP packyard_sql_statements_total SQL statements executed.\n# TYPE packyard_sql_statements_total counter\npackyard_sql_statements_total {}\n",
+        state.domain.sql_statements()
+    );
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        body,
+    )
 }

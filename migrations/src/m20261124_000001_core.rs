@@ -20,7 +20,12 @@ fn fk(
         .take()
 }
 
-fn index(name: &str, table: impl IntoIden, cols: &[&'static str], unique: bool) -> IndexCreateStatement {
+fn index(
+    name: &str,
+    table: impl IntoIden,
+    cols: &[&'static str],
+    unique: bool,
+) -> IndexCreateStatement {
     let mut stmt = Index::create();
     stmt.name(name).table(table);
     for col in cols {
@@ -61,13 +66,35 @@ impl MigrationTrait for Migration {
                 .col(big_integer(Membership::UserId))
                 .col(string(Membership::Role))
                 .col(timestamp_with_time_zone(Membership::CreatedAt))
-                .foreign_key(&mut fk(Membership::Table, Membership::OrganizationId, Account::Table, Account::Id))
-                .foreign_key(&mut fk(Membership::Table, Membership::UserId, Account::Table, Account::Id))
+                .foreign_key(&mut fk(
+                    Membership::Table,
+                    Membership::OrganizationId,
+                    Account::Table,
+                    Account::Id,
+                ))
+                .foreign_key(&mut fk(
+                    Membership::Table,
+                    Membership::UserId,
+                    Account::Table,
+                    Account::Id,
+                ))
                 .take(),
         )
         .await?;
-        m.create_index(index("ux_membership", Membership::Table, &["organization_id", "user_id"], true)).await?;
-        m.create_index(index("ix_membership_user", Membership::Table, &["user_id"], false)).await?;
+        m.create_index(index(
+            "ux_membership",
+            Membership::Table,
+            &["organization_id", "user_id"],
+            true,
+        ))
+        .await?;
+        m.create_index(index(
+            "ix_membership_user",
+            Membership::Table,
+            &["user_id"],
+            false,
+        ))
+        .await?;
 
         m.create_table(
             Table::create()
@@ -77,11 +104,22 @@ impl MigrationTrait for Migration {
                 .col(string(Team::Slug))
                 .col(string(Team::Name))
                 .col(timestamp_with_time_zone(Team::CreatedAt))
-                .foreign_key(&mut fk(Team::Table, Team::OrganizationId, Account::Table, Account::Id))
+                .foreign_key(&mut fk(
+                    Team::Table,
+                    Team::OrganizationId,
+                    Account::Table,
+                    Account::Id,
+                ))
                 .take(),
         )
         .await?;
-        m.create_index(index("ux_team_slug", Team::Table, &["organization_id", "slug"], true)).await?;
+        m.create_index(index(
+            "ux_team_slug",
+            Team::Table,
+            &["organization_id", "slug"],
+            true,
+        ))
+        .await?;
 
         m.create_table(
             Table::create()
@@ -90,13 +128,35 @@ impl MigrationTrait for Migration {
                 .col(big_integer(TeamMember::TeamId))
                 .col(big_integer(TeamMember::UserId))
                 .col(timestamp_with_time_zone(TeamMember::CreatedAt))
-                .foreign_key(&mut fk(TeamMember::Table, TeamMember::TeamId, Team::Table, Team::Id))
-                .foreign_key(&mut fk(TeamMember::Table, TeamMember::UserId, Account::Table, Account::Id))
+                .foreign_key(&mut fk(
+                    TeamMember::Table,
+                    TeamMember::TeamId,
+                    Team::Table,
+                    Team::Id,
+                ))
+                .foreign_key(&mut fk(
+                    TeamMember::Table,
+                    TeamMember::UserId,
+                    Account::Table,
+                    Account::Id,
+                ))
                 .take(),
         )
         .await?;
-        m.create_index(index("ux_team_member", TeamMember::Table, &["team_id", "user_id"], true)).await?;
-        m.create_index(index("ix_team_member_user", TeamMember::Table, &["user_id"], false)).await?;
+        m.create_index(index(
+            "ux_team_member",
+            TeamMember::Table,
+            &["team_id", "user_id"],
+            true,
+        ))
+        .await?;
+        m.create_index(index(
+            "ix_team_member_user",
+            TeamMember::Table,
+            &["user_id"],
+            false,
+        ))
+        .await?;
 
         m.create_table(
             Table::create()
@@ -107,11 +167,22 @@ impl MigrationTrait for Migration {
                 .col(string(Repository::Visibility))
                 .col(string_null(Repository::Description))
                 .col(timestamp_with_time_zone(Repository::CreatedAt))
-                .foreign_key(&mut fk(Repository::Table, Repository::OwnerId, Account::Table, Account::Id))
+                .foreign_key(&mut fk(
+                    Repository::Table,
+                    Repository::OwnerId,
+                    Account::Table,
+                    Account::Id,
+                ))
                 .take(),
         )
         .await?;
-        m.create_index(index("ux_repository_name", Repository::Table, &["owner_id", "name"], true)).await?;
+        m.create_index(index(
+            "ux_repository_name",
+            Repository::Table,
+            &["owner_id", "name"],
+            true,
+        ))
+        .await?;
 
         m.create_table(
             Table::create()
@@ -122,13 +193,34 @@ impl MigrationTrait for Migration {
                 .col(big_integer_null(RepositoryCollaborator::TeamId))
                 .col(string(RepositoryCollaborator::Role))
                 .col(timestamp_with_time_zone(RepositoryCollaborator::CreatedAt))
-                .foreign_key(&mut fk(RepositoryCollaborator::Table, RepositoryCollaborator::RepositoryId, Repository::Table, Repository::Id))
-                .foreign_key(&mut fk(RepositoryCollaborator::Table, RepositoryCollaborator::UserId, Account::Table, Account::Id))
-                .foreign_key(&mut fk(RepositoryCollaborator::Table, RepositoryCollaborator::TeamId, Team::Table, Team::Id))
+                .foreign_key(&mut fk(
+                    RepositoryCollaborator::Table,
+                    RepositoryCollaborator::RepositoryId,
+                    Repository::Table,
+                    Repository::Id,
+                ))
+                .foreign_key(&mut fk(
+                    RepositoryCollaborator::Table,
+                    RepositoryCollaborator::UserId,
+                    Account::Table,
+                    Account::Id,
+                ))
+                .foreign_key(&mut fk(
+                    RepositoryCollaborator::Table,
+                    RepositoryCollaborator::TeamId,
+                    Team::Table,
+                    Team::Id,
+                ))
                 .take(),
         )
         .await?;
-        m.create_index(index("ix_repository_collaborator", RepositoryCollaborator::Table, &["repository_id"], false)).await?;
+        m.create_index(index(
+            "ix_repository_collaborator",
+            RepositoryCollaborator::Table,
+            &["repository_id"],
+            false,
+        ))
+        .await?;
 
         m.create_table(
             Table::create()
@@ -143,7 +235,12 @@ impl MigrationTrait for Migration {
                 .col(timestamp_with_time_zone(Package::CreatedAt))
                 .col(timestamp_with_time_zone(Package::UpdatedAt))
                 .col(timestamp_with_time_zone_null(Package::DeletedAt))
-                .foreign_key(&mut fk(Package::Table, Package::OwnerId, Account::Table, Account::Id))
+                .foreign_key(&mut fk(
+                    Package::Table,
+                    Package::OwnerId,
+                    Account::Table,
+                    Account::Id,
+                ))
                 .foreign_key(
                     ForeignKey::create()
                         .from(Package::Table, Package::RepositoryId)
@@ -153,7 +250,13 @@ impl MigrationTrait for Migration {
                 .take(),
         )
         .await?;
-        m.create_index(index("ix_package_owner", Package::Table, &["owner_id", "format", "name"], false)).await?;
+        m.create_index(index(
+            "ix_package_owner",
+            Package::Table,
+            &["owner_id", "format", "name"],
+            false,
+        ))
+        .await?;
 
         m.create_table(
             Table::create()
@@ -171,11 +274,22 @@ impl MigrationTrait for Migration {
                 .col(timestamp_with_time_zone(PackageVersion::CreatedAt))
                 .col(timestamp_with_time_zone(PackageVersion::UpdatedAt))
                 .col(timestamp_with_time_zone_null(PackageVersion::DeletedAt))
-                .foreign_key(&mut fk(PackageVersion::Table, PackageVersion::PackageId, Package::Table, Package::Id))
+                .foreign_key(&mut fk(
+                    PackageVersion::Table,
+                    PackageVersion::PackageId,
+                    Package::Table,
+                    Package::Id,
+                ))
                 .take(),
         )
         .await?;
-        m.create_index(index("ix_package_version", PackageVersion::Table, &["package_id", "version"], false)).await?;
+        m.create_index(index(
+            "ix_package_version",
+            PackageVersion::Table,
+            &["package_id", "version"],
+            false,
+        ))
+        .await?;
 
         m.create_table(
             Table::create()
@@ -202,7 +316,12 @@ impl MigrationTrait for Migration {
                 .col(boolean(PackageFile::Lead).default(false))
                 .col(timestamp_with_time_zone(PackageFile::CreatedAt))
                 .col(timestamp_with_time_zone(PackageFile::UpdatedAt))
-                .foreign_key(&mut fk(PackageFile::Table, PackageFile::VersionId, PackageVersion::Table, PackageVersion::Id))
+                .foreign_key(&mut fk(
+                    PackageFile::Table,
+                    PackageFile::VersionId,
+                    PackageVersion::Table,
+                    PackageVersion::Id,
+                ))
                 .foreign_key(
                     ForeignKey::create()
                         .from(PackageFile::Table, PackageFile::BlobDigest)
@@ -212,8 +331,20 @@ impl MigrationTrait for Migration {
                 .take(),
         )
         .await?;
-        m.create_index(index("ux_package_file", PackageFile::Table, &["version_id", "name"], true)).await?;
-        m.create_index(index("ix_package_file_blob", PackageFile::Table, &["blob_digest"], false)).await?;
+        m.create_index(index(
+            "ux_package_file",
+            PackageFile::Table,
+            &["version_id", "name"],
+            true,
+        ))
+        .await?;
+        m.create_index(index(
+            "ix_package_file_blob",
+            PackageFile::Table,
+            &["blob_digest"],
+            false,
+        ))
+        .await?;
 
         m.create_table(
             Table::create()
@@ -223,13 +354,35 @@ impl MigrationTrait for Migration {
                 .col(string(PackageTag::Name))
                 .col(big_integer(PackageTag::VersionId))
                 .col(timestamp_with_time_zone(PackageTag::UpdatedAt))
-                .foreign_key(&mut fk(PackageTag::Table, PackageTag::PackageId, Package::Table, Package::Id))
-                .foreign_key(&mut fk(PackageTag::Table, PackageTag::VersionId, PackageVersion::Table, PackageVersion::Id))
+                .foreign_key(&mut fk(
+                    PackageTag::Table,
+                    PackageTag::PackageId,
+                    Package::Table,
+                    Package::Id,
+                ))
+                .foreign_key(&mut fk(
+                    PackageTag::Table,
+                    PackageTag::VersionId,
+                    PackageVersion::Table,
+                    PackageVersion::Id,
+                ))
                 .take(),
         )
         .await?;
-        m.create_index(index("ux_package_tag", PackageTag::Table, &["package_id", "name"], true)).await?;
-        m.create_index(index("ix_package_tag_version", PackageTag::Table, &["version_id"], false)).await?;
+        m.create_index(index(
+            "ux_package_tag",
+            PackageTag::Table,
+            &["package_id", "name"],
+            true,
+        ))
+        .await?;
+        m.create_index(index(
+            "ix_package_tag_version",
+            PackageTag::Table,
+            &["version_id"],
+            false,
+        ))
+        .await?;
 
         m.create_table(
             Table::create()
@@ -241,14 +394,40 @@ impl MigrationTrait for Migration {
                 .col(big_integer_null(PackageGrant::RepositoryId))
                 .col(string(PackageGrant::Role))
                 .col(timestamp_with_time_zone(PackageGrant::CreatedAt))
-                .foreign_key(&mut fk(PackageGrant::Table, PackageGrant::PackageId, Package::Table, Package::Id))
-                .foreign_key(&mut fk(PackageGrant::Table, PackageGrant::UserId, Account::Table, Account::Id))
-                .foreign_key(&mut fk(PackageGrant::Table, PackageGrant::TeamId, Team::Table, Team::Id))
-                .foreign_key(&mut fk(PackageGrant::Table, PackageGrant::RepositoryId, Repository::Table, Repository::Id))
+                .foreign_key(&mut fk(
+                    PackageGrant::Table,
+                    PackageGrant::PackageId,
+                    Package::Table,
+                    Package::Id,
+                ))
+                .foreign_key(&mut fk(
+                    PackageGrant::Table,
+                    PackageGrant::UserId,
+                    Account::Table,
+                    Account::Id,
+                ))
+                .foreign_key(&mut fk(
+                    PackageGrant::Table,
+                    PackageGrant::TeamId,
+                    Team::Table,
+                    Team::Id,
+                ))
+                .foreign_key(&mut fk(
+                    PackageGrant::Table,
+                    PackageGrant::RepositoryId,
+                    Repository::Table,
+                    Repository::Id,
+                ))
                 .take(),
         )
         .await?;
-        m.create_index(index("ix_package_grant", PackageGrant::Table, &["package_id"], false)).await?;
+        m.create_index(index(
+            "ix_package_grant",
+            PackageGrant::Table,
+            &["package_id"],
+            false,
+        ))
+        .await?;
 
         m.create_table(
             Table::create()
@@ -258,13 +437,35 @@ impl MigrationTrait for Migration {
                 .col(big_integer(DownloadDaily::VersionId))
                 .col(date(DownloadDaily::Day))
                 .col(big_integer(DownloadDaily::Count))
-                .foreign_key(&mut fk(DownloadDaily::Table, DownloadDaily::PackageId, Package::Table, Package::Id))
-                .foreign_key(&mut fk(DownloadDaily::Table, DownloadDaily::VersionId, PackageVersion::Table, PackageVersion::Id))
+                .foreign_key(&mut fk(
+                    DownloadDaily::Table,
+                    DownloadDaily::PackageId,
+                    Package::Table,
+                    Package::Id,
+                ))
+                .foreign_key(&mut fk(
+                    DownloadDaily::Table,
+                    DownloadDaily::VersionId,
+                    PackageVersion::Table,
+                    PackageVersion::Id,
+                ))
                 .take(),
         )
         .await?;
-        m.create_index(index("ux_download_daily", DownloadDaily::Table, &["version_id", "day"], true)).await?;
-        m.create_index(index("ix_download_daily_package", DownloadDaily::Table, &["package_id", "day"], false)).await?;
+        m.create_index(index(
+            "ux_download_daily",
+            DownloadDaily::Table,
+            &["version_id", "day"],
+            true,
+        ))
+        .await?;
+        m.create_index(index(
+            "ix_download_daily_package",
+            DownloadDaily::Table,
+            &["package_id", "day"],
+            false,
+        ))
+        .await?;
 
         m.create_table(
             Table::create()
@@ -282,12 +483,28 @@ impl MigrationTrait for Migration {
                 .col(timestamp_with_time_zone_null(AccessToken::LastUsedAt))
                 .col(timestamp_with_time_zone_null(AccessToken::RevokedAt))
                 .col(timestamp_with_time_zone(AccessToken::CreatedAt))
-                .foreign_key(&mut fk(AccessToken::Table, AccessToken::UserId, Account::Table, Account::Id))
-                .foreign_key(&mut fk(AccessToken::Table, AccessToken::RepositoryId, Repository::Table, Repository::Id))
+                .foreign_key(&mut fk(
+                    AccessToken::Table,
+                    AccessToken::UserId,
+                    Account::Table,
+                    Account::Id,
+                ))
+                .foreign_key(&mut fk(
+                    AccessToken::Table,
+                    AccessToken::RepositoryId,
+                    Repository::Table,
+                    Repository::Id,
+                ))
                 .take(),
         )
         .await?;
-        m.create_index(index("ix_access_token_user", AccessToken::Table, &["user_id"], false)).await?;
+        m.create_index(index(
+            "ix_access_token_user",
+            AccessToken::Table,
+            &["user_id"],
+            false,
+        ))
+        .await?;
 
         m.create_table(
             Table::create()

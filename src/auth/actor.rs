@@ -14,7 +14,13 @@ pub enum Scope {
 }
 
 impl Scope {
-    pub const ALL: [Scope; 5] = [Self::ReadPackages, Self::WritePackages, Self::DeletePackages, Self::AdminOrg, Self::User];
+    pub const ALL: [Scope; 5] = [
+        Self::ReadPackages,
+        Self::WritePackages,
+        Self::DeletePackages,
+        Self::AdminOrg,
+        Self::User,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -62,12 +68,18 @@ impl Scopes {
     }
 
     pub fn names(self) -> Vec<&'static str> {
-        Scope::ALL.into_iter().filter(|s| self.contains(*s)).map(Scope::as_str).collect()
+        Scope::ALL
+            .into_iter()
+            .filter(|s| self.contains(*s))
+            .map(Scope::as_str)
+            .collect()
     }
 
     /// Reading packages is allowed by any package scope (writing implies reading, as on GitHub).
     pub fn can_read_packages(self) -> bool {
-        self.contains(Scope::ReadPackages) || self.contains(Scope::WritePackages) || self.contains(Scope::DeletePackages)
+        self.contains(Scope::ReadPackages)
+            || self.contains(Scope::WritePackages)
+            || self.contains(Scope::DeletePackages)
     }
 }
 
@@ -135,7 +147,11 @@ pub enum Actor {
         token: Option<TokenGrant>,
     },
     /// A repository's CI token: it may do what the repository was granted.
-    Repository { repository_id: i64, owner_id: i64, token: TokenGrant },
+    Repository {
+        repository_id: i64,
+        owner_id: i64,
+        token: TokenGrant,
+    },
 }
 
 impl Actor {
@@ -151,7 +167,13 @@ impl Actor {
     }
 
     pub fn site_admin(&self) -> bool {
-        matches!(self, Self::User { site_admin: true, .. })
+        matches!(
+            self,
+            Self::User {
+                site_admin: true,
+                ..
+            }
+        )
     }
 
     pub fn token(&self) -> Option<&TokenGrant> {
@@ -206,6 +228,9 @@ mod tests {
         assert!(s.can_read_packages());
         assert!(!s.contains(Scope::ReadPackages));
         assert!(Scopes::parse("write:everything").is_err());
-        assert_eq!(Scopes::parse("read:packages").expect("valid").names(), vec!["read:packages"]);
+        assert_eq!(
+            Scopes::parse("read:packages").expect("valid").names(),
+            vec!["read:packages"]
+        );
     }
 }

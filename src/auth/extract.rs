@@ -15,13 +15,19 @@ use crate::{auth::Actor, error::DomainError, state::AppState};
 pub enum Credential {
     /// A secret from `Authorization: Bearer`, raw `Authorization` (RubyGems),
     /// `X-NuGet-ApiKey`, or the password of `Basic`.
-    Secret { secret: String, username: Option<String> },
+    Secret {
+        secret: String,
+        username: Option<String>,
+    },
 }
 
 impl std::fmt::Debug for Credential {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::Secret { username, .. } => f.debug_struct("Secret").field("username", username).finish_non_exhaustive(),
+            Self::Secret { username, .. } => f
+                .debug_struct("Secret")
+                .field("username", username)
+                .finish_non_exhaustive(),
         }
     }
 }
@@ -31,7 +37,10 @@ impl std::fmt::Debug for Credential {
 pub fn credential_from_headers(headers: &HeaderMap) -> Result<Option<Credential>, DomainError> {
     if let Some(key) = headers.get("x-nuget-apikey") {
         let secret = key.to_str().map_err(|_| bad())?.trim().to_string();
-        return Ok(Some(Credential::Secret { secret, username: None }));
+        return Ok(Some(Credential::Secret {
+            secret,
+            username: None,
+        }));
     }
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Ok(None);
@@ -39,15 +48,26 @@ pub fn credential_from_headers(headers: &HeaderMap) -> Result<Option<Credential>
     let value = value.to_str().map_err(|_| bad())?.trim();
     let (scheme, rest) = value.split_once(' ').unwrap_or(("", value));
     let credential = match scheme.to_ascii_lowercase().as_str() {
-        "bearer" | "token" => Credential::Secret { secret: rest.trim().to_string(), username: None },
+        "bearer" | "token" => Credential::Secret {
+            secret: rest.trim().to_string(),
+            username: None,
+        },
         "basic" => {
-            let decoded = base64::engine::general_purpose::STANDARD.decode(rest.trim()).map_err(|_| bad())?;
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(rest.trim())
+                .map_err(|_| bad())?;
             let decoded = String::from_utf8(decoded).map_err(|_| bad())?;
             let (user, password) = decoded.split_once(':').ok_or_else(bad)?;
-            Credential::Secret { secret: password.to_string(), username: Some(user.to_string()) }
+            Credential::Secret {
+                secret: password.to_string(),
+                username: Some(user.to_string()),
+            }
         }
         // RubyGems sends the bare key.
-        _ if !value.contains(' ') => Credential::Secret { secret: value.to_string(), username: None },
+        _ if !value.contains(' ') => Credential::Secret {
+            secret: value.to_string(),
+            username: None,
+        },
         _ => return Err(bad()),
     };
     Ok(Some(credential))
@@ -73,7 +93,10 @@ where
 {
     type Rejection = E;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let credential = credential_from_headers(&parts.headers)?;
         let actor = match credential {
             None => Actor::Anonymous,
@@ -92,17 +115,25 @@ mod tests {
     use axum::http::HeaderValue;
 
     fn secret(headers: &HeaderMap) -> Option<(String, Option<String>)> {
-        credential_from_headers(headers).expect("parses").map(|Credential::Secret { secret, username }| (secret, username))
+        credential_from_headers(headers)
+            .expect("parses")
+            .map(|Credential::Secret { secret, username }| (secret, username))
     }
 
     #[test]
     fn every_client_shape() {
         let mut h = HeaderMap::new();
         assert!(secret(&h).is_none());
-        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer pky_abc"));
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer pky_abc"),
+        );
         assert_eq!(secret(&h), Some(("pky_abc".into(), None)));
         // user:pky_abc
-        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic dXNlcjpwa3lfYWJj"));
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Basic dXNlcjpwa3lfYWJj"),
+        );
         assert_eq!(secret(&h), Some(("pky_abc".into(), Some("user".into()))));
         h.insert(header::AUTHORIZATION, HeaderValue::from_static("pky_raw"));
         assert_eq!(secret(&h), Some(("pky_raw".into(), None)));

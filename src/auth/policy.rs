@@ -57,7 +57,9 @@ pub fn effective_role(actor: &Actor, facts: &PackageFacts<'_>) -> Option<Role> {
 }
 
 fn token_covers(actor: &Actor, facts: &PackageFacts<'_>) -> bool {
-    actor.token().is_none_or(|t| t.covers(facts.owner_login, facts.name))
+    actor
+        .token()
+        .is_none_or(|t| t.covers(facts.owner_login, facts.name))
 }
 
 /// Whether the actor may know the package exists and read it.
@@ -69,16 +71,23 @@ pub fn can_read(actor: &Actor, facts: &PackageFacts<'_>) -> bool {
     if !actor.scopes().can_read_packages() || !token_covers(actor, facts) {
         return false;
     }
-    effective_role(actor, facts).is_some() || (facts.visibility == Visibility::Internal && facts.org_member)
+    effective_role(actor, facts).is_some()
+        || (facts.visibility == Visibility::Internal && facts.org_member)
 }
 
 /// Decides whether `actor` may do `action` to the package. A caller who may not read the
 /// package gets `NotFound` (its existence is not leaked); anonymous callers who need
 /// credentials get `Unauthenticated`; callers who may read but not act get `Forbidden`.
-pub fn authorize(actor: &Actor, action: Action, facts: &PackageFacts<'_>) -> Result<(), DomainError> {
+pub fn authorize(
+    actor: &Actor,
+    action: Action,
+    facts: &PackageFacts<'_>,
+) -> Result<(), DomainError> {
     let what = || format!("package {}/{}", facts.owner_login, facts.name);
     if action != Action::Read && actor.is_anonymous() {
-        return Err(DomainError::Unauthenticated("authentication required".into()));
+        return Err(DomainError::Unauthenticated(
+            "authentication required".into(),
+        ));
     }
     if !can_read(actor, facts) {
         return Err(DomainError::NotFound(what()));
@@ -102,20 +111,32 @@ pub fn authorize(actor: &Actor, action: Action, facts: &PackageFacts<'_>) -> Res
         )));
     }
     if !actor.has_scope(needed_scope) {
-        return Err(DomainError::forbidden(format!("the token lacks the {} scope", needed_scope.as_str())));
+        return Err(DomainError::forbidden(format!(
+            "the token lacks the {} scope",
+            needed_scope.as_str()
+        )));
     }
     Ok(())
 }
 
 /// Decides whether `actor` may create a new package named `name` under an owner.
-pub fn authorize_create(actor: &Actor, owner: &OwnerFacts<'_>, name: &str) -> Result<(), DomainError> {
+pub fn authorize_create(
+    actor: &Actor,
+    owner: &OwnerFacts<'_>,
+    name: &str,
+) -> Result<(), DomainError> {
     if actor.is_anonymous() {
-        return Err(DomainError::Unauthenticated("authentication required".into()));
+        return Err(DomainError::Unauthenticated(
+            "authentication required".into(),
+        ));
     }
     if let Some(token) = actor.token()
         && !token.covers(owner.owner_login, name)
     {
-        return Err(DomainError::forbidden(format!("the token may not publish {}/{name}", owner.owner_login)));
+        return Err(DomainError::forbidden(format!(
+            "the token may not publish {}/{name}",
+            owner.owner_login
+        )));
     }
     let allowed = actor.site_admin()
         || match actor {
@@ -130,10 +151,15 @@ pub fn authorize_create(actor: &Actor, owner: &OwnerFacts<'_>, name: &str) -> Re
             Actor::Repository { owner_id, .. } => *owner_id == owner.owner_id,
         };
     if !allowed {
-        return Err(DomainError::forbidden(format!("you may not create packages in {}", owner.owner_login)));
+        return Err(DomainError::forbidden(format!(
+            "you may not create packages in {}",
+            owner.owner_login
+        )));
     }
     if !actor.has_scope(Scope::WritePackages) {
-        return Err(DomainError::forbidden("the token lacks the write:packages scope"));
+        return Err(DomainError::forbidden(
+            "the token lacks the write:packages scope",
+        ));
     }
     Ok(())
 }
@@ -144,11 +170,21 @@ mod tests {
     use crate::auth::{Scopes, TokenGrant};
 
     fn token(scopes: &str) -> TokenGrant {
-        TokenGrant { token_id: 1, scopes: Scopes::parse(scopes).expect("scopes"), owner_login: None, package_patterns: None }
+        TokenGrant {
+            token_id: 1,
+            scopes: Scopes::parse(scopes).expect("scopes"),
+            owner_login: None,
+            package_patterns: None,
+        }
     }
 
     fn user(id: i64, scopes: &str) -> Actor {
-        Actor::User { id, login: format!("u{id}"), site_admin: false, token: Some(token(scopes)) }
+        Actor::User {
+            id,
+            login: format!("u{id}"),
+            site_admin: false,
+            token: Some(token(scopes)),
+        }
     }
 
     const ALL: &str = "read:packages,write:packages,delete:packages";
@@ -188,17 +224,33 @@ mod tests {
         let no_scope_token = (user(8, ""), Some(Role::Admin), false);
         let write_no_delete = (user(9, "write:packages"), Some(Role::Admin), false);
         let repo_token = (
-            Actor::Repository { repository_id: 1, owner_id: 1, token: token("read:packages,write:packages") },
+            Actor::Repository {
+                repository_id: 1,
+                owner_id: 1,
+                token: token("read:packages,write:packages"),
+            },
             Some(Role::Write),
             false,
         );
-        let site_admin = (Actor::User { id: 10, login: "root".into(), site_admin: true, token: None }, None, false);
+        let site_admin = (
+            Actor::User {
+                id: 10,
+                login: "root".into(),
+                site_admin: true,
+                token: None,
+            },
+            None,
+            false,
+        );
         let fenced = (
             Actor::User {
                 id: 11,
                 login: "u11".into(),
                 site_admin: false,
-                token: Some(TokenGrant { owner_login: Some("other".into()), ..token(ALL) }),
+                token: Some(TokenGrant {
+                    owner_login: Some("other".into()),
+                    ..token(ALL)
+                }),
             },
             Some(Role::Admin),
             false,
@@ -229,9 +281,19 @@ mod tests {
             ("fenced token",    &fenced,          Public,   [Y, F, F, F]),
         ];
         for (label, (actor, role, member), visibility, wants) in table {
-            let facts = PackageFacts { owner_login: "acme", name: "tool", visibility, role: *role, org_member: *member };
+            let facts = PackageFacts {
+                owner_login: "acme",
+                name: "tool",
+                visibility,
+                role: *role,
+                org_member: *member,
+            };
             for (action, want) in [Read, Write, Admin, Delete].into_iter().zip(wants) {
-                assert_eq!(outcome(authorize(actor, action, &facts)), want, "{label} {visibility} {action:?}");
+                assert_eq!(
+                    outcome(authorize(actor, action, &facts)),
+                    want,
+                    "{label} {visibility} {action:?}"
+                );
             }
         }
     }
@@ -245,22 +307,44 @@ mod tests {
             org_role: role,
             members_can_create_packages: members_can,
         };
-        let own = OwnerFacts { owner_id: 2, owner_login: "u2", is_organization: false, org_role: None, members_can_create_packages: false };
+        let own = OwnerFacts {
+            owner_id: 2,
+            owner_login: "u2",
+            is_organization: false,
+            org_role: None,
+            members_can_create_packages: false,
+        };
         assert!(authorize_create(&user(2, ALL), &own, "x").is_ok());
-        assert!(matches!(authorize_create(&user(3, ALL), &own, "x"), Err(DomainError::Forbidden(_))));
-        assert!(matches!(authorize_create(&Actor::Anonymous, &own, "x"), Err(DomainError::Unauthenticated(_))));
-        assert!(matches!(authorize_create(&user(2, "read:packages"), &own, "x"), Err(DomainError::Forbidden(_))));
+        assert!(matches!(
+            authorize_create(&user(3, ALL), &own, "x"),
+            Err(DomainError::Forbidden(_))
+        ));
+        assert!(matches!(
+            authorize_create(&Actor::Anonymous, &own, "x"),
+            Err(DomainError::Unauthenticated(_))
+        ));
+        assert!(matches!(
+            authorize_create(&user(2, "read:packages"), &own, "x"),
+            Err(DomainError::Forbidden(_))
+        ));
         assert!(authorize_create(&user(3, ALL), &org(Some(OrgRole::Member), true), "x").is_ok());
         assert!(authorize_create(&user(3, ALL), &org(Some(OrgRole::Member), false), "x").is_err());
         assert!(authorize_create(&user(3, ALL), &org(Some(OrgRole::Owner), false), "x").is_ok());
         assert!(authorize_create(&user(3, ALL), &org(None, true), "x").is_err());
-        let repo = Actor::Repository { repository_id: 1, owner_id: 100, token: token("write:packages") };
+        let repo = Actor::Repository {
+            repository_id: 1,
+            owner_id: 100,
+            token: token("write:packages"),
+        };
         assert!(authorize_create(&repo, &org(None, false), "x").is_ok());
         let fenced = Actor::User {
             id: 3,
             login: "u3".into(),
             site_admin: false,
-            token: Some(TokenGrant { package_patterns: Some(vec!["web-*".into()]), ..token(ALL) }),
+            token: Some(TokenGrant {
+                package_patterns: Some(vec!["web-*".into()]),
+                ..token(ALL)
+            }),
         };
         assert!(authorize_create(&fenced, &org(Some(OrgRole::Owner), false), "web-ui").is_ok());
         assert!(authorize_create(&fenced, &org(Some(OrgRole::Owner), false), "api").is_err());

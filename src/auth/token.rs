@@ -18,16 +18,25 @@ pub struct NewToken {
 
 impl fmt::Debug for NewToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("NewToken").field("display_prefix", &self.display_prefix).field("secret", &"[redacted]").finish()
+        f.debug_struct("NewToken")
+            .field("display_prefix", &self.display_prefix)
+            .field("secret", &"[redacted]")
+            .finish()
     }
 }
 
 pub fn generate_token() -> NewToken {
     let mut rng = rand::rng();
-    let body: String = (0..BODY_LEN).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect();
+    let body: String = (0..BODY_LEN)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect();
     let secret = format!("{TOKEN_PREFIX}{body}");
     let display_prefix = secret[..TOKEN_PREFIX.len() + 6].to_string();
-    NewToken { hash: hash_token(&secret), secret, display_prefix }
+    NewToken {
+        hash: hash_token(&secret),
+        secret,
+        display_prefix,
+    }
 }
 
 /// Tokens have 238 bits of entropy, so a fast hash is enough and lets a request be

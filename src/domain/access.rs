@@ -1,6 +1,6 @@
 //! Gathering the facts `auth::policy` decides on: the actor's role on a package (grants,
 //! ownership, organization ownership, repository inheritance) and organization membership.
-use entity::{account, membership, package, package_grant, repository, repository_collaborator, team_member};
+use entity::{account, package, package_grant, repository, repository_collaborator, team_member};
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, sea_query::Expr};
 
 use crate::{
@@ -35,7 +35,12 @@ impl Domain {
     }
 
     /// Computes the actor's role on a package from every source.
-    pub(crate) async fn access_to(&self, actor: &Actor, pkg: &package::Model, owner: &account::Model) -> DomainResult<Access> {
+    pub(crate) async fn access_to(
+        &self,
+        actor: &Actor,
+        pkg: &package::Model,
+        owner: &account::Model,
+    ) -> DomainResult<Access> {
         let mut best: Option<Role> = None;
         let mut raise = |r: Role| best = best.max(Some(r));
         let mut org_member = false;
@@ -72,7 +77,9 @@ impl Domain {
                 if pkg.inherit_access
                     && let Some(repo_id) = pkg.repository_id
                 {
-                    if let Some(repo) = repository::Entity::find_by_id(repo_id).one(&self.db).await?
+                    if let Some(repo) = repository::Entity::find_by_id(repo_id)
+                        .one(&self.db)
+                        .await?
                         && repo.owner_id == user_id
                     {
                         raise(Role::Admin);
@@ -105,7 +112,10 @@ impl Domain {
                 }
             }
         }
-        Ok(Access { role: best, org_member })
+        Ok(Access {
+            role: best,
+            org_member,
+        })
     }
 
     /// Runs the gate for one package; `Ok(role)` is the actor's effective role.
@@ -192,23 +202,19 @@ impl Domain {
             if let Some(patterns) = &token.package_patterns {
                 let mut any = Condition::any();
                 for p in patterns {
-                    let like = p.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_").replace('*', "%");
-                    any = any.add(Expr::cust_with_values("package.name LIKE $1 ESCAPE '\\'", [like]));
+                    let like = p
+                        .replace('\\', "\\\\")
+                        .replace('%', "\\%")
+                        .replace('_', "\\_")
+                        .replace('*', "%");
+                    any = any.add(Expr::cust_with_values(
+                        "package.name LIKE $1 ESCAPE '\\'",
+                        [like],
+                    ));
                 }
                 fenced = fenced.add(any);
             }
         }
         Condition::any().add(public).add(fenced)
-    }
-
-    /// Whether the actor is a member (any role) of an organization.
-    pub(crate) async fn is_member(&self, actor: &Actor, org_id: i64) -> DomainResult<bool> {
-        let Some(user_id) = actor.user_id() else { return Ok(false) };
-        Ok(membership::Entity::find()
-            .filter(membership::Column::OrganizationId.eq(org_id))
-            .filter(membership::Column::UserId.eq(user_id))
-            .one(&self.db)
-            .await?
-            .is_some())
     }
 }

@@ -2,14 +2,16 @@
 use argon2::{Argon2, PasswordHash, PasswordHasher, PasswordVerifier, password_hash::SaltString};
 use entity::{account, membership, repository, repository_collaborator, team, team_member};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Set,
+    TransactionTrait,
 };
 
 use crate::{
     auth::{Actor, Scope},
     domain::{
-        Domain, audit, now,
+        Domain, audit,
         names::OwnerName,
+        now,
         types::{AccountKind, OrgRole, RepositoryRole, Visibility, parse_stored},
         views::{AccountInfo, CollaboratorInfo, MemberInfo, RepositoryInfo, TeamInfo},
     },
@@ -36,11 +38,20 @@ impl TryFrom<account::Model> for AccountInfo {
 
 impl From<team::Model> for TeamInfo {
     fn from(m: team::Model) -> Self {
-        Self { id: m.id, organization_id: m.organization_id, slug: m.slug, name: m.name, created_at: m.created_at }
+        Self {
+            id: m.id,
+            organization_id: m.organization_id,
+            slug: m.slug,
+            name: m.name,
+            created_at: m.created_at,
+        }
     }
 }
 
-pub(crate) fn repository_info(m: repository::Model, owner_login: String) -> DomainResult<RepositoryInfo> {
+pub(crate) fn repository_info(
+    m: repository::Model,
+    owner_login: String,
+) -> DomainResult<RepositoryInfo> {
     Ok(RepositoryInfo {
         id: m.id,
         owner_id: m.owner_id,
@@ -55,7 +66,12 @@ pub(crate) fn repository_info(m: repository::Model, owner_login: String) -> Doma
 /// A team slug: lower-case letters, digits and hyphens (what GitHub derives from a name).
 fn parse_slug(s: &str) -> DomainResult<String> {
     let slug = s.to_ascii_lowercase();
-    if slug.is_empty() || slug.len() > 64 || !slug.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+    if slug.is_empty()
+        || slug.len() > 64
+        || !slug
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
         return Err(DomainError::invalid(format!("invalid team slug {s:?}")));
     }
     Ok(slug)
@@ -67,18 +83,24 @@ pub fn parse_repository_name(s: &str) -> DomainResult<String> {
         && s.len() <= 100
         && s != "."
         && s != ".."
-        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
     if !ok {
-        return Err(DomainError::invalid(format!("invalid repository name {s:?}")));
+        return Err(DomainError::invalid(format!(
+            "invalid repository name {s:?}"
+        )));
     }
     Ok(s.to_string())
 }
 
 fn hash_password(password: &str) -> DomainResult<String> {
     if password.len() < 8 {
-        return Err(DomainError::invalid("password must be at least 8 characters"));
+        return Err(DomainError::invalid(
+            "password must be at least 8 characters",
+        ));
     }
-    let salt = SaltString::encode_b64(&rand::random::<[u8; 16]>()).map_err(|e| DomainError::internal(format!("salt: {e}")))?;
+    let salt = SaltString::encode_b64(&rand::random::<[u8; 16]>())
+        .map_err(|e| DomainError::internal(format!("salt: {e}")))?;
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
@@ -125,7 +147,8 @@ impl Domain {
         site_admin: bool,
     ) -> DomainResult<AccountInfo> {
         let password_hash = password.map(hash_password).transpose()?;
-        self.insert_account(login, AccountKind::User, email, password_hash, site_admin).await
+        self.insert_account(login, AccountKind::User, email, password_hash, site_admin)
+            .await
     }
 
     async fn insert_account(
@@ -152,20 +175,30 @@ impl Domain {
         .insert(&self.db)
         .await
         .map_err(|e| match DomainError::from(e) {
-            DomainError::AlreadyExists(_) => DomainError::AlreadyExists(format!("the login {login} is taken")),
+            DomainError::AlreadyExists(_) => {
+                DomainError::AlreadyExists(format!("the login {login} is taken"))
+            }
             other => other,
         })?;
         model.try_into()
     }
 
     /// Checks a user's password (npm login). Slow by design (argon2); never on the hot path.
-    pub async fn verify_password(&self, login: &OwnerName, password: &str) -> DomainResult<AccountInfo> {
+    pub async fn verify_password(
+        &self,
+        login: &OwnerName,
+        password: &str,
+    ) -> DomainResult<AccountInfo> {
         let refuse = || DomainError::Unauthenticated("incorrect username or password".into());
         let user = self.account_model(login).await.map_err(|_| refuse())?;
         let stored = user.password_hash.clone().ok_or_else(refuse)?;
         let password = password.to_string();
         let ok = tokio::task::spawn_blocking(move || {
-            PasswordHash::new(&stored).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+            PasswordHash::new(&stored).is_ok_and(|h| {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &h)
+                    .is_ok()
+            })
         })
         .await
         .map_err(DomainError::internal)?;
@@ -176,7 +209,11 @@ impl Domain {
     }
 
     /// The actor's role in an organization, if any.
-    pub(crate) async fn org_role(&self, org_id: i64, user_id: i64) -> DomainResult<Option<OrgRole>> {
+    pub(crate) async fn org_role(
+        &self,
+        org_id: i64,
+        user_id: i64,
+    ) -> DomainResult<Option<OrgRole>> {
         membership::Entity::find()
             .filter(membership::Column::OrganizationId.eq(org_id))
             .filter(membership::Column::UserId.eq(user_id))
@@ -197,27 +234,49 @@ impl Domain {
     /// Organization administration needs the `admin:org` scope and ownership (or site admin).
     async fn require_org_owner(&self, actor: &Actor, org: &account::Model) -> DomainResult<()> {
         let Some(user_id) = actor.user_id() else {
-            return Err(DomainError::Unauthenticated("authentication required".into()));
+            return Err(DomainError::Unauthenticated(
+                "authentication required".into(),
+            ));
         };
         if !actor.has_scope(Scope::AdminOrg) {
-            return Err(DomainError::forbidden("the token lacks the admin:org scope"));
+            return Err(DomainError::forbidden(
+                "the token lacks the admin:org scope",
+            ));
         }
         if actor.site_admin() || self.org_role(org.id, user_id).await? == Some(OrgRole::Owner) {
             return Ok(());
         }
-        Err(DomainError::forbidden(format!("you must be an owner of {}", org.login)))
+        Err(DomainError::forbidden(format!(
+            "you must be an owner of {}",
+            org.login
+        )))
     }
 
     /// Creates an organization whose first owner is `owner` (the actor itself in GraphQL).
-    pub async fn create_organization(&self, actor: &Actor, login: &OwnerName, owner: &OwnerName) -> DomainResult<AccountInfo> {
+    pub async fn create_organization(
+        &self,
+        actor: &Actor,
+        login: &OwnerName,
+        owner: &OwnerName,
+    ) -> DomainResult<AccountInfo> {
         let owner_model = self.account_model(owner).await?;
         match actor {
             Actor::User { id, site_admin, .. } if *site_admin || *id == owner_model.id => {}
-            Actor::Anonymous => return Err(DomainError::Unauthenticated("authentication required".into())),
-            _ => return Err(DomainError::forbidden("you may only create organizations you own")),
+            Actor::Anonymous => {
+                return Err(DomainError::Unauthenticated(
+                    "authentication required".into(),
+                ));
+            }
+            _ => {
+                return Err(DomainError::forbidden(
+                    "you may only create organizations you own",
+                ));
+            }
         }
         if !actor.has_scope(Scope::AdminOrg) {
-            return Err(DomainError::forbidden("the token lacks the admin:org scope"));
+            return Err(DomainError::forbidden(
+                "the token lacks the admin:org scope",
+            ));
         }
         if owner_model.kind != AccountKind::User.as_str() {
             return Err(DomainError::invalid(format!("{owner} is not a user")));
@@ -239,7 +298,9 @@ impl Domain {
         .insert(&txn)
         .await
         .map_err(|e| match DomainError::from(e) {
-            DomainError::AlreadyExists(_) => DomainError::AlreadyExists(format!("the login {login} is taken")),
+            DomainError::AlreadyExists(_) => {
+                DomainError::AlreadyExists(format!("the login {login} is taken"))
+            }
             other => other,
         })?;
         membership::ActiveModel {
@@ -251,7 +312,15 @@ impl Domain {
         }
         .insert(&txn)
         .await?;
-        audit::record(&txn, actor, "organization.create", "account", Some(org.id), serde_json::json!({"login": login.as_str()})).await?;
+        audit::record(
+            &txn,
+            actor,
+            "organization.create",
+            "account",
+            Some(org.id),
+            serde_json::json!({"login": login.as_str()}),
+        )
+        .await?;
         txn.commit().await?;
         org.try_into()
     }
@@ -281,12 +350,21 @@ impl Domain {
     }
 
     /// Adds a user to an organization, or changes their role.
-    pub async fn set_organization_member(&self, actor: &Actor, org: &OwnerName, user: &OwnerName, role: OrgRole) -> DomainResult<MemberInfo> {
+    pub async fn set_organization_member(
+        &self,
+        actor: &Actor,
+        org: &OwnerName,
+        user: &OwnerName,
+        role: OrgRole,
+    ) -> DomainResult<MemberInfo> {
         let org = self.org_model(org).await?;
         self.require_org_owner(actor, &org).await?;
         let user = self.account_model(user).await?;
         if user.kind != AccountKind::User.as_str() {
-            return Err(DomainError::invalid(format!("{} is not a user", user.login)));
+            return Err(DomainError::invalid(format!(
+                "{} is not a user",
+                user.login
+            )));
         }
         let existing = membership::Entity::find()
             .filter(membership::Column::OrganizationId.eq(org.id))
@@ -311,12 +389,28 @@ impl Domain {
                 .await?;
             }
         }
-        audit::record(&self.db, actor, "organization.member.set", "account", Some(org.id), serde_json::json!({"user": user.login, "role": role.as_str()})).await?;
-        Ok(MemberInfo { user: user.try_into()?, role })
+        audit::record(
+            &self.db,
+            actor,
+            "organization.member.set",
+            "account",
+            Some(org.id),
+            serde_json::json!({"user": user.login, "role": role.as_str()}),
+        )
+        .await?;
+        Ok(MemberInfo {
+            user: user.try_into()?,
+            role,
+        })
     }
 
     /// Removes a user from an organization and its teams. The last owner can't leave.
-    pub async fn remove_organization_member(&self, actor: &Actor, org: &OwnerName, user: &OwnerName) -> DomainResult<AccountInfo> {
+    pub async fn remove_organization_member(
+        &self,
+        actor: &Actor,
+        org: &OwnerName,
+        user: &OwnerName,
+    ) -> DomainResult<AccountInfo> {
         let org = self.org_model(org).await?;
         self.require_org_owner(actor, &org).await?;
         let user = self.account_model(user).await?;
@@ -327,7 +421,9 @@ impl Domain {
             .all(&txn)
             .await?;
         if owners.len() == 1 && owners[0].user_id == user.id {
-            return Err(DomainError::invalid("an organization must keep at least one owner"));
+            return Err(DomainError::invalid(
+                "an organization must keep at least one owner",
+            ));
         }
         let removed = membership::Entity::delete_many()
             .filter(membership::Column::OrganizationId.eq(org.id))
@@ -335,7 +431,10 @@ impl Domain {
             .exec(&txn)
             .await?;
         if removed.rows_affected == 0 {
-            return Err(DomainError::not_found(format!("member {} of {}", user.login, org.login)));
+            return Err(DomainError::not_found(format!(
+                "member {} of {}",
+                user.login, org.login
+            )));
         }
         let teams: Vec<i64> = team::Entity::find()
             .filter(team::Column::OrganizationId.eq(org.id))
@@ -349,7 +448,15 @@ impl Domain {
             .filter(team_member::Column::TeamId.is_in(teams))
             .exec(&txn)
             .await?;
-        audit::record(&txn, actor, "organization.member.remove", "account", Some(org.id), serde_json::json!({"user": user.login})).await?;
+        audit::record(
+            &txn,
+            actor,
+            "organization.member.remove",
+            "account",
+            Some(org.id),
+            serde_json::json!({"user": user.login}),
+        )
+        .await?;
         txn.commit().await?;
         org.try_into()
     }
@@ -360,16 +467,31 @@ impl Domain {
             .order_by_asc(membership::Column::Id)
             .all(&self.db)
             .await?;
-        let users = self.accounts_by_ids(&rows.iter().map(|m| m.user_id).collect::<Vec<_>>()).await?;
+        let users = self
+            .accounts_by_ids(&rows.iter().map(|m| m.user_id).collect::<Vec<_>>())
+            .await?;
         rows.into_iter()
             .map(|m| {
-                let user = users.iter().find(|u| u.id == m.user_id).cloned().ok_or_else(|| DomainError::internal("member without account"))?;
-                Ok(MemberInfo { user, role: parse_stored(&m.role)? })
+                let user = users
+                    .iter()
+                    .find(|u| u.id == m.user_id)
+                    .cloned()
+                    .ok_or_else(|| DomainError::internal("member without account"))?;
+                Ok(MemberInfo {
+                    user,
+                    role: parse_stored(&m.role)?,
+                })
             })
             .collect()
     }
 
-    pub async fn create_team(&self, actor: &Actor, org: &OwnerName, slug: &str, name: Option<String>) -> DomainResult<TeamInfo> {
+    pub async fn create_team(
+        &self,
+        actor: &Actor,
+        org: &OwnerName,
+        slug: &str,
+        name: Option<String>,
+    ) -> DomainResult<TeamInfo> {
         let org = self.org_model(org).await?;
         self.require_org_owner(actor, &org).await?;
         let slug = parse_slug(slug)?;
@@ -400,7 +522,13 @@ impl Domain {
     }
 
     pub async fn teams_by_ids(&self, ids: &[i64]) -> DomainResult<Vec<TeamInfo>> {
-        Ok(team::Entity::find().filter(team::Column::Id.is_in(ids.iter().copied())).all(&self.db).await?.into_iter().map(Into::into).collect())
+        Ok(team::Entity::find()
+            .filter(team::Column::Id.is_in(ids.iter().copied()))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect())
     }
 
     pub async fn organization_teams(&self, org_id: i64) -> DomainResult<Vec<TeamInfo>> {
@@ -415,13 +543,22 @@ impl Domain {
     }
 
     /// Adds an organization member to a team.
-    pub async fn add_team_member(&self, actor: &Actor, org: &OwnerName, slug: &str, user: &OwnerName) -> DomainResult<TeamInfo> {
+    pub async fn add_team_member(
+        &self,
+        actor: &Actor,
+        org: &OwnerName,
+        slug: &str,
+        user: &OwnerName,
+    ) -> DomainResult<TeamInfo> {
         let org = self.org_model(org).await?;
         self.require_org_owner(actor, &org).await?;
         let team = self.team_model(org.id, slug).await?;
         let user = self.account_model(user).await?;
         if self.org_role(org.id, user.id).await?.is_none() {
-            return Err(DomainError::invalid(format!("{} is not a member of {}", user.login, org.login)));
+            return Err(DomainError::invalid(format!(
+                "{} is not a member of {}",
+                user.login, org.login
+            )));
         }
         let exists = team_member::Entity::find()
             .filter(team_member::Column::TeamId.eq(team.id))
@@ -429,9 +566,14 @@ impl Domain {
             .one(&self.db)
             .await?;
         if exists.is_none() {
-            team_member::ActiveModel { team_id: Set(team.id), user_id: Set(user.id), created_at: Set(now()), ..Default::default() }
-                .insert(&self.db)
-                .await?;
+            team_member::ActiveModel {
+                team_id: Set(team.id),
+                user_id: Set(user.id),
+                created_at: Set(now()),
+                ..Default::default()
+            }
+            .insert(&self.db)
+            .await?;
         }
         Ok(team.into())
     }
@@ -470,16 +612,31 @@ impl Domain {
         .insert(&self.db)
         .await
         .map_err(|e| match DomainError::from(e) {
-            DomainError::AlreadyExists(_) => DomainError::AlreadyExists(format!("repository {}/{name} already exists", owner.login)),
+            DomainError::AlreadyExists(_) => DomainError::AlreadyExists(format!(
+                "repository {}/{name} already exists",
+                owner.login
+            )),
             other => other,
         })?;
-        audit::record(&self.db, actor, "repository.create", "repository", Some(repo.id), serde_json::json!({"name": name})).await?;
+        audit::record(
+            &self.db,
+            actor,
+            "repository.create",
+            "repository",
+            Some(repo.id),
+            serde_json::json!({"name": name}),
+        )
+        .await?;
         repository_info(repo, owner.login)
     }
 
     /// Acting on an account's own things: the user themselves (scope `user`) or an owner of
     /// the organization (scope `admin:org`), or a site admin.
-    pub(crate) async fn require_account_admin(&self, actor: &Actor, owner: &account::Model) -> DomainResult<()> {
+    pub(crate) async fn require_account_admin(
+        &self,
+        actor: &Actor,
+        owner: &account::Model,
+    ) -> DomainResult<()> {
         let Some(user_id) = actor.user_id() else {
             return Err(match actor {
                 Actor::Anonymous => DomainError::Unauthenticated("authentication required".into()),
@@ -495,10 +652,17 @@ impl Domain {
         if actor.site_admin() || owner.id == user_id {
             return Ok(());
         }
-        Err(DomainError::forbidden(format!("you may not manage {}", owner.login)))
+        Err(DomainError::forbidden(format!(
+            "you may not manage {}",
+            owner.login
+        )))
     }
 
-    pub async fn find_repository(&self, owner: &OwnerName, name: &str) -> DomainResult<RepositoryInfo> {
+    pub async fn find_repository(
+        &self,
+        owner: &OwnerName,
+        name: &str,
+    ) -> DomainResult<RepositoryInfo> {
         let owner = self.account_model(owner).await?;
         let repo = repository::Entity::find()
             .filter(repository::Column::OwnerId.eq(owner.id))
@@ -510,19 +674,31 @@ impl Domain {
     }
 
     pub async fn repositories_by_ids(&self, ids: &[i64]) -> DomainResult<Vec<RepositoryInfo>> {
-        let repos = repository::Entity::find().filter(repository::Column::Id.is_in(ids.iter().copied())).all(&self.db).await?;
-        let owners = self.accounts_by_ids(&repos.iter().map(|r| r.owner_id).collect::<Vec<_>>()).await?;
+        let repos = repository::Entity::find()
+            .filter(repository::Column::Id.is_in(ids.iter().copied()))
+            .all(&self.db)
+            .await?;
+        let owners = self
+            .accounts_by_ids(&repos.iter().map(|r| r.owner_id).collect::<Vec<_>>())
+            .await?;
         repos
             .into_iter()
             .map(|r| {
-                let login = owners.iter().find(|o| o.id == r.owner_id).map(|o| o.login.clone()).unwrap_or_default();
+                let login = owners
+                    .iter()
+                    .find(|o| o.id == r.owner_id)
+                    .map(|o| o.login.clone())
+                    .unwrap_or_default();
                 repository_info(r, login)
             })
             .collect()
     }
 
     pub async fn repository_by_id(&self, id: i64) -> DomainResult<RepositoryInfo> {
-        self.repositories_by_ids(&[id]).await?.pop().ok_or_else(|| DomainError::not_found(format!("repository #{id}")))
+        self.repositories_by_ids(&[id])
+            .await?
+            .pop()
+            .ok_or_else(|| DomainError::not_found(format!("repository #{id}")))
     }
 
     pub async fn account_repositories(&self, owner_id: i64) -> DomainResult<Vec<RepositoryInfo>> {
@@ -550,7 +726,10 @@ impl Domain {
             .one(&self.db)
             .await?
             .ok_or_else(|| DomainError::not_found(format!("repository #{repository_id}")))?;
-        let owner = account::Entity::find_by_id(repo.owner_id).one(&self.db).await?.ok_or_else(|| DomainError::internal("repository without owner"))?;
+        let owner = account::Entity::find_by_id(repo.owner_id)
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| DomainError::internal("repository without owner"))?;
         self.require_account_admin(actor, &owner).await?;
         let (user_id, team_id) = match (user, team_slug) {
             (Some(login), None) => (Some(self.account_model(login).await?.id), None),
@@ -560,7 +739,11 @@ impl Domain {
                 }
                 (None, Some(self.team_model(owner.id, slug).await?.id))
             }
-            _ => return Err(DomainError::invalid("give exactly one of login or teamSlug")),
+            _ => {
+                return Err(DomainError::invalid(
+                    "give exactly one of login or teamSlug",
+                ));
+            }
         };
         let txn = self.db.begin().await?;
         repository_collaborator::Entity::delete_many()
@@ -588,14 +771,23 @@ impl Domain {
         repository_info(repo, owner.login)
     }
 
-    pub async fn repository_collaborators(&self, repository_id: i64) -> DomainResult<Vec<CollaboratorInfo>> {
+    pub async fn repository_collaborators(
+        &self,
+        repository_id: i64,
+    ) -> DomainResult<Vec<CollaboratorInfo>> {
         repository_collaborator::Entity::find()
             .filter(repository_collaborator::Column::RepositoryId.eq(repository_id))
             .order_by_asc(repository_collaborator::Column::Id)
             .all(&self.db)
             .await?
             .into_iter()
-            .map(|c| Ok(CollaboratorInfo { user_id: c.user_id, team_id: c.team_id, role: parse_stored(&c.role)? }))
+            .map(|c| {
+                Ok(CollaboratorInfo {
+                    user_id: c.user_id,
+                    team_id: c.team_id,
+                    role: parse_stored(&c.role)?,
+                })
+            })
             .collect()
     }
 }

@@ -13,7 +13,9 @@ pub(crate) async fn record<C: ConnectionTrait>(
     data: serde_json::Value,
 ) -> DomainResult<()> {
     let mut data = data;
-    if let (serde_json::Value::Object(map), Actor::Repository { repository_id, .. }) = (&mut data, actor) {
+    if let (serde_json::Value::Object(map), Actor::Repository { repository_id, .. }) =
+        (&mut data, actor)
+    {
         map.insert("repository_token".into(), (*repository_id).into());
     }
     audit_event::ActiveModel {

@@ -2,7 +2,10 @@
 use std::ops::Range;
 
 use entity::{blob, package_file, package_version};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, Set, TransactionTrait};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, Set,
+    TransactionTrait,
+};
 
 use crate::{
     auth::{Actor, policy::Action},
@@ -40,7 +43,11 @@ impl ByteRange {
             return b.parse().ok().map(Self::Suffix);
         }
         let start = a.parse().ok()?;
-        let end = if b.is_empty() { None } else { Some(b.parse().ok()?) };
+        let end = if b.is_empty() {
+            None
+        } else {
+            Some(b.parse().ok()?)
+        };
         if end.is_some_and(|e| e < start) {
             return None;
         }
@@ -68,7 +75,13 @@ pub struct FileDownload {
 
 impl Domain {
     /// Metadata of one file of a live version the actor may read (HEAD).
-    pub async fn stat_file(&self, actor: &Actor, r: &PackageRef, version: &VersionName, name: &FileName) -> DomainResult<(PackageInfo, VersionInfo, FileInfo)> {
+    pub async fn stat_file(
+        &self,
+        actor: &Actor,
+        r: &PackageRef,
+        version: &VersionName,
+        name: &FileName,
+    ) -> DomainResult<(PackageInfo, VersionInfo, FileInfo)> {
         let (pkg, v) = self.find_version(actor, r, version).await?;
         let f = package_file::Entity::find()
             .filter(package_file::Column::VersionId.eq(v.id))
@@ -76,7 +89,9 @@ impl Domain {
             .one(&self.db)
             .await?
             .ok_or_else(|| DomainError::not_found(format!("file {name}")))?;
-        let b = blob::Entity::find_by_id(f.blob_digest.clone()).one(&self.db).await?;
+        let b = blob::Entity::find_by_id(f.blob_digest.clone())
+            .one(&self.db)
+            .await?;
         Ok((pkg, v, file_info(f, b.as_ref())))
     }
 
@@ -92,23 +107,41 @@ impl Domain {
         let (package, version, file) = self.stat_file(actor, r, version, name).await?;
         let size = file.size as u64;
         let byte_range = match range {
-            Some(r) => Some(r.resolve(size).ok_or(DomainError::RangeNotSatisfiable { size })?),
+            Some(r) => Some(
+                r.resolve(size)
+                    .ok_or(DomainError::RangeNotSatisfiable { size })?,
+            ),
             None => None,
         };
         let read = self.blobs.open(&file.sha256, byte_range.clone()).await?;
         if file.lead && byte_range.is_none_or(|r| r.start == 0) {
             self.downloads.count(package.id, version.id);
         }
-        Ok(FileDownload { package, version, file, read })
+        Ok(FileDownload {
+            package,
+            version,
+            file,
+            read,
+        })
     }
 
     /// The digests of a stored blob, computing (once) and recording any not known yet.
     pub async fn blob_digests(&self, sha256_hex: &str, want: DigestSet) -> DomainResult<Digests> {
         let digest = format!("sha256:{sha256_hex}");
-        let row = blob::Entity::find_by_id(digest).one(&self.db).await?.ok_or_else(|| DomainError::not_found("blob"))?;
-        let missing = (want.md5 && row.md5.is_none()) || (want.sha1 && row.sha1.is_none()) || (want.sha512 && row.sha512.is_none());
+        let row = blob::Entity::find_by_id(digest)
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| DomainError::not_found("blob"))?;
+        let missing = (want.md5 && row.md5.is_none())
+            || (want.sha1 && row.sha1.is_none())
+            || (want.sha512 && row.sha512.is_none());
         if !missing {
-            return Ok(Digests { sha256: sha256_hex.to_string(), md5: row.md5, sha1: row.sha1, sha512: row.sha512 });
+            return Ok(Digests {
+                sha256: sha256_hex.to_string(),
+                md5: row.md5,
+                sha1: row.sha1,
+                sha512: row.sha512,
+            });
         }
         let computed = self.blobs.compute_digests(sha256_hex, want).await?;
         let mut active = row.clone().into_active_model();
@@ -116,17 +149,29 @@ impl Domain {
         active.sha1 = Set(row.sha1.or(computed.sha1.clone()));
         active.sha512 = Set(row.sha512.or(computed.sha512.clone()));
         let row = active.update(&self.db).await?;
-        Ok(Digests { sha256: sha256_hex.to_string(), md5: row.md5, sha1: row.sha1, sha512: row.sha512 })
+        Ok(Digests {
+            sha256: sha256_hex.to_string(),
+            md5: row.md5,
+            sha1: row.sha1,
+            sha512: row.sha512,
+        })
     }
 
     /// Deletes one file of a version (generic packages). The version goes when its last file
     /// does, and the package when its last version does (restorable like any deletion).
-    pub async fn delete_file(&self, actor: &Actor, r: &PackageRef, version: &VersionName, name: &FileName) -> DomainResult<()> {
+    pub async fn delete_file(
+        &self,
+        actor: &Actor,
+        r: &PackageRef,
+        version: &VersionName,
+        name: &FileName,
+    ) -> DomainResult<()> {
         let (pkg, owner) = self
             .package_model(r)
             .await?
             .ok_or_else(|| DomainError::not_found(format!("package {}/{}", r.owner, r.name)))?;
-        self.authorize_package(actor, Action::Delete, &pkg, &owner).await?;
+        self.authorize_package(actor, Action::Delete, &pkg, &owner)
+            .await?;
         let v = package_version::Entity::find()
             .filter(package_version::Column::PackageId.eq(pkg.id))
             .filter(package_version::Column::Version.eq(version.as_str()))
@@ -134,7 +179,10 @@ impl Domain {
             .one(&self.db)
             .await?
             .ok_or_else(|| DomainError::not_found(format!("version {version}")))?;
-        let remaining = package_file::Entity::find().filter(package_file::Column::VersionId.eq(v.id)).count(&self.db).await?;
+        let remaining = package_file::Entity::find()
+            .filter(package_file::Column::VersionId.eq(v.id))
+            .count(&self.db)
+            .await?;
         let file = package_file::Entity::find()
             .filter(package_file::Column::VersionId.eq(v.id))
             .filter(package_file::Column::Name.eq(name.as_str()))
@@ -147,11 +195,21 @@ impl Domain {
             return Ok(());
         }
         let txn = self.db.begin().await?;
-        package_file::Entity::delete_by_id(file.id).exec(&txn).await?;
+        package_file::Entity::delete_by_id(file.id)
+            .exec(&txn)
+            .await?;
         let mut active = v.into_active_model();
         active.updated_at = Set(now());
         active.update(&txn).await?;
-        audit::record(&txn, actor, "package_file.delete", "package_file", Some(file.id), serde_json::json!({"name": file.name})).await?;
+        audit::record(
+            &txn,
+            actor,
+            "package_file.delete",
+            "package_file",
+            Some(file.id),
+            serde_json::json!({"name": file.name}),
+        )
+        .await?;
         txn.commit().await?;
         Ok(())
     }
@@ -163,16 +221,49 @@ mod tests {
 
     #[test]
     fn ranges() {
-        assert_eq!(ByteRange::parse("bytes=0-99"), Some(ByteRange::From { start: 0, end: Some(99) }));
-        assert_eq!(ByteRange::parse("bytes=5-"), Some(ByteRange::From { start: 5, end: None }));
+        assert_eq!(
+            ByteRange::parse("bytes=0-99"),
+            Some(ByteRange::From {
+                start: 0,
+                end: Some(99)
+            })
+        );
+        assert_eq!(
+            ByteRange::parse("bytes=5-"),
+            Some(ByteRange::From {
+                start: 5,
+                end: None
+            })
+        );
         assert_eq!(ByteRange::parse("bytes=-10"), Some(ByteRange::Suffix(10)));
         assert_eq!(ByteRange::parse("bytes=5-1"), None);
         assert_eq!(ByteRange::parse("bytes=0-1,4-5"), None);
         assert_eq!(ByteRange::parse("items=0-1"), None);
-        assert_eq!(ByteRange::From { start: 0, end: Some(99) }.resolve(50), Some(0..50));
-        assert_eq!(ByteRange::From { start: 50, end: None }.resolve(50), None);
+        assert_eq!(
+            ByteRange::From {
+                start: 0,
+                end: Some(99)
+            }
+            .resolve(50),
+            Some(0..50)
+        );
+        assert_eq!(
+            ByteRange::From {
+                start: 50,
+                end: None
+            }
+            .resolve(50),
+            None
+        );
         assert_eq!(ByteRange::Suffix(10).resolve(50), Some(40..50));
         assert_eq!(ByteRange::Suffix(100).resolve(50), Some(0..50));
-        assert_eq!(ByteRange::From { start: 10, end: Some(19) }.resolve(50), Some(10..20));
+        assert_eq!(
+            ByteRange::From {
+                start: 10,
+                end: Some(19)
+            }
+            .resolve(50),
+            Some(10..20)
+        );
     }
 }

@@ -3,7 +3,10 @@ use chrono::Duration;
 use entity::{blob, package, package_file, package_version};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect, QueryTrait};
 
-use crate::{domain::{Domain, now}, error::DomainResult};
+use crate::{
+    domain::{Domain, now},
+    error::DomainResult,
+};
 
 /// What a collection removed.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -30,7 +33,11 @@ impl Domain {
             .exec(&self.db)
             .await?
             .rows_affected;
-        let referenced = package_file::Entity::find().select_only().column(package_file::Column::BlobDigest).distinct().into_query();
+        let referenced = package_file::Entity::find()
+            .select_only()
+            .column(package_file::Column::BlobDigest)
+            .distinct()
+            .into_query();
         let orphans = blob::Entity::find()
             .filter(blob::Column::Digest.not_in_subquery(referenced))
             .filter(blob::Column::CreatedAt.lt(now() - grace))
@@ -40,7 +47,9 @@ impl Domain {
             let hex = orphan.digest.trim_start_matches("sha256:").to_string();
             // Row first: a blob without a row is an orphan GC finds again; a row without a
             // blob would be a broken download.
-            blob::Entity::delete_by_id(orphan.digest).exec(&self.db).await?;
+            blob::Entity::delete_by_id(orphan.digest)
+                .exec(&self.db)
+                .await?;
             self.blobs.delete(&hex).await?;
             report.blobs_removed += 1;
         }

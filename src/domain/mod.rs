@@ -15,9 +15,16 @@ pub mod publish;
 pub mod stats;
 pub mod tokens;
 pub mod types;
+pub mod urls;
 pub mod views;
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
@@ -33,31 +40,64 @@ pub struct Domain {
     pub(crate) blobs: BlobStore,
     pub(crate) config: Arc<Config>,
     pub(crate) downloads: stats::DownloadCounter,
+    /// SQL statements run so far (exported on `/metrics`; tests count queries with it).
+    sql_statements: Arc<AtomicU64>,
 }
 
 impl Domain {
     /// Connects to the configured database and blob store and runs pending migrations.
     pub async fn open(config: Arc<Config>) -> Result<Self, String> {
         if config.database_url.starts_with("sqlite:") {
-            std::fs::create_dir_all(&config.data_dir).map_err(|e| format!("{}: {e}", config.data_dir.display()))?;
+            std::fs::create_dir_all(&config.data_dir)
+                .map_err(|e| format!("{}: {e}", config.data_dir.display()))?;
         }
         let mut options = ConnectOptions::new(config.database_url.clone());
-        options.sqlx_logging(false).connect_timeout(Duration::from_secs(10));
+        options
+            .sqlx_logging(false)
+            .connect_timeout(Duration::from_secs(10));
         if config.database_url.starts_with("sqlite:") {
             // One writer at a time is SQLite's model; WAL lets readers run beside it.
             options.max_connections(8).min_connections(1);
         } else {
             options.max_connections(32).min_connections(2);
         }
-        let db = Database::connect(options).await.map_err(|e| format!("database {}: {e}", redact_url(&config.database_url)))?;
+        let mut db = Database::connect(options)
+            .await
+            .map_err(|e| format!("database {}: {e}", redact_url(&config.database_url)))?;
+        let sql_statements = Arc::new(AtomicU64::new(0));
+        let counter = sql_statements.clone();
+        db.set_metric_callback(move |_| {
+            counter.fetch_add(1, Ordering::Relaxed);
+        });
         if config.database_url.starts_with("sqlite:") {
-            for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA busy_timeout=10000", "PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=ON"] {
-                db.execute_unprepared(pragma).await.map_err(|e| format!("{pragma}: {e}"))?;
+            for pragma in [
+                "PRAGMA journal_mode=WAL",
+                "PRAGMA busy_timeout=10000",
+                "PRAGMA synchronous=NORMAL",
+                "PRAGMA foreign_keys=ON",
+            ] {
+                db.execute_unprepared(pragma)
+                    .await
+                    .map_err(|e| format!("{pragma}: {e}"))?;
             }
         }
-        Migrator::up(&db, None).await.map_err(|e| format!("migrations: {e}"))?;
-        let blobs = BlobStore::from_url(&config.storage_url).map_err(|e| format!("storage: {e}"))?;
-        Ok(Self { db, blobs, config, downloads: stats::DownloadCounter::default() })
+        Migrator::up(&db, None)
+            .await
+            .map_err(|e| format!("migrations: {e}"))?;
+        let blobs =
+            BlobStore::from_url(&config.storage_url).map_err(|e| format!("storage: {e}"))?;
+        Ok(Self {
+            db,
+            blobs,
+            config,
+            downloads: stats::DownloadCounter::default(),
+            sql_statements,
+        })
+    }
+
+    /// SQL statements executed since start.
+    pub fn sql_statements(&self) -> u64 {
+        self.sql_statements.load(Ordering::Relaxed)
     }
 
     pub fn config(&self) -> &Config {
@@ -69,7 +109,6 @@ impl Domain {
         self.db.execute_unprepared("SELECT 1").await?;
         self.blobs.ping().await
     }
-
 }
 
 fn redact_url(url: &str) -> String {

@@ -36,7 +36,9 @@ newtype!(FileName);
 
 fn no_controls(what: &str, s: &str) -> DomainResult<()> {
     if s.chars().any(|c| c.is_control()) {
-        return Err(DomainError::invalid(format!("{what} must not contain control characters")));
+        return Err(DomainError::invalid(format!(
+            "{what} must not contain control characters"
+        )));
     }
     Ok(())
 }
@@ -48,7 +50,9 @@ impl OwnerName {
         let lower = s.to_ascii_lowercase();
         let ok = !lower.is_empty()
             && lower.len() <= 39
-            && lower.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && lower
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
             && !lower.starts_with('-')
             && !lower.ends_with('-');
         if !ok {
@@ -67,20 +71,28 @@ impl PackageName {
     pub fn parse(s: &str) -> DomainResult<Self> {
         no_controls("package name", s)?;
         if s.is_empty() || s.len() > 255 {
-            return Err(DomainError::invalid("package name must be 1 to 255 characters"));
+            return Err(DomainError::invalid(
+                "package name must be 1 to 255 characters",
+            ));
         }
-        if s.split('/').any(|seg| seg.is_empty() || seg == "." || seg == "..") {
+        if s.split('/')
+            .any(|seg| seg.is_empty() || seg == "." || seg == "..")
+        {
             return Err(DomainError::invalid(format!("invalid package name {s:?}")));
         }
         if s.chars().any(|c| c.is_whitespace() || c == '\\') {
-            return Err(DomainError::invalid(format!("package name {s:?} must not contain spaces or backslashes")));
+            return Err(DomainError::invalid(format!(
+                "package name {s:?} must not contain spaces or backslashes"
+            )));
         }
         Ok(Self(s.to_string()))
     }
 
     /// The generic door's grammar: one segment of `A-Za-z0-9._-+`.
     pub fn parse_simple(s: &str) -> DomainResult<Self> {
-        let ok = s.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-+".contains(&b));
+        let ok = s
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-+".contains(&b));
         if !ok || s.starts_with('.') {
             return Err(DomainError::invalid(format!(
                 "invalid package name {s:?}: use letters, digits, '.', '_', '-' or '+', not starting with '.'"
@@ -97,8 +109,12 @@ impl VersionName {
         if s.is_empty() || s.len() > 255 || s == "." || s == ".." {
             return Err(DomainError::invalid(format!("invalid version {s:?}")));
         }
-        if s.chars().any(|c| c.is_whitespace() || c == '/' || c == '\\') {
-            return Err(DomainError::invalid(format!("version {s:?} must not contain spaces or slashes")));
+        if s.chars()
+            .any(|c| c.is_whitespace() || c == '/' || c == '\\')
+        {
+            return Err(DomainError::invalid(format!(
+                "version {s:?} must not contain spaces or slashes"
+            )));
         }
         Ok(Self(s.to_string()))
     }
@@ -112,7 +128,9 @@ impl FileName {
             return Err(DomainError::invalid(format!("invalid file name {s:?}")));
         }
         if s.contains('/') || s.contains('\\') {
-            return Err(DomainError::invalid(format!("file name {s:?} must not contain slashes")));
+            return Err(DomainError::invalid(format!(
+                "file name {s:?} must not contain slashes"
+            )));
         }
         Ok(Self(s.to_string()))
     }
@@ -124,7 +142,10 @@ mod tests {
 
     #[test]
     fn owners_are_lower_cased_and_checked() {
-        assert_eq!(OwnerName::parse("Octo-Cat").expect("valid").as_str(), "octo-cat");
+        assert_eq!(
+            OwnerName::parse("Octo-Cat").expect("valid").as_str(),
+            "octo-cat"
+        );
         for bad in ["", "-x", "x-", "a_b", "a/b", "..", &"a".repeat(40)] {
             assert!(OwnerName::parse(bad).is_err(), "{bad:?} accepted");
         }
@@ -133,7 +154,9 @@ mod tests {
     #[test]
     fn package_names_refuse_traversal() {
         assert!(PackageName::parse("a/b/c").is_ok());
-        for bad in ["", "..", "a/../b", "/a", "a/", "a//b", "a b", "a\\b", "a\u{0}"] {
+        for bad in [
+            "", "..", "a/../b", "/a", "a/", "a//b", "a b", "a\\b", "a\u{0}",
+        ] {
             assert!(PackageName::parse(bad).is_err(), "{bad:?} accepted");
         }
         assert!(PackageName::parse_simple("tool_1.2-x").is_ok());

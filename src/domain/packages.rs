@@ -3,10 +3,12 @@
 use std::collections::HashMap;
 
 use chrono::Duration;
-use entity::{account, blob, package, package_file, package_grant, package_tag, package_version, repository};
+use entity::{
+    account, blob, package, package_file, package_grant, package_tag, package_version, repository,
+};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set, TransactionTrait, sea_query::Expr,
+    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, IntoActiveModel, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait, sea_query::Expr,
 };
 
 use crate::{
@@ -58,7 +60,11 @@ pub enum GrantTarget {
     Repository(i64),
 }
 
-pub(crate) fn package_info(m: package::Model, owner_login: String, viewer_role: Option<Role>) -> DomainResult<PackageInfo> {
+pub(crate) fn package_info(
+    m: package::Model,
+    owner_login: String,
+    viewer_role: Option<Role>,
+) -> DomainResult<PackageInfo> {
     Ok(PackageInfo {
         id: m.id,
         owner_id: m.owner_id,
@@ -124,8 +130,15 @@ fn grant_info(g: package_grant::Model) -> DomainResult<GrantInfo> {
 
 impl Domain {
     /// The live package a ref names, with its owner; no permission check.
-    pub(crate) async fn package_model(&self, r: &PackageRef) -> DomainResult<Option<(package::Model, account::Model)>> {
-        let Some(owner) = account::Entity::find().filter(account::Column::Login.eq(r.owner.as_str())).one(&self.db).await? else {
+    pub(crate) async fn package_model(
+        &self,
+        r: &PackageRef,
+    ) -> DomainResult<Option<(package::Model, account::Model)>> {
+        let Some(owner) = account::Entity::find()
+            .filter(account::Column::Login.eq(r.owner.as_str()))
+            .one(&self.db)
+            .await?
+        else {
             return Ok(None);
         };
         let pkg = package::Entity::find()
@@ -139,9 +152,18 @@ impl Domain {
     }
 
     /// A package by id (live or deleted) with its owner; no permission check.
-    pub(crate) async fn package_model_by_id(&self, id: i64) -> DomainResult<(package::Model, account::Model)> {
-        let pkg = package::Entity::find_by_id(id).one(&self.db).await?.ok_or_else(|| DomainError::not_found("package"))?;
-        let owner = account::Entity::find_by_id(pkg.owner_id).one(&self.db).await?.ok_or_else(|| DomainError::internal("package without owner"))?;
+    pub(crate) async fn package_model_by_id(
+        &self,
+        id: i64,
+    ) -> DomainResult<(package::Model, account::Model)> {
+        let pkg = package::Entity::find_by_id(id)
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| DomainError::not_found("package"))?;
+        let owner = account::Entity::find_by_id(pkg.owner_id)
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| DomainError::internal("package without owner"))?;
         Ok((pkg, owner))
     }
 
@@ -151,18 +173,31 @@ impl Domain {
             .package_model(r)
             .await?
             .ok_or_else(|| DomainError::not_found(format!("package {}/{}", r.owner, r.name)))?;
-        let role = self.authorize_package(actor, Action::Read, &pkg, &owner).await?;
+        let role = self
+            .authorize_package(actor, Action::Read, &pkg, &owner)
+            .await?;
         package_info(pkg, owner.login, role)
     }
 
     /// A package by id. Deleted packages are visible only to their admins.
     pub async fn package_by_id(&self, actor: &Actor, id: i64) -> DomainResult<PackageInfo> {
         let (pkg, owner) = self.package_model_by_id(id).await?;
-        let action = if pkg.deleted_at.is_some() { Action::Delete } else { Action::Read };
-        let role = self.authorize_package(actor, action, &pkg, &owner).await.map_err(|e| match e {
-            DomainError::Forbidden(_) | DomainError::Unauthenticated(_) if action == Action::Delete => DomainError::not_found("package"),
-            other => other,
-        })?;
+        let action = if pkg.deleted_at.is_some() {
+            Action::Delete
+        } else {
+            Action::Read
+        };
+        let role = self
+            .authorize_package(actor, action, &pkg, &owner)
+            .await
+            .map_err(|e| match e {
+                DomainError::Forbidden(_) | DomainError::Unauthenticated(_)
+                    if action == Action::Delete =>
+                {
+                    DomainError::not_found("package")
+                }
+                other => other,
+            })?;
         package_info(pkg, owner.login, role)
     }
 
@@ -202,8 +237,17 @@ impl Domain {
             cond = cond.add(package::Column::Name.is_in(names.iter().cloned()));
         }
         if let Some(q) = filter.query.as_deref().filter(|q| !q.is_empty()) {
-            let like = format!("%{}%", q.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
-            cond = cond.add(Expr::cust_with_values("LOWER(package.name) LIKE $1 ESCAPE '\\'", [like]));
+            let like = format!(
+                "%{}%",
+                q.to_lowercase()
+                    .replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_")
+            );
+            cond = cond.add(Expr::cust_with_values(
+                "LOWER(package.name) LIKE $1 ESCAPE '\\'",
+                [like],
+            ));
         }
         let query = package::Entity::find().filter(cond);
         let total = query.clone().count(&self.db).await?;
@@ -212,7 +256,12 @@ impl Domain {
             PackageOrder::UpdatedDesc => query.order_by_desc(package::Column::UpdatedAt),
             PackageOrder::NameAsc => query.order_by_asc(package::Column::Name),
         };
-        let rows = query.order_by_desc(package::Column::Id).offset(offset).limit(limit).all(&self.db).await?;
+        let rows = query
+            .order_by_desc(package::Column::Id)
+            .offset(offset)
+            .limit(limit)
+            .all(&self.db)
+            .await?;
         let owners: HashMap<i64, account::Model> = account::Entity::find()
             .filter(account::Column::Id.is_in(rows.iter().map(|p| p.owner_id)))
             .all(&self.db)
@@ -222,10 +271,16 @@ impl Domain {
             .collect();
         let mut out = Vec::with_capacity(rows.len());
         for pkg in rows {
-            let owner = owners.get(&pkg.owner_id).ok_or_else(|| DomainError::internal("package without owner"))?;
+            let owner = owners
+                .get(&pkg.owner_id)
+                .ok_or_else(|| DomainError::internal("package without owner"))?;
             if filter.state == State::Deleted {
                 // The SQL condition says "may read"; deleted ones need admin.
-                if self.authorize_package(actor, Action::Delete, &pkg, owner).await.is_err() {
+                if self
+                    .authorize_package(actor, Action::Delete, &pkg, owner)
+                    .await
+                    .is_err()
+                {
                     continue;
                 }
             }
@@ -244,9 +299,14 @@ impl Domain {
         limit: u64,
     ) -> DomainResult<(Vec<VersionInfo>, u64)> {
         let (pkg, owner) = self.package_model_by_id(package_id).await?;
-        let action = if state == State::Deleted || pkg.deleted_at.is_some() { Action::Delete } else { Action::Read };
+        let action = if state == State::Deleted || pkg.deleted_at.is_some() {
+            Action::Delete
+        } else {
+            Action::Read
+        };
         self.authorize_package(actor, action, &pkg, &owner).await?;
-        let query = package_version::Entity::find().filter(package_version::Column::PackageId.eq(package_id));
+        let query = package_version::Entity::find()
+            .filter(package_version::Column::PackageId.eq(package_id));
         let query = match state {
             State::Active => query.filter(package_version::Column::DeletedAt.is_null()),
             State::Deleted => query.filter(package_version::Column::DeletedAt.is_not_null()),
@@ -263,9 +323,14 @@ impl Domain {
     }
 
     /// Every live version of a package, oldest first (for format indexes: packuments etc.).
-    pub async fn all_versions(&self, actor: &Actor, package_id: i64) -> DomainResult<Vec<VersionInfo>> {
+    pub async fn all_versions(
+        &self,
+        actor: &Actor,
+        package_id: i64,
+    ) -> DomainResult<Vec<VersionInfo>> {
         let (pkg, owner) = self.package_model_by_id(package_id).await?;
-        self.authorize_package(actor, Action::Read, &pkg, &owner).await?;
+        self.authorize_package(actor, Action::Read, &pkg, &owner)
+            .await?;
         Ok(package_version::Entity::find()
             .filter(package_version::Column::PackageId.eq(package_id))
             .filter(package_version::Column::DeletedAt.is_null())
@@ -278,7 +343,12 @@ impl Domain {
     }
 
     /// A live version by its name.
-    pub async fn find_version(&self, actor: &Actor, r: &PackageRef, version: &VersionName) -> DomainResult<(PackageInfo, VersionInfo)> {
+    pub async fn find_version(
+        &self,
+        actor: &Actor,
+        r: &PackageRef,
+        version: &VersionName,
+    ) -> DomainResult<(PackageInfo, VersionInfo)> {
         let pkg = self.find_package(actor, r).await?;
         let v = package_version::Entity::find()
             .filter(package_version::Column::PackageId.eq(pkg.id))
@@ -286,13 +356,18 @@ impl Domain {
             .filter(package_version::Column::DeletedAt.is_null())
             .one(&self.db)
             .await?
-            .ok_or_else(|| DomainError::not_found(format!("version {version} of {}/{}", r.owner, r.name)))?;
+            .ok_or_else(|| {
+                DomainError::not_found(format!("version {version} of {}/{}", r.owner, r.name))
+            })?;
         Ok((pkg, version_info(v)))
     }
 
     /// A version by id (live, or deleted for admins).
     pub async fn version_by_id(&self, actor: &Actor, id: i64) -> DomainResult<VersionInfo> {
-        let v = package_version::Entity::find_by_id(id).one(&self.db).await?.ok_or_else(|| DomainError::not_found("package version"))?;
+        let v = package_version::Entity::find_by_id(id)
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| DomainError::not_found("package version"))?;
         let pkg = self.package_by_id(actor, v.package_id).await?;
         if v.deleted_at.is_some() && pkg.viewer_role != Some(Role::Admin) {
             return Err(DomainError::not_found("package version"));
@@ -303,7 +378,10 @@ impl Domain {
     // Batch reads for DataLoaders. Their ids come from objects the caller was already
     // allowed to read (a package, a version), so they don't check again.
 
-    pub async fn latest_versions_of(&self, package_ids: &[i64]) -> DomainResult<HashMap<i64, VersionInfo>> {
+    pub async fn latest_versions_of(
+        &self,
+        package_ids: &[i64],
+    ) -> DomainResult<HashMap<i64, VersionInfo>> {
         let latest_ids: Vec<Option<i64>> = package_version::Entity::find()
             .select_only()
             .column_as(package_version::Column::Id.max(), "id")
@@ -317,7 +395,30 @@ impl Domain {
             .filter(package_version::Column::Id.is_in(latest_ids.into_iter().flatten()))
             .all(&self.db)
             .await?;
-        Ok(rows.into_iter().map(|v| (v.package_id, version_info(v))).collect())
+        Ok(rows
+            .into_iter()
+            .map(|v| (v.package_id, version_info(v)))
+            .collect())
+    }
+
+    pub async fn packages_by_ids(&self, ids: &[i64]) -> DomainResult<HashMap<i64, PackageInfo>> {
+        let rows = package::Entity::find()
+            .filter(package::Column::Id.is_in(ids.iter().copied()))
+            .all(&self.db)
+            .await?;
+        let owners: HashMap<i64, String> = account::Entity::find()
+            .filter(account::Column::Id.is_in(rows.iter().map(|p| p.owner_id)))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|a| (a.id, a.login))
+            .collect();
+        rows.into_iter()
+            .map(|p| {
+                let login = owners.get(&p.owner_id).cloned().unwrap_or_default();
+                Ok((p.id, package_info(p, login, None)?))
+            })
+            .collect()
     }
 
     pub async fn versions_by_ids(&self, ids: &[i64]) -> DomainResult<HashMap<i64, VersionInfo>> {
@@ -330,7 +431,10 @@ impl Domain {
             .collect())
     }
 
-    pub async fn files_of_versions(&self, version_ids: &[i64]) -> DomainResult<HashMap<i64, Vec<FileInfo>>> {
+    pub async fn files_of_versions(
+        &self,
+        version_ids: &[i64],
+    ) -> DomainResult<HashMap<i64, Vec<FileInfo>>> {
         let files = package_file::Entity::find()
             .filter(package_file::Column::VersionId.is_in(version_ids.iter().copied()))
             .order_by_asc(package_file::Column::Id)
@@ -351,30 +455,71 @@ impl Domain {
         Ok(out)
     }
 
-    pub async fn tags_of_packages(&self, package_ids: &[i64]) -> DomainResult<HashMap<i64, Vec<TagInfo>>> {
-        self.tags_where(package_tag::Column::PackageId.is_in(package_ids.iter().copied()), |t| t.package_id).await
+    pub async fn tags_of_packages(
+        &self,
+        package_ids: &[i64],
+    ) -> DomainResult<HashMap<i64, Vec<TagInfo>>> {
+        self.tags_where(
+            package_tag::Column::PackageId.is_in(package_ids.iter().copied()),
+            |t| t.package_id,
+        )
+        .await
     }
 
-    pub async fn tags_of_versions(&self, version_ids: &[i64]) -> DomainResult<HashMap<i64, Vec<TagInfo>>> {
-        self.tags_where(package_tag::Column::VersionId.is_in(version_ids.iter().copied()), |t| t.version_id).await
+    pub async fn tags_of_versions(
+        &self,
+        version_ids: &[i64],
+    ) -> DomainResult<HashMap<i64, Vec<TagInfo>>> {
+        self.tags_where(
+            package_tag::Column::VersionId.is_in(version_ids.iter().copied()),
+            |t| t.version_id,
+        )
+        .await
     }
 
-    async fn tags_where(&self, cond: sea_orm::sea_query::SimpleExpr, key: fn(&TagInfo) -> i64) -> DomainResult<HashMap<i64, Vec<TagInfo>>> {
-        let tags = package_tag::Entity::find().filter(cond).order_by_asc(package_tag::Column::Name).all(&self.db).await?;
-        let versions = self.versions_by_ids(&tags.iter().map(|t| t.version_id).collect::<Vec<_>>()).await?;
+    async fn tags_where(
+        &self,
+        cond: sea_orm::sea_query::SimpleExpr,
+        key: fn(&TagInfo) -> i64,
+    ) -> DomainResult<HashMap<i64, Vec<TagInfo>>> {
+        let tags = package_tag::Entity::find()
+            .filter(cond)
+            .order_by_asc(package_tag::Column::Name)
+            .all(&self.db)
+            .await?;
+        let versions = self
+            .versions_by_ids(&tags.iter().map(|t| t.version_id).collect::<Vec<_>>())
+            .await?;
         let mut out: HashMap<i64, Vec<TagInfo>> = HashMap::new();
         for t in tags {
-            let Some(v) = versions.get(&t.version_id) else { continue };
-            let info = TagInfo { id: t.id, package_id: t.package_id, name: t.name, version_id: t.version_id, version: v.version.clone(), updated_at: t.updated_at };
+            let Some(v) = versions.get(&t.version_id) else {
+                continue;
+            };
+            let info = TagInfo {
+                id: t.id,
+                package_id: t.package_id,
+                name: t.name,
+                version_id: t.version_id,
+                version: v.version.clone(),
+                updated_at: t.updated_at,
+            };
             out.entry(key(&info)).or_default().push(info);
         }
         Ok(out)
     }
 
     /// Grants on a package, for its admins; others see none.
-    pub async fn package_grants(&self, actor: &Actor, package_id: i64) -> DomainResult<Vec<GrantInfo>> {
+    pub async fn package_grants(
+        &self,
+        actor: &Actor,
+        package_id: i64,
+    ) -> DomainResult<Vec<GrantInfo>> {
         let (pkg, owner) = self.package_model_by_id(package_id).await?;
-        if self.authorize_package(actor, Action::Admin, &pkg, &owner).await.is_err() {
+        if self
+            .authorize_package(actor, Action::Admin, &pkg, &owner)
+            .await
+            .is_err()
+        {
             return Ok(Vec::new());
         }
         package_grant::Entity::find()
@@ -388,16 +533,28 @@ impl Domain {
     }
 
     /// Settings and access need the admin role on a live package.
-    async fn admin_package(&self, actor: &Actor, package_id: i64) -> DomainResult<(package::Model, account::Model)> {
+    async fn admin_package(
+        &self,
+        actor: &Actor,
+        package_id: i64,
+    ) -> DomainResult<(package::Model, account::Model)> {
         let (pkg, owner) = self.package_model_by_id(package_id).await?;
         if pkg.deleted_at.is_some() {
             return Err(DomainError::not_found("package"));
         }
-        self.authorize_package(actor, Action::Admin, &pkg, &owner).await?;
+        self.authorize_package(actor, Action::Admin, &pkg, &owner)
+            .await?;
         Ok((pkg, owner))
     }
 
-    async fn save_package(&self, actor: &Actor, pkg: package::ActiveModel, owner: account::Model, action: &str, data: serde_json::Value) -> DomainResult<PackageInfo> {
+    async fn save_package(
+        &self,
+        actor: &Actor,
+        pkg: package::ActiveModel,
+        owner: account::Model,
+        action: &str,
+        data: serde_json::Value,
+    ) -> DomainResult<PackageInfo> {
         let mut pkg = pkg;
         pkg.updated_at = Set(now());
         let txn = self.db.begin().await?;
@@ -409,55 +566,121 @@ impl Domain {
 
     /// Changes visibility. A public package stays public (it protects its consumers), and
     /// Maven packages take their repository's visibility.
-    pub async fn set_package_visibility(&self, actor: &Actor, package_id: i64, visibility: Visibility) -> DomainResult<PackageInfo> {
+    pub async fn set_package_visibility(
+        &self,
+        actor: &Actor,
+        package_id: i64,
+        visibility: Visibility,
+    ) -> DomainResult<PackageInfo> {
         let (pkg, owner) = self.admin_package(actor, package_id).await?;
         let current: Visibility = parse_stored(&pkg.visibility)?;
         if current == Visibility::Public && visibility != Visibility::Public {
-            return Err(DomainError::invalid("a public package can't be made private or internal again"));
+            return Err(DomainError::invalid(
+                "a public package can't be made private or internal again",
+            ));
         }
         if visibility == Visibility::Internal && owner.kind != AccountKind::Organization.as_str() {
-            return Err(DomainError::invalid("internal visibility is for organization packages"));
+            return Err(DomainError::invalid(
+                "internal visibility is for organization packages",
+            ));
         }
         if pkg.format == PackageType::Maven.as_str() {
-            return Err(DomainError::invalid("Maven packages take the visibility of their repository"));
+            return Err(DomainError::invalid(
+                "Maven packages take the visibility of their repository",
+            ));
         }
         let mut active = pkg.into_active_model();
         active.visibility = Set(visibility.as_str().into());
-        self.save_package(actor, active, owner, "package.visibility", serde_json::json!({"visibility": visibility.as_str()})).await
+        self.save_package(
+            actor,
+            active,
+            owner,
+            "package.visibility",
+            serde_json::json!({"visibility": visibility.as_str()}),
+        )
+        .await
     }
 
     /// Links a package to a repository of the same owner; linking never changes visibility.
-    pub async fn link_package_repository(&self, actor: &Actor, package_id: i64, repository_id: i64) -> DomainResult<PackageInfo> {
+    pub async fn link_package_repository(
+        &self,
+        actor: &Actor,
+        package_id: i64,
+        repository_id: i64,
+    ) -> DomainResult<PackageInfo> {
         let (pkg, owner) = self.admin_package(actor, package_id).await?;
-        let repo = repository::Entity::find_by_id(repository_id).one(&self.db).await?.ok_or_else(|| DomainError::not_found("repository"))?;
+        let repo = repository::Entity::find_by_id(repository_id)
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| DomainError::not_found("repository"))?;
         if repo.owner_id != pkg.owner_id {
-            return Err(DomainError::invalid("a package can only be linked to a repository of the same owner"));
+            return Err(DomainError::invalid(
+                "a package can only be linked to a repository of the same owner",
+            ));
         }
         let mut active = pkg.into_active_model();
         active.repository_id = Set(Some(repo.id));
-        self.save_package(actor, active, owner, "package.link", serde_json::json!({"repository_id": repo.id})).await
+        self.save_package(
+            actor,
+            active,
+            owner,
+            "package.link",
+            serde_json::json!({"repository_id": repo.id}),
+        )
+        .await
     }
 
-    pub async fn unlink_package_repository(&self, actor: &Actor, package_id: i64) -> DomainResult<PackageInfo> {
+    pub async fn unlink_package_repository(
+        &self,
+        actor: &Actor,
+        package_id: i64,
+    ) -> DomainResult<PackageInfo> {
         let (pkg, owner) = self.admin_package(actor, package_id).await?;
         if pkg.format == PackageType::Maven.as_str() {
-            return Err(DomainError::invalid("Maven packages always belong to their repository"));
+            return Err(DomainError::invalid(
+                "Maven packages always belong to their repository",
+            ));
         }
         let mut active = pkg.into_active_model();
         active.repository_id = Set(None);
-        self.save_package(actor, active, owner, "package.unlink", serde_json::json!({})).await
+        self.save_package(
+            actor,
+            active,
+            owner,
+            "package.unlink",
+            serde_json::json!({}),
+        )
+        .await
     }
 
-    pub async fn set_package_inherit_access(&self, actor: &Actor, package_id: i64, inherit: bool) -> DomainResult<PackageInfo> {
+    pub async fn set_package_inherit_access(
+        &self,
+        actor: &Actor,
+        package_id: i64,
+        inherit: bool,
+    ) -> DomainResult<PackageInfo> {
         let (pkg, owner) = self.admin_package(actor, package_id).await?;
         let mut active = pkg.into_active_model();
         active.inherit_access = Set(inherit);
-        self.save_package(actor, active, owner, "package.inherit_access", serde_json::json!({"inherit_access": inherit})).await
+        self.save_package(
+            actor,
+            active,
+            owner,
+            "package.inherit_access",
+            serde_json::json!({"inherit_access": inherit}),
+        )
+        .await
     }
 
     /// Grants (or changes) a role. User-owned packages take users and repositories;
     /// organization packages take the organization's members, teams and repositories.
-    pub async fn grant_package_access(&self, actor: &Actor, package_id: i64, target: &GrantTarget, role: Role) -> DomainResult<GrantInfo> {
+    pub async fn grant_package_access(
+        &self,
+        actor: &Actor,
+        package_id: i64,
+        target: &GrantTarget,
+        role: Role,
+    ) -> DomainResult<GrantInfo> {
         let (pkg, owner) = self.admin_package(actor, package_id).await?;
         let is_org = owner.kind == AccountKind::Organization.as_str();
         let (user_id, team_id, repository_id) = match target {
@@ -467,20 +690,30 @@ impl Domain {
                     return Err(DomainError::invalid(format!("{login} is not a user")));
                 }
                 if is_org && self.org_role(owner.id, user.id).await?.is_none() {
-                    return Err(DomainError::invalid(format!("{login} is not a member of {}", owner.login)));
+                    return Err(DomainError::invalid(format!(
+                        "{login} is not a member of {}",
+                        owner.login
+                    )));
                 }
                 (Some(user.id), None, None)
             }
             GrantTarget::Team(slug) => {
                 if !is_org {
-                    return Err(DomainError::invalid("teams can be granted access only to organization packages"));
+                    return Err(DomainError::invalid(
+                        "teams can be granted access only to organization packages",
+                    ));
                 }
                 (None, Some(self.team_model(owner.id, slug).await?.id), None)
             }
             GrantTarget::Repository(id) => {
-                let repo = repository::Entity::find_by_id(*id).one(&self.db).await?.ok_or_else(|| DomainError::not_found("repository"))?;
+                let repo = repository::Entity::find_by_id(*id)
+                    .one(&self.db)
+                    .await?
+                    .ok_or_else(|| DomainError::not_found("repository"))?;
                 if repo.owner_id != owner.id {
-                    return Err(DomainError::invalid("only repositories of the package's owner can be granted access"));
+                    return Err(DomainError::invalid(
+                        "only repositories of the package's owner can be granted access",
+                    ));
                 }
                 (None, None, Some(repo.id))
             }
@@ -503,11 +736,18 @@ impl Domain {
         grant_info(grant)
     }
 
-    pub async fn revoke_package_access(&self, actor: &Actor, package_id: i64, target: &GrantTarget) -> DomainResult<PackageInfo> {
+    pub async fn revoke_package_access(
+        &self,
+        actor: &Actor,
+        package_id: i64,
+        target: &GrantTarget,
+    ) -> DomainResult<PackageInfo> {
         let (pkg, owner) = self.admin_package(actor, package_id).await?;
         let (user_id, team_id, repository_id) = match target {
             GrantTarget::User(login) => (Some(self.account_model(login).await?.id), None, None),
-            GrantTarget::Team(slug) => (None, Some(self.team_model(owner.id, slug).await?.id), None),
+            GrantTarget::Team(slug) => {
+                (None, Some(self.team_model(owner.id, slug).await?.id), None)
+            }
             GrantTarget::Repository(id) => (None, None, Some(*id)),
         };
         let txn = self.db.begin().await?;
@@ -521,9 +761,19 @@ impl Domain {
     }
 
     /// Points a tag at a live version (npm dist-tags, OCI tags). Needs write.
-    pub async fn set_tag(&self, actor: &Actor, r: &PackageRef, tag: &str, version: &VersionName) -> DomainResult<TagInfo> {
-        let (pkg, owner) = self.package_model(r).await?.ok_or_else(|| DomainError::not_found(format!("package {}/{}", r.owner, r.name)))?;
-        self.authorize_package(actor, Action::Write, &pkg, &owner).await?;
+    pub async fn set_tag(
+        &self,
+        actor: &Actor,
+        r: &PackageRef,
+        tag: &str,
+        version: &VersionName,
+    ) -> DomainResult<TagInfo> {
+        let (pkg, owner) = self
+            .package_model(r)
+            .await?
+            .ok_or_else(|| DomainError::not_found(format!("package {}/{}", r.owner, r.name)))?;
+        self.authorize_package(actor, Action::Write, &pkg, &owner)
+            .await?;
         let v = package_version::Entity::find()
             .filter(package_version::Column::PackageId.eq(pkg.id))
             .filter(package_version::Column::Version.eq(version.as_str()))
@@ -534,13 +784,24 @@ impl Domain {
         let txn = self.db.begin().await?;
         let tag = upsert_tag(&txn, pkg.id, tag, v.id).await?;
         txn.commit().await?;
-        Ok(TagInfo { id: tag.id, package_id: pkg.id, name: tag.name, version_id: v.id, version: v.version, updated_at: tag.updated_at })
+        Ok(TagInfo {
+            id: tag.id,
+            package_id: pkg.id,
+            name: tag.name,
+            version_id: v.id,
+            version: v.version,
+            updated_at: tag.updated_at,
+        })
     }
 
     /// Removes a tag; the version stays.
     pub async fn delete_tag(&self, actor: &Actor, r: &PackageRef, tag: &str) -> DomainResult<()> {
-        let (pkg, owner) = self.package_model(r).await?.ok_or_else(|| DomainError::not_found(format!("package {}/{}", r.owner, r.name)))?;
-        self.authorize_package(actor, Action::Write, &pkg, &owner).await?;
+        let (pkg, owner) = self
+            .package_model(r)
+            .await?
+            .ok_or_else(|| DomainError::not_found(format!("package {}/{}", r.owner, r.name)))?;
+        self.authorize_package(actor, Action::Write, &pkg, &owner)
+            .await?;
         let removed = package_tag::Entity::delete_many()
             .filter(package_tag::Column::PackageId.eq(pkg.id))
             .filter(package_tag::Column::Name.eq(tag))
@@ -553,7 +814,11 @@ impl Domain {
     }
 
     /// Downloads of a package's versions, checked against the delete threshold.
-    async fn check_delete_threshold(&self, pkg: &package::Model, version_id: Option<i64>) -> DomainResult<()> {
+    async fn check_delete_threshold(
+        &self,
+        pkg: &package::Model,
+        version_id: Option<i64>,
+    ) -> DomainResult<()> {
         let threshold = self.config.delete_download_threshold;
         if threshold == 0 || pkg.visibility != Visibility::Public.as_str() {
             return Ok(());
@@ -578,31 +843,53 @@ impl Domain {
     }
 
     /// Soft-deletes a package; restorable for the configured number of days.
-    pub async fn delete_package(&self, actor: &Actor, package_id: i64) -> DomainResult<PackageInfo> {
+    pub async fn delete_package(
+        &self,
+        actor: &Actor,
+        package_id: i64,
+    ) -> DomainResult<PackageInfo> {
         let (pkg, owner) = self.package_model_by_id(package_id).await?;
         if pkg.deleted_at.is_some() {
             return Err(DomainError::not_found("package"));
         }
-        self.authorize_package(actor, Action::Delete, &pkg, &owner).await?;
+        self.authorize_package(actor, Action::Delete, &pkg, &owner)
+            .await?;
         self.check_delete_threshold(&pkg, None).await?;
         let txn = self.db.begin().await?;
         let mut active = pkg.into_active_model();
         active.deleted_at = Set(Some(now()));
         let pkg = active.update(&txn).await?;
-        audit::record(&txn, actor, "package.delete", "package", Some(pkg.id), serde_json::json!({"name": pkg.name})).await?;
+        audit::record(
+            &txn,
+            actor,
+            "package.delete",
+            "package",
+            Some(pkg.id),
+            serde_json::json!({"name": pkg.name}),
+        )
+        .await?;
         txn.commit().await?;
         package_info(pkg, owner.login, Some(Role::Admin))
     }
 
     /// Soft-deletes a version. Through the API the last live version can't be deleted (delete
     /// the package instead); a native client's unpublish of it (`native`) deletes the package.
-    pub async fn delete_version(&self, actor: &Actor, version_id: i64, native: bool) -> DomainResult<VersionInfo> {
-        let v = package_version::Entity::find_by_id(version_id).one(&self.db).await?.ok_or_else(|| DomainError::not_found("package version"))?;
+    pub async fn delete_version(
+        &self,
+        actor: &Actor,
+        version_id: i64,
+        native: bool,
+    ) -> DomainResult<VersionInfo> {
+        let v = package_version::Entity::find_by_id(version_id)
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| DomainError::not_found("package version"))?;
         let (pkg, owner) = self.package_model_by_id(v.package_id).await?;
         if v.deleted_at.is_some() || pkg.deleted_at.is_some() {
             return Err(DomainError::not_found("package version"));
         }
-        self.authorize_package(actor, Action::Delete, &pkg, &owner).await?;
+        self.authorize_package(actor, Action::Delete, &pkg, &owner)
+            .await?;
         self.check_delete_threshold(&pkg, Some(v.id)).await?;
         let live = package_version::Entity::find()
             .filter(package_version::Column::PackageId.eq(pkg.id))
@@ -616,7 +903,10 @@ impl Domain {
         }
         let txn = self.db.begin().await?;
         // Tags must not point at a deleted version.
-        package_tag::Entity::delete_many().filter(package_tag::Column::VersionId.eq(v.id)).exec(&txn).await?;
+        package_tag::Entity::delete_many()
+            .filter(package_tag::Column::VersionId.eq(v.id))
+            .exec(&txn)
+            .await?;
         let mut active = v.into_active_model();
         active.deleted_at = Set(Some(now()));
         let v = active.update(&txn).await?;
@@ -625,25 +915,62 @@ impl Domain {
             p.deleted_at = Set(Some(now()));
             p.update(&txn).await?;
         }
-        audit::record(&txn, actor, "package_version.delete", "package_version", Some(v.id), serde_json::json!({"version": v.version})).await?;
+        audit::record(
+            &txn,
+            actor,
+            "package_version.delete",
+            "package_version",
+            Some(v.id),
+            serde_json::json!({"version": v.version}),
+        )
+        .await?;
         txn.commit().await?;
         Ok(version_info(v))
+    }
+
+    /// A native client's delete of a version by name (generic `DELETE`, npm unpublish): the
+    /// gate runs before the version is looked up, so callers without rights learn nothing.
+    pub async fn delete_version_named(
+        &self,
+        actor: &Actor,
+        r: &PackageRef,
+        version: &VersionName,
+    ) -> DomainResult<VersionInfo> {
+        let (pkg, owner) = self
+            .package_model(r)
+            .await?
+            .ok_or_else(|| DomainError::not_found(format!("package {}/{}", r.owner, r.name)))?;
+        self.authorize_package(actor, Action::Delete, &pkg, &owner)
+            .await?;
+        let v = package_version::Entity::find()
+            .filter(package_version::Column::PackageId.eq(pkg.id))
+            .filter(package_version::Column::Version.eq(version.as_str()))
+            .filter(package_version::Column::DeletedAt.is_null())
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| DomainError::not_found(format!("version {version}")))?;
+        self.delete_version(actor, v.id, true).await
     }
 
     fn restorable(&self, deleted_at: Option<chrono::DateTime<chrono::Utc>>) -> DomainResult<()> {
         match deleted_at {
             None => Err(DomainError::invalid("it is not deleted")),
-            Some(at) if now() - at > Duration::days(self.config.restore_days) => {
-                Err(DomainError::not_found("deleted more than the restore period ago"))
-            }
+            Some(at) if now() - at > Duration::days(self.config.restore_days) => Err(
+                DomainError::not_found("deleted more than the restore period ago"),
+            ),
             Some(_) => Ok(()),
         }
     }
 
     /// Restores a deleted package, unless its name was taken again meanwhile.
-    pub async fn restore_package(&self, actor: &Actor, package_id: i64) -> DomainResult<PackageInfo> {
+    pub async fn restore_package(
+        &self,
+        actor: &Actor,
+        package_id: i64,
+    ) -> DomainResult<PackageInfo> {
         let (pkg, owner) = self.package_model_by_id(package_id).await?;
-        self.authorize_package(actor, Action::Delete, &pkg, &owner).await?;
+        self.authorize_package(actor, Action::Delete, &pkg, &owner)
+            .await?;
         self.restorable(pkg.deleted_at)?;
         let taken = package::Entity::find()
             .filter(package::Column::OwnerId.eq(pkg.owner_id))
@@ -653,7 +980,10 @@ impl Domain {
             .count(&self.db)
             .await?;
         if taken > 0 {
-            return Err(DomainError::AlreadyExists(format!("a package named {} was published since; it can't be restored", pkg.name)));
+            return Err(DomainError::AlreadyExists(format!(
+                "a package named {} was published since; it can't be restored",
+                pkg.name
+            )));
         }
         let txn = self.db.begin().await?;
         let mut active = pkg.into_active_model();
@@ -677,16 +1007,32 @@ impl Domain {
             v.deleted_at = Set(None);
             v.update(&txn).await?;
         }
-        audit::record(&txn, actor, "package.restore", "package", Some(pkg.id), serde_json::json!({"name": pkg.name})).await?;
+        audit::record(
+            &txn,
+            actor,
+            "package.restore",
+            "package",
+            Some(pkg.id),
+            serde_json::json!({"name": pkg.name}),
+        )
+        .await?;
         txn.commit().await?;
         package_info(pkg, owner.login, Some(Role::Admin))
     }
 
     /// Restores a deleted version of a live package, unless the version was published again.
-    pub async fn restore_version(&self, actor: &Actor, version_id: i64) -> DomainResult<VersionInfo> {
-        let v = package_version::Entity::find_by_id(version_id).one(&self.db).await?.ok_or_else(|| DomainError::not_found("package version"))?;
+    pub async fn restore_version(
+        &self,
+        actor: &Actor,
+        version_id: i64,
+    ) -> DomainResult<VersionInfo> {
+        let v = package_version::Entity::find_by_id(version_id)
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| DomainError::not_found("package version"))?;
         let (pkg, owner) = self.package_model_by_id(v.package_id).await?;
-        self.authorize_package(actor, Action::Delete, &pkg, &owner).await?;
+        self.authorize_package(actor, Action::Delete, &pkg, &owner)
+            .await?;
         if pkg.deleted_at.is_some() {
             return Err(DomainError::invalid("restore the package first"));
         }
@@ -698,13 +1044,24 @@ impl Domain {
             .count(&self.db)
             .await?;
         if taken > 0 {
-            return Err(DomainError::AlreadyExists(format!("version {} was published again; it can't be restored", v.version)));
+            return Err(DomainError::AlreadyExists(format!(
+                "version {} was published again; it can't be restored",
+                v.version
+            )));
         }
         let txn = self.db.begin().await?;
         let mut active = v.into_active_model();
         active.deleted_at = Set(None);
         let v = active.update(&txn).await?;
-        audit::record(&txn, actor, "package_version.restore", "package_version", Some(v.id), serde_json::json!({"version": v.version})).await?;
+        audit::record(
+            &txn,
+            actor,
+            "package_version.restore",
+            "package_version",
+            Some(v.id),
+            serde_json::json!({"version": v.version}),
+        )
+        .await?;
         txn.commit().await?;
         Ok(version_info(v))
     }
@@ -730,7 +1087,12 @@ async fn delete_grant<C: sea_orm::ConnectionTrait>(
         .rows_affected)
 }
 
-pub(crate) async fn upsert_tag<C: sea_orm::ConnectionTrait>(db: &C, package_id: i64, tag: &str, version_id: i64) -> DomainResult<package_tag::Model> {
+pub(crate) async fn upsert_tag<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    package_id: i64,
+    tag: &str,
+    version_id: i64,
+) -> DomainResult<package_tag::Model> {
     let existing = package_tag::Entity::find()
         .filter(package_tag::Column::PackageId.eq(package_id))
         .filter(package_tag::Column::Name.eq(tag))

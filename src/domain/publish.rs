@@ -4,8 +4,8 @@ use bytes::Bytes;
 use entity::{account, blob, package, package_file, package_grant, package_version, repository};
 use futures::Stream;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter, Set,
-    TransactionTrait, sea_query::OnConflict,
+    ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter,
+    Set, TransactionTrait, sea_query::OnConflict,
 };
 
 use crate::{
@@ -84,7 +84,12 @@ fn truncate_chars(s: Option<String>, max: usize) -> Option<String> {
 impl Domain {
     /// Streams an upload into the blob store (no database rows yet). `max_size` is enforced
     /// while streaming.
-    pub async fn stage_blob<S, E>(&self, body: S, want: DigestSet, expect: &Expectations) -> DomainResult<StagedBlob>
+    pub async fn stage_blob<S, E>(
+        &self,
+        body: S,
+        want: DigestSet,
+        expect: &Expectations,
+    ) -> DomainResult<StagedBlob>
     where
         S: Stream<Item = Result<Bytes, E>> + Send,
         E: std::fmt::Display,
@@ -93,20 +98,43 @@ impl Domain {
     }
 
     /// Stores a small document held in memory (manifests, metadata).
-    pub async fn stage_bytes(&self, bytes: Bytes, want: DigestSet, expect: &Expectations) -> DomainResult<StagedBlob> {
+    pub async fn stage_bytes(
+        &self,
+        bytes: Bytes,
+        want: DigestSet,
+        expect: &Expectations,
+    ) -> DomainResult<StagedBlob> {
         self.blobs.stage_bytes(bytes, want, expect).await
     }
 
     /// The repository a metadata URL names, if it is one of the owner's on this server.
-    async fn repository_from_url(&self, owner: &account::Model, url: &str) -> DomainResult<Option<i64>> {
-        let url = url.trim().trim_start_matches("git+").trim_end_matches(".git");
-        let Ok(parsed) = url::Url::parse(url) else { return Ok(None) };
+    async fn repository_from_url(
+        &self,
+        owner: &account::Model,
+        url: &str,
+    ) -> DomainResult<Option<i64>> {
+        let url = url
+            .trim()
+            .trim_start_matches("git+")
+            .trim_end_matches(".git");
+        let Ok(parsed) = url::Url::parse(url) else {
+            return Ok(None);
+        };
         let ours = &self.config.public_url;
-        if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str() != ours.host_str() || parsed.port_or_known_default() != ours.port_or_known_default() {
+        if !matches!(parsed.scheme(), "http" | "https")
+            || parsed.host_str() != ours.host_str()
+            || parsed.port_or_known_default() != ours.port_or_known_default()
+        {
             return Ok(None);
         }
-        let mut segments = parsed.path_segments().into_iter().flatten().filter(|s| !s.is_empty());
-        let (Some(owner_login), Some(repo_name)) = (segments.next(), segments.next()) else { return Ok(None) };
+        let mut segments = parsed
+            .path_segments()
+            .into_iter()
+            .flatten()
+            .filter(|s| !s.is_empty());
+        let (Some(owner_login), Some(repo_name)) = (segments.next(), segments.next()) else {
+            return Ok(None);
+        };
         if !owner_login.eq_ignore_ascii_case(&owner.login) {
             return Ok(None);
         }
@@ -121,17 +149,21 @@ impl Domain {
     /// Publishes a version with its files in one transaction. On the first publish the
     /// package is created (the publisher becomes its admin).
     pub async fn publish(&self, actor: &Actor, req: PublishRequest) -> DomainResult<Published> {
-        let owner = self.account_model(&req.package.owner).await.map_err(|_| {
-            DomainError::not_found(format!("owner {}", req.package.owner))
-        })?;
+        let owner = self
+            .account_model(&req.package.owner)
+            .await
+            .map_err(|_| DomainError::not_found(format!("owner {}", req.package.owner)))?;
         let existing = self.package_model(&req.package).await?.map(|(p, _)| p);
         match &existing {
             Some(pkg) => {
-                self.authorize_package(actor, Action::Write, pkg, &owner).await?;
+                self.authorize_package(actor, Action::Write, pkg, &owner)
+                    .await?;
             }
             None => {
                 let org_role = match actor.user_id() {
-                    Some(uid) if owner.kind == AccountKind::Organization.as_str() => self.org_role(owner.id, uid).await?,
+                    Some(uid) if owner.kind == AccountKind::Organization.as_str() => {
+                        self.org_role(owner.id, uid).await?
+                    }
                     _ => None,
                 };
                 let facts = OwnerFacts {
@@ -155,7 +187,9 @@ impl Domain {
             _ => None,
         };
         let txn = self.db.begin().await?;
-        let result = self.publish_in(&txn, actor, &owner, existing, linked, &req).await;
+        let result = self
+            .publish_in(&txn, actor, &owner, existing, linked, &req)
+            .await;
         match result {
             Ok(published) => {
                 txn.commit().await?;
@@ -191,7 +225,11 @@ impl Domain {
             }
             None => {
                 let is_org = owner.kind == AccountKind::Organization.as_str();
-                let default_visibility = if is_org { parse_stored(&owner.default_package_visibility)? } else { Visibility::Private };
+                let default_visibility = if is_org {
+                    parse_stored(&owner.default_package_visibility)?
+                } else {
+                    Visibility::Private
+                };
                 let visibility = match req.visibility {
                     Some(Visibility::Internal) if !is_org => Visibility::Private,
                     Some(v) => v,
@@ -203,7 +241,11 @@ impl Domain {
                     name: Set(req.package.name.to_string()),
                     visibility: Set(visibility.as_str().into()),
                     repository_id: Set(linked),
-                    inherit_access: Set(if is_org { owner.default_inherit_access } else { true }),
+                    inherit_access: Set(if is_org {
+                        owner.default_inherit_access
+                    } else {
+                        true
+                    }),
                     created_at: Set(at),
                     updated_at: Set(at),
                     deleted_at: Set(None),
@@ -260,7 +302,10 @@ impl Domain {
                 package_id: Set(pkg.id),
                 version: Set(req.version.to_string()),
                 metadata: Set(req.metadata.to_json()),
-                summary: Set(truncate_chars(req.summary.clone(), limits.description_chars)),
+                summary: Set(truncate_chars(
+                    req.summary.clone(),
+                    limits.description_chars,
+                )),
                 readme: Set(req.readme.clone()),
                 license: Set(truncate_chars(req.license.clone(), limits.license_chars)),
                 prerelease: Set(req.prerelease),
@@ -320,7 +365,9 @@ impl Domain {
                 .insert(txn)
                 .await
                 .map_err(|e| match DomainError::from(e) {
-                    DomainError::AlreadyExists(_) => DomainError::AlreadyExists(format!("file {} already exists", file.name)),
+                    DomainError::AlreadyExists(_) => {
+                        DomainError::AlreadyExists(format!("file {} already exists", file.name))
+                    }
                     other => other,
                 })?,
             };
@@ -359,12 +406,22 @@ async fn upsert_blob(txn: &DatabaseTransaction, staged: &StagedBlob) -> DomainRe
         sha512: Set(staged.digests.sha512.clone()),
         created_at: Set(now()),
     })
-    .on_conflict(OnConflict::column(blob::Column::Digest).do_nothing().to_owned())
+    .on_conflict(
+        OnConflict::column(blob::Column::Digest)
+            .do_nothing()
+            .to_owned(),
+    )
     .exec_without_returning(txn)
     .await?;
-    let row = blob::Entity::find_by_id(digest).one(txn).await?.ok_or_else(|| DomainError::internal("blob row vanished"))?;
+    let row = blob::Entity::find_by_id(digest)
+        .one(txn)
+        .await?
+        .ok_or_else(|| DomainError::internal("blob row vanished"))?;
     let d = &staged.digests;
-    if (row.md5.is_none() && d.md5.is_some()) || (row.sha1.is_none() && d.sha1.is_some()) || (row.sha512.is_none() && d.sha512.is_some()) {
+    if (row.md5.is_none() && d.md5.is_some())
+        || (row.sha1.is_none() && d.sha1.is_some())
+        || (row.sha512.is_none() && d.sha512.is_some())
+    {
         let mut active = row.clone().into_active_model();
         if row.md5.is_none() && d.md5.is_some() {
             active.md5 = Set(d.md5.clone());
@@ -386,8 +443,14 @@ mod tests {
 
     #[test]
     fn truncation_is_char_safe() {
-        assert_eq!(truncate_chars(Some("héllo".into()), 2).as_deref(), Some("hé"));
-        assert_eq!(truncate_chars(Some("abc".into()), 5).as_deref(), Some("abc"));
+        assert_eq!(
+            truncate_chars(Some("héllo".into()), 2).as_deref(),
+            Some("hé")
+        );
+        assert_eq!(
+            truncate_chars(Some("abc".into()), 5).as_deref(),
+            Some("abc")
+        );
         assert_eq!(truncate_chars(None, 5), None);
     }
 }

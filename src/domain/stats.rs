@@ -28,7 +28,10 @@ impl DownloadCounter {
     }
 
     fn take(&self) -> HashMap<(i64, i64, NaiveDate), i64> {
-        self.pending.lock().map(|mut p| std::mem::take(&mut *p)).unwrap_or_default()
+        self.pending
+            .lock()
+            .map(|mut p| std::mem::take(&mut *p))
+            .unwrap_or_default()
     }
 }
 
@@ -47,9 +50,15 @@ impl Domain {
             };
             let result = download_daily::Entity::insert(row)
                 .on_conflict(
-                    OnConflict::columns([download_daily::Column::VersionId, download_daily::Column::Day])
-                        .value(download_daily::Column::Count, Expr::cust("download_daily.count + excluded.count"))
-                        .to_owned(),
+                    OnConflict::columns([
+                        download_daily::Column::VersionId,
+                        download_daily::Column::Day,
+                    ])
+                    .value(
+                        download_daily::Column::Count,
+                        Expr::cust("download_daily.count + excluded.count"),
+                    )
+                    .to_owned(),
                 )
                 .exec(&self.db)
                 .await;
@@ -62,7 +71,10 @@ impl Domain {
     }
 
     /// Total downloads per version, for many versions at once.
-    pub async fn version_download_totals(&self, version_ids: &[i64]) -> DomainResult<HashMap<i64, i64>> {
+    pub async fn version_download_totals(
+        &self,
+        version_ids: &[i64],
+    ) -> DomainResult<HashMap<i64, i64>> {
         self.flush_downloads().await?;
         let rows: Vec<(i64, Option<i64>)> = download_daily::Entity::find()
             .select_only()
@@ -73,11 +85,17 @@ impl Domain {
             .into_tuple()
             .all(&self.db)
             .await?;
-        Ok(rows.into_iter().map(|(id, n)| (id, n.unwrap_or(0))).collect())
+        Ok(rows
+            .into_iter()
+            .map(|(id, n)| (id, n.unwrap_or(0)))
+            .collect())
     }
 
     /// Total downloads per package, for many packages at once.
-    pub async fn package_download_totals(&self, package_ids: &[i64]) -> DomainResult<HashMap<i64, i64>> {
+    pub async fn package_download_totals(
+        &self,
+        package_ids: &[i64],
+    ) -> DomainResult<HashMap<i64, i64>> {
         self.flush_downloads().await?;
         let rows: Vec<(i64, Option<i64>)> = download_daily::Entity::find()
             .select_only()
@@ -88,7 +106,10 @@ impl Domain {
             .into_tuple()
             .all(&self.db)
             .await?;
-        Ok(rows.into_iter().map(|(id, n)| (id, n.unwrap_or(0))).collect())
+        Ok(rows
+            .into_iter()
+            .map(|(id, n)| (id, n.unwrap_or(0)))
+            .collect())
     }
 
     /// The daily series of a package (or one of its versions) between two days, inclusive.
@@ -117,6 +138,12 @@ impl Domain {
             .into_tuple()
             .all(&self.db)
             .await?;
-        Ok(rows.into_iter().map(|(day, n)| DailyDownloads { day, count: n.unwrap_or(0) }).collect())
+        Ok(rows
+            .into_iter()
+            .map(|(day, n)| DailyDownloads {
+                day,
+                count: n.unwrap_or(0),
+            })
+            .collect())
     }
 }

@@ -1,10 +1,15 @@
 //! Access tokens: issue, list, revoke, and authenticate a request by one indexed lookup.
 use chrono::{Duration, Utc};
 use entity::{access_token, account, repository};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Set, sea_query::Expr};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Set,
+    sea_query::Expr,
+};
 
 use crate::{
-    auth::{Actor, Credential, Scope, Scopes, TOKEN_PREFIX, TokenGrant, generate_token, hash_token},
+    auth::{
+        Actor, Credential, Scope, Scopes, TOKEN_PREFIX, TokenGrant, generate_token, hash_token,
+    },
     domain::{Domain, audit, names::OwnerName, now, views::TokenInfo},
     error::{DomainError, DomainResult},
 };
@@ -28,9 +33,16 @@ fn token_info(m: access_token::Model) -> TokenInfo {
         repository_id: m.repository_id,
         name: m.name,
         display_prefix: m.display_prefix,
-        scopes: m.scopes.split(',').filter(|s| !s.is_empty()).map(String::from).collect(),
+        scopes: m
+            .scopes
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect(),
         owner_login: m.owner_login,
-        package_patterns: m.package_patterns.map(|p| p.split(',').map(String::from).collect()),
+        package_patterns: m
+            .package_patterns
+            .map(|p| p.split(',').map(String::from).collect()),
         expires_at: m.expires_at,
         last_used_at: m.last_used_at,
         revoked_at: m.revoked_at,
@@ -43,24 +55,38 @@ const LAST_USED_RESOLUTION_SECS: i64 = 60;
 
 impl Domain {
     /// Issues a token for a user or a repository. Callers have decided it may be issued.
-    async fn issue_token(&self, user_id: Option<i64>, repository_id: Option<i64>, request: &TokenRequest) -> DomainResult<(TokenInfo, String)> {
+    async fn issue_token(
+        &self,
+        user_id: Option<i64>,
+        repository_id: Option<i64>,
+        request: &TokenRequest,
+    ) -> DomainResult<(TokenInfo, String)> {
         let scopes = Scopes::parse(&request.scopes).map_err(DomainError::InvalidInput)?;
         if scopes == Scopes::default() {
             return Err(DomainError::invalid("a token needs at least one scope"));
         }
         let name = request.name.trim();
         if name.is_empty() || name.len() > 100 {
-            return Err(DomainError::invalid("a token needs a name of 1 to 100 characters"));
+            return Err(DomainError::invalid(
+                "a token needs a name of 1 to 100 characters",
+            ));
         }
         if let Some(days) = request.expires_in_days
             && !(1..=3650).contains(&days)
         {
             return Err(DomainError::invalid("expiry must be 1 to 3650 days"));
         }
-        let owner_login = request.owner_login.as_deref().map(OwnerName::parse).transpose()?.map(|o| o.to_string());
+        let owner_login = request
+            .owner_login
+            .as_deref()
+            .map(OwnerName::parse)
+            .transpose()?
+            .map(|o| o.to_string());
         let patterns = match &request.package_patterns {
             Some(p) if p.is_empty() || p.iter().any(|x| x.is_empty() || x.contains(',')) => {
-                return Err(DomainError::invalid("package patterns must be non-empty and contain no commas"));
+                return Err(DomainError::invalid(
+                    "package patterns must be non-empty and contain no commas",
+                ));
             }
             Some(p) => Some(p.join(",")),
             None => None,
@@ -87,7 +113,11 @@ impl Domain {
     }
 
     /// Bootstrap (CLI): issues a token for a user without an acting caller.
-    pub async fn issue_user_token(&self, login: &OwnerName, request: &TokenRequest) -> DomainResult<(TokenInfo, String)> {
+    pub async fn issue_user_token(
+        &self,
+        login: &OwnerName,
+        request: &TokenRequest,
+    ) -> DomainResult<(TokenInfo, String)> {
         let user = self.account_model(login).await?;
         if user.kind != "user" {
             return Err(DomainError::invalid(format!("{login} is not a user")));
@@ -96,7 +126,12 @@ impl Domain {
     }
 
     /// npm login: a password exchanged for a package token.
-    pub async fn login_with_password(&self, login: &OwnerName, password: &str, token_name: &str) -> DomainResult<(TokenInfo, String)> {
+    pub async fn login_with_password(
+        &self,
+        login: &OwnerName,
+        password: &str,
+        token_name: &str,
+    ) -> DomainResult<(TokenInfo, String)> {
         let user = self.verify_password(login, password).await?;
         let request = TokenRequest {
             name: token_name.to_string(),
@@ -108,7 +143,12 @@ impl Domain {
 
     /// GraphQL: a token for the caller, or (with `repository_id`) a CI token for a repository
     /// the caller administers.
-    pub async fn create_access_token(&self, actor: &Actor, repository_id: Option<i64>, request: &TokenRequest) -> DomainResult<(TokenInfo, String)> {
+    pub async fn create_access_token(
+        &self,
+        actor: &Actor,
+        repository_id: Option<i64>,
+        request: &TokenRequest,
+    ) -> DomainResult<(TokenInfo, String)> {
         let Some(user_id) = actor.user_id() else {
             return Err(match actor {
                 Actor::Anonymous => DomainError::Unauthenticated("authentication required".into()),
@@ -121,26 +161,48 @@ impl Domain {
         // A token can't widen its own powers.
         if let Some(grant) = actor.token() {
             let asked = Scopes::parse(&request.scopes).map_err(DomainError::InvalidInput)?;
-            if asked.names().iter().any(|s| !grant.scopes.names().contains(s)) {
-                return Err(DomainError::forbidden("a token can't create a token with scopes it lacks"));
+            if asked
+                .names()
+                .iter()
+                .any(|s| !grant.scopes.names().contains(s))
+            {
+                return Err(DomainError::forbidden(
+                    "a token can't create a token with scopes it lacks",
+                ));
             }
         }
         let result = match repository_id {
             None => self.issue_token(Some(user_id), None, request).await?,
             Some(id) => {
-                let repo = repository::Entity::find_by_id(id).one(&self.db).await?.ok_or_else(|| DomainError::not_found(format!("repository #{id}")))?;
-                let owner = account::Entity::find_by_id(repo.owner_id).one(&self.db).await?.ok_or_else(|| DomainError::internal("repository without owner"))?;
+                let repo = repository::Entity::find_by_id(id)
+                    .one(&self.db)
+                    .await?
+                    .ok_or_else(|| DomainError::not_found(format!("repository #{id}")))?;
+                let owner = account::Entity::find_by_id(repo.owner_id)
+                    .one(&self.db)
+                    .await?
+                    .ok_or_else(|| DomainError::internal("repository without owner"))?;
                 self.require_account_admin(actor, &owner).await?;
                 self.issue_token(None, Some(id), request).await?
             }
         };
-        audit::record(&self.db, actor, "token.create", "access_token", Some(result.0.id), serde_json::json!({"name": result.0.name})).await?;
+        audit::record(
+            &self.db,
+            actor,
+            "token.create",
+            "access_token",
+            Some(result.0.id),
+            serde_json::json!({"name": result.0.name}),
+        )
+        .await?;
         Ok(result)
     }
 
     /// Lists the caller's own tokens (never their secrets).
     pub async fn list_access_tokens(&self, actor: &Actor) -> DomainResult<Vec<TokenInfo>> {
-        let user_id = actor.user_id().ok_or_else(|| DomainError::Unauthenticated("authentication required".into()))?;
+        let user_id = actor
+            .user_id()
+            .ok_or_else(|| DomainError::Unauthenticated("authentication required".into()))?;
         Ok(access_token::Entity::find()
             .filter(access_token::Column::UserId.eq(user_id))
             .order_by_asc(access_token::Column::Id)
@@ -153,16 +215,32 @@ impl Domain {
 
     /// Revokes a token of the caller's (or, for a site admin, anyone's). `by_secret` lets a
     /// client revoke the token it is holding (npm logout).
-    pub async fn revoke_access_token(&self, actor: &Actor, token_id: i64) -> DomainResult<TokenInfo> {
-        let user_id = actor.user_id().ok_or_else(|| DomainError::Unauthenticated("authentication required".into()))?;
-        let token = access_token::Entity::find_by_id(token_id).one(&self.db).await?;
+    pub async fn revoke_access_token(
+        &self,
+        actor: &Actor,
+        token_id: i64,
+    ) -> DomainResult<TokenInfo> {
+        let user_id = actor
+            .user_id()
+            .ok_or_else(|| DomainError::Unauthenticated("authentication required".into()))?;
+        let token = access_token::Entity::find_by_id(token_id)
+            .one(&self.db)
+            .await?;
         let token = match token {
             Some(t) if actor.site_admin() || t.user_id == Some(user_id) => t,
             Some(t) if t.repository_id.is_some() => {
                 let repo_id = t.repository_id.unwrap_or_default();
-                let repo = repository::Entity::find_by_id(repo_id).one(&self.db).await?.ok_or_else(|| DomainError::not_found("token"))?;
-                let owner = account::Entity::find_by_id(repo.owner_id).one(&self.db).await?.ok_or_else(|| DomainError::not_found("token"))?;
-                self.require_account_admin(actor, &owner).await.map_err(|_| DomainError::not_found("token"))?;
+                let repo = repository::Entity::find_by_id(repo_id)
+                    .one(&self.db)
+                    .await?
+                    .ok_or_else(|| DomainError::not_found("token"))?;
+                let owner = account::Entity::find_by_id(repo.owner_id)
+                    .one(&self.db)
+                    .await?
+                    .ok_or_else(|| DomainError::not_found("token"))?;
+                self.require_account_admin(actor, &owner)
+                    .await
+                    .map_err(|_| DomainError::not_found("token"))?;
                 t
             }
             _ => return Err(DomainError::not_found("token")),
@@ -170,7 +248,15 @@ impl Domain {
         let mut active = token.into_active_model();
         active.revoked_at = Set(Some(now()));
         let token = active.update(&self.db).await?;
-        audit::record(&self.db, actor, "token.revoke", "access_token", Some(token.id), serde_json::json!({})).await?;
+        audit::record(
+            &self.db,
+            actor,
+            "token.revoke",
+            "access_token",
+            Some(token.id),
+            serde_json::json!({}),
+        )
+        .await?;
         Ok(token_info(token))
     }
 
@@ -204,7 +290,10 @@ impl Domain {
         if token.expires_at.is_some_and(|at| at <= now) {
             return Err(refuse("token expired"));
         }
-        if token.last_used_at.is_none_or(|at| (now - at).num_seconds() >= LAST_USED_RESOLUTION_SECS) {
+        if token
+            .last_used_at
+            .is_none_or(|at| (now - at).num_seconds() >= LAST_USED_RESOLUTION_SECS)
+        {
             access_token::Entity::update_many()
                 .col_expr(access_token::Column::LastUsedAt, Expr::value(now))
                 .filter(access_token::Column::Id.eq(token.id))
@@ -215,18 +304,36 @@ impl Domain {
             token_id: token.id,
             scopes: Scopes::parse(&token.scopes).map_err(DomainError::internal)?,
             owner_login: token.owner_login.clone(),
-            package_patterns: token.package_patterns.as_ref().map(|p| p.split(',').map(String::from).collect()),
+            package_patterns: token
+                .package_patterns
+                .as_ref()
+                .map(|p| p.split(',').map(String::from).collect()),
         };
         match (token.user_id, token.repository_id) {
             (Some(user_id), _) => {
-                let user = account::Entity::find_by_id(user_id).one(&self.db).await?.ok_or_else(|| refuse("unknown user"))?;
+                let user = account::Entity::find_by_id(user_id)
+                    .one(&self.db)
+                    .await?
+                    .ok_or_else(|| refuse("unknown user"))?;
                 // The username of Basic credentials is ignored, as GitHub Packages does:
                 // the token alone says who is asking.
-                Ok(Actor::User { id: user.id, login: user.login, site_admin: user.site_admin, token: Some(grant) })
+                Ok(Actor::User {
+                    id: user.id,
+                    login: user.login,
+                    site_admin: user.site_admin,
+                    token: Some(grant),
+                })
             }
             (None, Some(repository_id)) => {
-                let repo = repository::Entity::find_by_id(repository_id).one(&self.db).await?.ok_or_else(|| refuse("unknown repository"))?;
-                Ok(Actor::Repository { repository_id, owner_id: repo.owner_id, token: grant })
+                let repo = repository::Entity::find_by_id(repository_id)
+                    .one(&self.db)
+                    .await?
+                    .ok_or_else(|| refuse("unknown repository"))?;
+                Ok(Actor::Repository {
+                    repository_id,
+                    owner_id: repo.owner_id,
+                    token: grant,
+                })
             }
             (None, None) => Err(DomainError::internal("token without an owner")),
         }

@@ -116,5 +116,6 @@ pub enum State {
 /// Internal storage of enums that were validated on the way in; a bad value in the
 /// database is an internal error, not user input.
 pub fn parse_stored<T: FromStr<Err = DomainError>>(s: &str) -> Result<T, DomainError> {
-    s.parse().map_err(|_| DomainError::internal(format!("unexpected stored value {s:?}")))
+    s.parse()
+        .map_err(|_| DomainError::internal(format!("unexpected stored value {s:?}")))
 }

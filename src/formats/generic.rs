@@ -31,9 +31,15 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route(
             "/generic/{owner}/{package}/{version}/{file}",
-            put(upload_file).get(download_file).head(head_file).delete(delete_file),
+            put(upload_file)
+                .get(download_file)
+                .head(head_file)
+                .delete(delete_file),
         )
-        .route("/generic/{owner}/{package}/{version}", delete(delete_version))
+        .route(
+            "/generic/{owner}/{package}/{version}",
+            delete(delete_version),
+        )
         .layer(DefaultBodyLimit::disable())
 }
 
@@ -51,10 +57,16 @@ impl IntoResponse for GenericError {
         if let DomainError::RangeNotSatisfiable { size } = self.0 {
             return range_not_satisfiable(size);
         }
-        let status = StatusCode::from_u16(self.0.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status =
+            StatusCode::from_u16(self.0.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let body = Json(json!({"message": self.0.to_string(), "code": self.0.code()}));
         if status == StatusCode::UNAUTHORIZED {
-            return (status, [(header::WWW_AUTHENTICATE, "Basic realm=\"packyard\"")], body).into_response();
+            return (
+                status,
+                [(header::WWW_AUTHENTICATE, "Basic realm=\"packyard\"")],
+                body,
+            )
+                .into_response();
         }
         (status, body).into_response()
     }
@@ -68,11 +80,22 @@ struct FilePath {
     file: FileName,
 }
 
-fn parse_path(owner: &str, package: &str, version: &str, file: Option<&str>) -> Result<FilePath, GenericError> {
+fn parse_path(
+    owner: &str,
+    package: &str,
+    version: &str,
+    file: Option<&str>,
+) -> Result<FilePath, GenericError> {
     let version = VersionName::parse(version)?;
-    let ok_version = version.as_str().bytes().all(|b| b.is_ascii_alphanumeric() || b"._-+".contains(&b));
+    let ok_version = version
+        .as_str()
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"._-+".contains(&b));
     if !ok_version {
-        return Err(DomainError::invalid(format!("invalid version {version:?}: use letters, digits, '.', '_', '-' or '+'")).into());
+        return Err(DomainError::invalid(format!(
+            "invalid version {version:?}: use letters, digits, '.', '_', '-' or '+'"
+        ))
+        .into());
     }
     Ok(FilePath {
         package: PackageRef {
@@ -98,7 +121,10 @@ async fn upload_file(
     let expect = Expectations {
         size: content_length(&headers),
         max_size: Some(state.config.limits.generic_file_bytes),
-        sha256: headers.get("x-checksum-sha256").and_then(|v| v.to_str().ok()).map(str::to_string),
+        sha256: headers
+            .get("x-checksum-sha256")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
         ..Default::default()
     };
     let content_type = headers
@@ -107,7 +133,17 @@ async fn upload_file(
         .unwrap_or("application/octet-stream")
         .to_string();
     let domain = &state.domain;
-    let staged = domain.stage_blob(body.into_data_stream(), DigestSet { md5: true, sha1: true, sha512: false }, &expect).await?;
+    let staged = domain
+        .stage_blob(
+            body.into_data_stream(),
+            DigestSet {
+                md5: true,
+                sha1: true,
+                sha512: false,
+            },
+            &expect,
+        )
+        .await?;
     let published = domain
         .publish(
             &actor,
@@ -119,7 +155,12 @@ async fn upload_file(
                 readme: None,
                 license: None,
                 prerelease: false,
-                files: vec![NewFile { name: path.file, blob: staged, content_type, lead: true }],
+                files: vec![NewFile {
+                    name: path.file,
+                    blob: staged,
+                    content_type,
+                    lead: true,
+                }],
                 tags: Vec::new(),
                 visibility: None,
                 repository_url: None,
@@ -127,7 +168,10 @@ async fn upload_file(
             },
         )
         .await?;
-    let file = published.files.first().ok_or_else(|| DomainError::internal("published without a file"))?;
+    let file = published
+        .files
+        .first()
+        .ok_or_else(|| DomainError::internal("published without a file"))?;
     Ok((
         StatusCode::CREATED,
         Json(json!({
@@ -152,7 +196,13 @@ async fn download_file(
     let path = parse_path(&owner, &package, &version, Some(&file))?;
     let download = state
         .domain
-        .open_file(&actor.into_inner(), &path.package, &path.version, &path.file, range_header(&headers))
+        .open_file(
+            &actor.into_inner(),
+            &path.package,
+            &path.version,
+            &path.file,
+            range_header(&headers),
+        )
         .await?;
     Ok(file_response(download, false))
 }
@@ -163,7 +213,15 @@ async fn head_file(
     Path((owner, package, version, file)): Path<(String, String, String, String)>,
 ) -> Result<Response, GenericError> {
     let path = parse_path(&owner, &package, &version, Some(&file))?;
-    let (_, _, info) = state.domain.stat_file(&actor.into_inner(), &path.package, &path.version, &path.file).await?;
+    let (_, _, info) = state
+        .domain
+        .stat_file(
+            &actor.into_inner(),
+            &path.package,
+            &path.version,
+            &path.file,
+        )
+        .await?;
     Ok((
         StatusCode::OK,
         [
@@ -182,7 +240,15 @@ async fn delete_file(
     Path((owner, package, version, file)): Path<(String, String, String, String)>,
 ) -> Result<Response, GenericError> {
     let path = parse_path(&owner, &package, &version, Some(&file))?;
-    state.domain.delete_file(&actor.into_inner(), &path.package, &path.version, &path.file).await?;
+    state
+        .domain
+        .delete_file(
+            &actor.into_inner(),
+            &path.package,
+            &path.version,
+            &path.file,
+        )
+        .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -192,8 +258,9 @@ async fn delete_version(
     Path((owner, package, version)): Path<(String, String, String)>,
 ) -> Result<Response, GenericError> {
     let path = parse_path(&owner, &package, &version, None)?;
-    let actor = actor.into_inner();
-    let (_, v) = state.domain.find_version(&actor, &path.package, &path.version).await?;
-    state.domain.delete_version(&actor, v.id, true).await?;
+    state
+        .domain
+        .delete_version_named(&actor.into_inner(), &path.package, &path.version)
+        .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

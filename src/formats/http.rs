@@ -9,16 +9,23 @@ use crate::domain::download::{ByteRange, FileDownload};
 
 /// The `Range` header, if it is a single byte range we serve partially.
 pub fn range_header(headers: &HeaderMap) -> Option<ByteRange> {
-    headers.get(header::RANGE).and_then(|v| v.to_str().ok()).and_then(ByteRange::parse)
+    headers
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(ByteRange::parse)
 }
 
 /// The declared `Content-Length` of a request, if any.
 pub fn content_length(headers: &HeaderMap) -> Option<u64> {
-    headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok())
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
 }
 
 fn header_value(s: &str) -> HeaderValue {
-    HeaderValue::from_str(s).unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"))
+    HeaderValue::from_str(s)
+        .unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"))
 }
 
 /// Streams a file download: 200, or 206 with `Content-Range` for a range; HEAD gets the
@@ -28,22 +35,45 @@ pub fn file_response(download: FileDownload, head: bool) -> Response {
     let partial = read.range.start != 0 || read.range.end != read.size;
     let mut headers = HeaderMap::new();
     headers.insert(header::CONTENT_TYPE, header_value(&file.content_type));
-    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(read.range.end - read.range.start));
+    headers.insert(
+        header::CONTENT_LENGTH,
+        HeaderValue::from(read.range.end - read.range.start),
+    );
     headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     headers.insert(header::ETAG, header_value(&format!("\"{}\"", file.sha256)));
     headers.insert("x-checksum-sha256", header_value(&file.sha256));
     if partial {
         headers.insert(
             header::CONTENT_RANGE,
-            header_value(&format!("bytes {}-{}/{}", read.range.start, read.range.end.saturating_sub(1), read.size)),
+            header_value(&format!(
+                "bytes {}-{}/{}",
+                read.range.start,
+                read.range.end.saturating_sub(1),
+                read.size
+            )),
         );
     }
-    let status = if partial { StatusCode::PARTIAL_CONTENT } else { StatusCode::OK };
-    let body = if head { Body::empty() } else { Body::from_stream(read.stream) };
+    let status = if partial {
+        StatusCode::PARTIAL_CONTENT
+    } else {
+        StatusCode::OK
+    };
+    let body = if head {
+        Body::empty()
+    } else {
+        Body::from_stream(read.stream)
+    };
     (status, headers, body).into_response()
 }
 
 /// `416` with the `Content-Range: bytes */size` RFC 9110 asks for.
 pub fn range_not_satisfiable(size: u64) -> Response {
-    (StatusCode::RANGE_NOT_SATISFIABLE, [(header::CONTENT_RANGE, header_value(&format!("bytes */{size}")))]).into_response()
+    (
+        StatusCode::RANGE_NOT_SATISFIABLE,
+        [(
+            header::CONTENT_RANGE,
+            header_value(&format!("bytes */{size}")),
+        )],
+    )
+        .into_response()
 }

@@ -1,8 +1,56 @@
-//! HTTP endpoints of the GraphQL API.
-use axum::{Router, routing::get};
+//! HTTP endpoints of the GraphQL API: POST for operations, GET for GraphiQL.
+use async_graphql::http::GraphiQLSource;
+use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
+use axum::{
+    Router,
+    extract::State,
+    http::{HeaderMap, StatusCode},
+    response::{Html, IntoResponse, Response},
+    routing::get,
+};
 
-use crate::state::AppState;
+use crate::{
+    auth::{Actor, credential_from_headers},
+    graphql::{Loaders, gql_error},
+    state::AppState,
+};
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/graphql", get(|| async { "todo" }))
+    Router::new()
+        .route("/graphql", get(graphiql).post(execute))
+        .route("/api/graphql", get(graphiql).post(execute))
+}
+
+async fn graphiql() -> impl IntoResponse {
+    Html(
+        GraphiQLSource::build()
+            .endpoint("/graphql")
+            .title("Packyard GraphQL")
+            .finish(),
+    )
+}
+
+/// Runs one operation as the request's actor, with fresh DataLoaders.
+async fn execute(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    request: GraphQLRequest,
+) -> Response {
+    let actor = match credential_from_headers(&headers) {
+        Ok(None) => Ok(Actor::Anonymous),
+        Ok(Some(credential)) => state.domain.authenticate(&credential).await,
+        Err(e) => Err(e),
+    };
+    let actor = match actor {
+        Ok(actor) => actor,
+        Err(err) => {
+            let body = async_graphql::Response::from_errors(vec![
+                gql_error(err).into_server_error(Default::default()),
+            ]);
+            return (StatusCode::UNAUTHORIZED, GraphQLResponse::from(body)).into_response();
+        }
+    };
+    let loaders = Loaders::new(state.domain.clone());
+    let request = request.into_inner().data(actor).data(loaders);
+    GraphQLResponse::from(state.schema.execute(request).await).into_response()
 }

@@ -12,7 +12,11 @@ pub struct DigestSet {
 }
 
 impl DigestSet {
-    pub const ALL: Self = Self { md5: true, sha1: true, sha512: true };
+    pub const ALL: Self = Self {
+        md5: true,
+        sha1: true,
+        sha512: true,
+    };
 }
 
 /// Hex digests of one blob.

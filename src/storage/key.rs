@@ -22,7 +22,9 @@ impl StorageKey {
 impl fmt::Display for StorageKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Blob(hex) if hex.len() >= 4 => write!(f, "blobs/sha256/{}/{}/{hex}", &hex[..2], &hex[2..4]),
+            Self::Blob(hex) if hex.len() >= 4 => {
+                write!(f, "blobs/sha256/{}/{}/{hex}", &hex[..2], &hex[2..4])
+            }
             Self::Blob(hex) => write!(f, "blobs/sha256/short/{hex}"),
             Self::Upload(id) => write!(f, "uploads/{id}/data"),
             Self::UploadPart(id, n) => write!(f, "uploads/{id}/part-{n:08}"),

@@ -12,8 +12,8 @@ use std::{ops::Range, sync::Arc};
 use bytes::Bytes;
 use futures::{Stream, StreamExt, TryStreamExt, stream::BoxStream};
 use object_store::{
-    GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart, aws::AmazonS3Builder,
-    local::LocalFileSystem, memory::InMemory, path::Path,
+    GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart,
+    aws::AmazonS3Builder, local::LocalFileSystem, memory::InMemory, path::Path,
 };
 
 pub use digest::{DigestSet, Digests, Hasher, hex_sha256};
@@ -73,27 +73,44 @@ impl BlobStore {
         let parsed = url::Url::parse(url).map_err(|e| format!("{url:?}: {e}"))?;
         match parsed.scheme() {
             "file" => {
-                let dir = parsed.to_file_path().map_err(|_| format!("{url:?}: not a directory path"))?;
+                let dir = parsed
+                    .to_file_path()
+                    .map_err(|_| format!("{url:?}: not a directory path"))?;
                 std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
                 let store = LocalFileSystem::new_with_prefix(&dir).map_err(|e| e.to_string())?;
-                Ok(Self { store: Arc::new(store), local_root: Some(dir) })
+                Ok(Self {
+                    store: Arc::new(store),
+                    local_root: Some(dir),
+                })
             }
-            "memory" => Ok(Self { store: Arc::new(InMemory::new()), local_root: None }),
+            "memory" => Ok(Self {
+                store: Arc::new(InMemory::new()),
+                local_root: None,
+            }),
             "s3" => {
-                let bucket = parsed.host_str().ok_or_else(|| format!("{url:?}: no bucket"))?;
+                let bucket = parsed
+                    .host_str()
+                    .ok_or_else(|| format!("{url:?}: no bucket"))?;
                 let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
                 for (key, value) in parsed.query_pairs() {
                     builder = match key.as_ref() {
-                        "endpoint" => builder.with_endpoint(value.as_ref()).with_virtual_hosted_style_request(false),
+                        "endpoint" => builder
+                            .with_endpoint(value.as_ref())
+                            .with_virtual_hosted_style_request(false),
                         "region" => builder.with_region(value.as_ref()),
                         "allow_http" => builder.with_allow_http(value == "true"),
                         other => return Err(format!("{url:?}: unknown option {other:?}")),
                     };
                 }
                 let store = builder.build().map_err(|e| e.to_string())?;
-                Ok(Self { store: Arc::new(store), local_root: None })
+                Ok(Self {
+                    store: Arc::new(store),
+                    local_root: None,
+                })
             }
-            other => Err(format!("{url:?}: unsupported scheme {other:?} (file, memory, s3)")),
+            other => Err(format!(
+                "{url:?}: unsupported scheme {other:?} (file, memory, s3)"
+            )),
         }
     }
 
@@ -106,7 +123,12 @@ impl BlobStore {
     /// Streams `body` into the store, hashing it in the same pass, and verifies it against
     /// `expect`. On success the blob is at its content-addressed key; on any failure nothing
     /// new is visible.
-    pub async fn stage<S, E>(&self, body: S, want: DigestSet, expect: &Expectations) -> DomainResult<StagedBlob>
+    pub async fn stage<S, E>(
+        &self,
+        body: S,
+        want: DigestSet,
+        expect: &Expectations,
+    ) -> DomainResult<StagedBlob>
     where
         S: Stream<Item = Result<Bytes, E>> + Send,
         E: std::fmt::Display,
@@ -129,7 +151,12 @@ impl BlobStore {
     }
 
     /// Stores a small in-memory payload (manifests, metadata documents).
-    pub async fn stage_bytes(&self, bytes: Bytes, want: DigestSet, expect: &Expectations) -> DomainResult<StagedBlob> {
+    pub async fn stage_bytes(
+        &self,
+        bytes: Bytes,
+        want: DigestSet,
+        expect: &Expectations,
+    ) -> DomainResult<StagedBlob> {
         let mut hasher = Hasher::new(want);
         hasher.update(&bytes);
         let digests = hasher.finish();
@@ -156,14 +183,25 @@ impl BlobStore {
     }
 
     /// Opens a blob, or the part of it `range` names.
-    pub async fn open(&self, sha256_hex: &str, range: Option<Range<u64>>) -> DomainResult<BlobRead> {
+    pub async fn open(
+        &self,
+        sha256_hex: &str,
+        range: Option<Range<u64>>,
+    ) -> DomainResult<BlobRead> {
         let key = StorageKey::Blob(sha256_hex.to_string()).path();
-        let options = GetOptions { range: range.map(GetRange::Bounded), ..Default::default() };
+        let options = GetOptions {
+            range: range.map(GetRange::Bounded),
+            ..Default::default()
+        };
         let result = self.store.get_opts(&key, options).await?;
         let size = result.meta.size;
         let served = result.range.clone();
         let stream = result.into_stream().map_err(std::io::Error::other).boxed();
-        Ok(BlobRead { size, range: served, stream })
+        Ok(BlobRead {
+            size,
+            range: served,
+            stream,
+        })
     }
 
     /// Reads a whole small blob (manifests, metadata documents).
@@ -173,7 +211,11 @@ impl BlobStore {
     }
 
     /// Computes digests of a stored blob that were not computed at upload.
-    pub async fn compute_digests(&self, sha256_hex: &str, want: DigestSet) -> DomainResult<Digests> {
+    pub async fn compute_digests(
+        &self,
+        sha256_hex: &str,
+        want: DigestSet,
+    ) -> DomainResult<Digests> {
         let mut read = self.open(sha256_hex, None).await?;
         let mut hasher = Hasher::new(want);
         while let Some(chunk) = read.stream.next().await {
@@ -183,7 +225,11 @@ impl BlobStore {
     }
 
     pub async fn exists(&self, sha256_hex: &str) -> DomainResult<bool> {
-        match self.store.head(&StorageKey::Blob(sha256_hex.to_string()).path()).await {
+        match self
+            .store
+            .head(&StorageKey::Blob(sha256_hex.to_string()).path())
+            .await
+        {
             Ok(_) => Ok(true),
             Err(object_store::Error::NotFound { .. }) => Ok(false),
             Err(e) => Err(e.into()),
@@ -191,7 +237,11 @@ impl BlobStore {
     }
 
     pub async fn delete(&self, sha256_hex: &str) -> DomainResult<()> {
-        match self.store.delete(&StorageKey::Blob(sha256_hex.to_string()).path()).await {
+        match self
+            .store
+            .delete(&StorageKey::Blob(sha256_hex.to_string()).path())
+            .await
+        {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(e.into()),
         }
@@ -218,7 +268,9 @@ where
 {
     let limit = match (expect.size, expect.max_size) {
         (Some(size), Some(max)) if size > max => {
-            return Err(DomainError::PayloadTooLarge(format!("{size} bytes is over the limit of {max} bytes")));
+            return Err(DomainError::PayloadTooLarge(format!(
+                "{size} bytes is over the limit of {max} bytes"
+            )));
         }
         (_, max) => max,
     };
@@ -231,12 +283,16 @@ where
         if let Some(max) = limit
             && size > max
         {
-            return Err(DomainError::PayloadTooLarge(format!("upload is over the limit of {max} bytes")));
+            return Err(DomainError::PayloadTooLarge(format!(
+                "upload is over the limit of {max} bytes"
+            )));
         }
         if let Some(expected) = expect.size
             && size > expected
         {
-            return Err(DomainError::invalid(format!("upload is larger than the declared {expected} bytes")));
+            return Err(DomainError::invalid(format!(
+                "upload is larger than the declared {expected} bytes"
+            )));
         }
         hasher.update(&chunk);
         writer.wait_for_capacity(PARTS_IN_FLIGHT).await?;
@@ -251,12 +307,16 @@ fn check(size: u64, digests: &Digests, expect: &Expectations) -> DomainResult<()
     if let Some(expected) = expect.size
         && expected != size
     {
-        return Err(DomainError::invalid(format!("size mismatch: declared {expected} bytes, received {size}")));
+        return Err(DomainError::invalid(format!(
+            "size mismatch: declared {expected} bytes, received {size}"
+        )));
     }
     if let Some(max) = expect.max_size
         && size > max
     {
-        return Err(DomainError::PayloadTooLarge(format!("upload is over the limit of {max} bytes")));
+        return Err(DomainError::PayloadTooLarge(format!(
+            "upload is over the limit of {max} bytes"
+        )));
     }
     let pairs = [
         ("sha256", &expect.sha256, Some(&digests.sha256)),
@@ -266,7 +326,9 @@ fn check(size: u64, digests: &Digests, expect: &Expectations) -> DomainResult<()
     ];
     for (name, expected, actual) in pairs {
         if let Some(expected) = expected {
-            let actual = actual.ok_or_else(|| DomainError::internal(format!("{name} was expected but not computed")))?;
+            let actual = actual.ok_or_else(|| {
+                DomainError::internal(format!("{name} was expected but not computed"))
+            })?;
             if !expected.eq_ignore_ascii_case(actual) {
                 return Err(DomainError::DigestMismatch {
                     expected: format!("{name}:{expected}"),
@@ -291,21 +353,53 @@ mod tests {
         let url = format!("file://{}", dir.path().display());
         let local = BlobStore::from_url(&url).expect("local store");
         let memory_dir = tempfile::tempdir().expect("tempdir");
-        vec![(local, dir), (BlobStore::from_url("memory://").expect("memory"), memory_dir)]
+        vec![
+            (local, dir),
+            (
+                BlobStore::from_url("memory://").expect("memory"),
+                memory_dir,
+            ),
+        ]
     }
 
     #[tokio::test]
     async fn stage_hashes_verifies_and_deduplicates() {
         for (store, _dir) in stores().await {
-            let want = DigestSet { md5: true, sha1: true, sha512: true };
-            let staged = store.stage(chunks(b"hello world"), want, &Expectations::default()).await.expect("stage");
+            let want = DigestSet {
+                md5: true,
+                sha1: true,
+                sha512: true,
+            };
+            let staged = store
+                .stage(chunks(b"hello world"), want, &Expectations::default())
+                .await
+                .expect("stage");
             assert_eq!(staged.size, 11);
-            assert_eq!(staged.digests.sha256, "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9");
-            assert_eq!(staged.digests.md5.as_deref(), Some("5eb63bbbe01eeed093cb22bb8f5acdc3"));
-            assert_eq!(staged.digests.sha1.as_deref(), Some("2aae6c35c94fcfb415dbe95f408b9ce91ee846ed"));
-            let again = store.stage(chunks(b"hello world"), DigestSet::default(), &Expectations::default()).await.expect("again");
+            assert_eq!(
+                staged.digests.sha256,
+                "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9"
+            );
+            assert_eq!(
+                staged.digests.md5.as_deref(),
+                Some("5eb63bbbe01eeed093cb22bb8f5acdc3")
+            );
+            assert_eq!(
+                staged.digests.sha1.as_deref(),
+                Some("2aae6c35c94fcfb415dbe95f408b9ce91ee846ed")
+            );
+            let again = store
+                .stage(
+                    chunks(b"hello world"),
+                    DigestSet::default(),
+                    &Expectations::default(),
+                )
+                .await
+                .expect("again");
             assert_eq!(again.digests.sha256, staged.digests.sha256);
-            let mut read = store.open(&staged.digests.sha256, Some(6..11)).await.expect("open");
+            let mut read = store
+                .open(&staged.digests.sha256, Some(6..11))
+                .await
+                .expect("open");
             assert_eq!(read.size, 11);
             let mut got = Vec::new();
             while let Some(c) = read.stream.next().await {
@@ -318,16 +412,34 @@ mod tests {
     #[tokio::test]
     async fn wrong_digest_or_size_leaves_nothing_visible() {
         for (store, _dir) in stores().await {
-            let expect = Expectations { sha256: Some("00".repeat(32)), ..Default::default() };
-            let err = store.stage(chunks(b"payload"), DigestSet::default(), &expect).await.expect_err("mismatch");
+            let expect = Expectations {
+                sha256: Some("00".repeat(32)),
+                ..Default::default()
+            };
+            let err = store
+                .stage(chunks(b"payload"), DigestSet::default(), &expect)
+                .await
+                .expect_err("mismatch");
             assert!(matches!(err, DomainError::DigestMismatch { .. }), "{err:?}");
             assert!(!store.exists(&hex_sha256(b"payload")).await.expect("exists"));
 
-            let expect = Expectations { max_size: Some(4), ..Default::default() };
-            let err = store.stage(chunks(b"payload"), DigestSet::default(), &expect).await.expect_err("too large");
+            let expect = Expectations {
+                max_size: Some(4),
+                ..Default::default()
+            };
+            let err = store
+                .stage(chunks(b"payload"), DigestSet::default(), &expect)
+                .await
+                .expect_err("too large");
             assert!(matches!(err, DomainError::PayloadTooLarge(_)), "{err:?}");
-            let expect = Expectations { size: Some(3), ..Default::default() };
-            let err = store.stage(chunks(b"payload"), DigestSet::default(), &expect).await.expect_err("size");
+            let expect = Expectations {
+                size: Some(3),
+                ..Default::default()
+            };
+            let err = store
+                .stage(chunks(b"payload"), DigestSet::default(), &expect)
+                .await
+                .expect_err("size");
             assert!(matches!(err, DomainError::InvalidInput(_)), "{err:?}");
             assert!(!store.exists(&hex_sha256(b"payload")).await.expect("exists"));
         }
@@ -336,13 +448,31 @@ mod tests {
     #[tokio::test]
     async fn missing_digests_are_computed_later() {
         for (store, _dir) in stores().await {
-            let staged = store.stage(chunks(b"abc"), DigestSet::default(), &Expectations::default()).await.expect("stage");
+            let staged = store
+                .stage(
+                    chunks(b"abc"),
+                    DigestSet::default(),
+                    &Expectations::default(),
+                )
+                .await
+                .expect("stage");
             assert!(staged.digests.sha512.is_none());
             let later = store
-                .compute_digests(&staged.digests.sha256, DigestSet { sha512: true, ..Default::default() })
+                .compute_digests(
+                    &staged.digests.sha256,
+                    DigestSet {
+                        sha512: true,
+                        ..Default::default()
+                    },
+                )
                 .await
                 .expect("compute");
-            assert!(later.sha512.as_deref().is_some_and(|h| h.starts_with("ddaf35a193617aba")));
+            assert!(
+                later
+                    .sha512
+                    .as_deref()
+                    .is_some_and(|h| h.starts_with("ddaf35a193617aba"))
+            );
         }
     }
 }

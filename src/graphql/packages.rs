@@ -1,0 +1,783 @@
+//! Packages, versions, files, tags, grants and statistics; the package settings mutations.
+use async_graphql::{Context, ID, InputObject, Json, Object, SimpleObject};
+use chrono::{DateTime, NaiveDate, Utc};
+
+use crate::{
+    domain::{
+        OwnerName, PackageName, VersionName,
+        packages::{GrantTarget, PackageFilter, PackageOrder, PackageRef},
+        urls::file_url,
+        views::{FileInfo, GrantInfo, PackageInfo, TagInfo, VersionInfo},
+    },
+    error::DomainError,
+    graphql::{
+        GqlResult,
+        accounts::{PackageOwner, RepositoryObject, TeamObject, UserObject},
+        connection::{CountedConnection, paginate},
+        ctx, gql_error, ids,
+        types::{PackageOrderField, PackageRole, PackageState, PackageType, PackageVisibility},
+    },
+};
+
+/// Lists packages the viewer may read as a connection.
+pub async fn packages_connection(
+    c: &Context<'_>,
+    filter: PackageFilter,
+    order: PackageOrderField,
+    after: Option<String>,
+    before: Option<String>,
+    first: Option<i32>,
+    last: Option<i32>,
+) -> async_graphql::Result<CountedConnection<PackageObject>> {
+    let c = ctx(c)?;
+    let order: PackageOrder = order.into();
+    paginate(after, before, first, last, |offset, limit| {
+        let filter = filter.clone();
+        async move {
+            let (items, total) = c
+                .domain
+                .list_packages(c.actor, &filter, order, offset, limit)
+                .await?;
+            Ok((items.into_iter().map(PackageObject).collect(), total))
+        }
+    })
+    .await
+}
+
+pub struct PackageObject(pub PackageInfo);
+
+#[Object(name = "Package")]
+impl PackageObject {
+    pub async fn id(&self) -> ID {
+        ids::encode("Package", self.0.id)
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn package_type(&self) -> PackageType {
+        self.0.package_type.into()
+    }
+    async fn visibility(&self) -> PackageVisibility {
+        self.0.visibility.into()
+    }
+    async fn owner(&self, c: &Context<'_>) -> async_graphql::Result<PackageOwner> {
+        let owner = ctx(c)?.loaders.accounts.load_one(self.0.owner_id).await?;
+        Ok(owner
+            .ok_or_else(|| gql_error(DomainError::internal("package without owner")))?
+            .into())
+    }
+    /// The linked repository, if any.
+    async fn repository(&self, c: &Context<'_>) -> async_graphql::Result<Option<RepositoryObject>> {
+        match self.0.repository_id {
+            Some(id) => Ok(ctx(c)?
+                .loaders
+                .repositories
+                .load_one(id)
+                .await?
+                .map(RepositoryObject)),
+            None => Ok(None),
+        }
+    }
+    /// Whether access is inherited from the linked repository.
+    async fn inherit_access(&self) -> bool {
+        self.0.inherit_access
+    }
+    async fn latest_version(
+        &self,
+        c: &Context<'_>,
+    ) -> async_graphql::Result<Option<PackageVersionObject>> {
+        Ok(ctx(c)?
+            .loaders
+            .latest_version
+            .load_one(self.0.id)
+            .await?
+            .map(PackageVersionObject))
+    }
+    /// A live version by its name.
+    async fn version(
+        &self,
+        c: &Context<'_>,
+        version: String,
+    ) -> async_graphql::Result<Option<PackageVersionObject>> {
+        let c = ctx(c)?;
+        let r = PackageRef {
+            owner: OwnerName::parse(&self.0.owner_login).gql()?,
+            package_type: self.0.package_type,
+            name: PackageName::parse(&self.0.name).gql()?,
+        };
+        match c
+            .domain
+            .find_version(c.actor, &r, &VersionName::parse(&version).gql()?)
+            .await
+        {
+            Ok((_, v)) => Ok(Some(PackageVersionObject(v))),
+            Err(DomainError::NotFound(_)) => Ok(None),
+            Err(e) => Err(gql_error(e)),
+        }
+    }
+    /// Versions, newest first. `DELETED` lists soft-deleted ones (admins only).
+    async fn versions(
+        &self,
+        c: &Context<'_>,
+        #[graphql(default)] state: PackageState,
+        after: Option<String>,
+        before: Option<String>,
+        #[graphql(validator(maximum = 100))] first: Option<i32>,
+        #[graphql(validator(maximum = 100))] last: Option<i32>,
+    ) -> async_graphql::Result<CountedConnection<PackageVersionObject>> {
+        let c = ctx(c)?;
+        let id = self.0.id;
+        paginate(after, before, first, last, |offset, limit| async move {
+            let (items, total) = c
+                .domain
+                .list_versions(c.actor, id, state.into(), offset, limit)
+                .await?;
+            Ok((items.into_iter().map(PackageVersionObject).collect(), total))
+        })
+        .await
+    }
+    /// Tags (npm dist-tags, container tags).
+    async fn tags(&self, c: &Context<'_>) -> async_graphql::Result<Vec<PackageTagObject>> {
+        Ok(ctx(c)?
+            .loaders
+            .package_tags
+            .load_one(self.0.id)
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .map(PackageTagObject)
+            .collect())
+    }
+    async fn statistics(&self) -> PackageStatistics {
+        PackageStatistics {
+            package_id: self.0.id,
+            version_id: None,
+        }
+    }
+    /// The viewer's role on the package; null when they read it only because it is visible.
+    async fn viewer_permission(
+        &self,
+        c: &Context<'_>,
+    ) -> async_graphql::Result<Option<PackageRole>> {
+        let c = ctx(c)?;
+        Ok(c.domain
+            .package_by_id(c.actor, self.0.id)
+            .await
+            .gql()?
+            .viewer_role
+            .map(Into::into))
+    }
+    /// Who was granted access (visible to the package's admins).
+    async fn grants(&self, c: &Context<'_>) -> async_graphql::Result<Vec<PackageGrantObject>> {
+        let c = ctx(c)?;
+        Ok(c.domain
+            .package_grants(c.actor, self.0.id)
+            .await
+            .gql()?
+            .into_iter()
+            .map(PackageGrantObject)
+            .collect())
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+    async fn deleted_at(&self) -> Option<DateTime<Utc>> {
+        self.0.deleted_at
+    }
+}
+
+pub struct PackageVersionObject(pub VersionInfo);
+
+#[Object(name = "PackageVersion")]
+impl PackageVersionObject {
+    pub async fn id(&self) -> ID {
+        ids::encode("PackageVersion", self.0.id)
+    }
+    async fn version(&self) -> &str {
+        &self.0.version
+    }
+    async fn summary(&self) -> Option<&str> {
+        self.0.summary.as_deref()
+    }
+    async fn readme(&self) -> Option<&str> {
+        self.0.readme.as_deref()
+    }
+    async fn license(&self) -> Option<&str> {
+        self.0.license.as_deref()
+    }
+    async fn pre_release(&self) -> bool {
+        self.0.prerelease
+    }
+    /// Format-specific metadata (package.json, manifest annotations, ...).
+    async fn metadata(&self) -> Json<serde_json::Value> {
+        Json(self.0.metadata.clone())
+    }
+    async fn files(&self, c: &Context<'_>) -> async_graphql::Result<Vec<PackageFileObject>> {
+        let files = ctx(c)?
+            .loaders
+            .files
+            .load_one(self.0.id)
+            .await?
+            .unwrap_or_default();
+        Ok(files
+            .into_iter()
+            .map(|file| PackageFileObject {
+                file,
+                package_id: self.0.package_id,
+                version: self.0.version.clone(),
+            })
+            .collect())
+    }
+    async fn tags(&self, c: &Context<'_>) -> async_graphql::Result<Vec<PackageTagObject>> {
+        Ok(ctx(c)?
+            .loaders
+            .version_tags
+            .load_one(self.0.id)
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .map(PackageTagObject)
+            .collect())
+    }
+    async fn statistics(&self) -> PackageStatistics {
+        PackageStatistics {
+            package_id: self.0.package_id,
+            version_id: Some(self.0.id),
+        }
+    }
+    async fn package(&self, c: &Context<'_>) -> async_graphql::Result<PackageObject> {
+        let c = ctx(c)?;
+        Ok(PackageObject(
+            c.domain
+                .package_by_id(c.actor, self.0.package_id)
+                .await
+                .gql()?,
+        ))
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn deleted_at(&self) -> Option<DateTime<Utc>> {
+        self.0.deleted_at
+    }
+}
+
+pub struct PackageFileObject {
+    file: FileInfo,
+    package_id: i64,
+    version: String,
+}
+
+#[Object(name = "PackageFile")]
+impl PackageFileObject {
+    async fn name(&self) -> &str {
+        &self.file.name
+    }
+    async fn size(&self) -> i64 {
+        self.file.size
+    }
+    async fn content_type(&self) -> &str {
+        &self.file.content_type
+    }
+    async fn sha256(&self) -> &str {
+        &self.file.sha256
+    }
+    async fn md5(&self) -> Option<&str> {
+        self.file.md5.as_deref()
+    }
+    async fn sha1(&self) -> Option<&str> {
+        self.file.sha1.as_deref()
+    }
+    async fn sha512(&self) -> Option<&str> {
+        self.file.sha512.as_deref()
+    }
+    /// Where the format's door serves the file.
+    async fn url(&self, c: &Context<'_>) -> async_graphql::Result<Option<String>> {
+        let c = ctx(c)?;
+        let Some(pkg) = c.loaders.packages.load_one(self.package_id).await? else {
+            return Ok(None);
+        };
+        let base = c.domain.config().base_url();
+        Ok(file_url(
+            &base,
+            pkg.package_type,
+            &pkg.owner_login,
+            &pkg.name,
+            &self.version,
+            &self.file.name,
+            &self.file.sha256,
+        ))
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.file.updated_at
+    }
+}
+
+pub struct PackageTagObject(TagInfo);
+
+#[Object(name = "PackageTag")]
+impl PackageTagObject {
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// The version the tag points at.
+    async fn version(&self) -> &str {
+        &self.0.version
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+}
+
+pub struct PackageGrantObject(GrantInfo);
+
+#[Object(name = "PackageGrant")]
+impl PackageGrantObject {
+    async fn role(&self) -> PackageRole {
+        self.0.role.into()
+    }
+    async fn user(&self, c: &Context<'_>) -> async_graphql::Result<Option<UserObject>> {
+        match self.0.user_id {
+            Some(id) => Ok(ctx(c)?.loaders.accounts.load_one(id).await?.map(UserObject)),
+            None => Ok(None),
+        }
+    }
+    async fn team(&self, c: &Context<'_>) -> async_graphql::Result<Option<TeamObject>> {
+        match self.0.team_id {
+            Some(id) => Ok(ctx(c)?
+                .domain
+                .teams_by_ids(&[id])
+                .await
+                .gql()?
+                .pop()
+                .map(TeamObject)),
+            None => Ok(None),
+        }
+    }
+    async fn repository(&self, c: &Context<'_>) -> async_graphql::Result<Option<RepositoryObject>> {
+        match self.0.repository_id {
+            Some(id) => Ok(ctx(c)?
+                .loaders
+                .repositories
+                .load_one(id)
+                .await?
+                .map(RepositoryObject)),
+            None => Ok(None),
+        }
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+/// Download statistics of a package or a version.
+pub struct PackageStatistics {
+    package_id: i64,
+    version_id: Option<i64>,
+}
+
+#[derive(SimpleObject)]
+pub struct DailyDownloadCount {
+    pub day: NaiveDate,
+    pub count: i64,
+}
+
+/// The longest daily series one request may ask for.
+const MAX_DAYS: i64 = 366;
+
+#[Object]
+impl PackageStatistics {
+    async fn downloads_total_count(&self, c: &Context<'_>) -> async_graphql::Result<i64> {
+        let c = ctx(c)?;
+        let total = match self.version_id {
+            Some(v) => c.loaders.version_downloads.load_one(v).await?,
+            None => {
+                c.loaders
+                    .package_downloads
+                    .load_one(self.package_id)
+                    .await?
+            }
+        };
+        Ok(total.unwrap_or(0))
+    }
+    /// Downloads per day between `since` and `until` (inclusive; default: the last 30 days).
+    /// Days without downloads are omitted.
+    async fn downloads_daily(
+        &self,
+        c: &Context<'_>,
+        since: Option<NaiveDate>,
+        until: Option<NaiveDate>,
+    ) -> async_graphql::Result<Vec<DailyDownloadCount>> {
+        let c = ctx(c)?;
+        let until = until.unwrap_or_else(|| Utc::now().date_naive());
+        let since = since.unwrap_or(until - chrono::Duration::days(29));
+        if since > until || (until - since).num_days() >= MAX_DAYS {
+            return Err(gql_error(DomainError::invalid(format!(
+                "since..until must be ordered and span at most {MAX_DAYS} days"
+            ))));
+        }
+        Ok(c.domain
+            .downloads_daily(self.package_id, self.version_id, since, until)
+            .await
+            .gql()?
+            .into_iter()
+            .map(|d| DailyDownloadCount {
+                day: d.day,
+                count: d.count,
+            })
+            .collect())
+    }
+}
+
+#[derive(Default)]
+pub struct PackageQuery;
+
+#[Object]
+impl PackageQuery {
+    /// A package by owner, type and name (null when missing or not readable).
+    async fn package(
+        &self,
+        c: &Context<'_>,
+        owner: String,
+        package_type: PackageType,
+        name: String,
+    ) -> async_graphql::Result<Option<PackageObject>> {
+        let c = ctx(c)?;
+        let r = PackageRef {
+            owner: OwnerName::parse(&owner).gql()?,
+            package_type: package_type.into(),
+            name: PackageName::parse(&name).gql()?,
+        };
+        match c.domain.find_package(c.actor, &r).await {
+            Ok(p) => Ok(Some(PackageObject(p))),
+            Err(DomainError::NotFound(_)) => Ok(None),
+            Err(e) => Err(gql_error(e)),
+        }
+    }
+
+    /// Packages across every owner that the viewer may read.
+    #[allow(clippy::too_many_arguments)]
+    async fn packages(
+        &self,
+        c: &Context<'_>,
+        #[graphql(desc = "Substring of the name")] query: Option<String>,
+        owner: Option<String>,
+        package_type: Option<PackageType>,
+        visibility: Option<PackageVisibility>,
+        #[graphql(default)] state: PackageState,
+        order_by: Option<PackageOrderField>,
+        after: Option<String>,
+        before: Option<String>,
+        #[graphql(validator(maximum = 100))] first: Option<i32>,
+        #[graphql(validator(maximum = 100))] last: Option<i32>,
+    ) -> async_graphql::Result<CountedConnection<PackageObject>> {
+        let owner_id = match owner {
+            Some(login) => Some(
+                ctx(c)?
+                    .domain
+                    .find_account(&OwnerName::parse(&login).gql()?)
+                    .await
+                    .gql()?
+                    .id,
+            ),
+            None => None,
+        };
+        let filter = PackageFilter {
+            owner_id,
+            package_type: package_type.map(Into::into),
+            visibility: visibility.map(Into::into),
+            query,
+            state: state.into(),
+            ..Default::default()
+        };
+        packages_connection(
+            c,
+            filter,
+            order_by.unwrap_or_default(),
+            after,
+            before,
+            first,
+            last,
+        )
+        .await
+    }
+}
+
+macro_rules! input_payload {
+    ($input:ident { $($field:ident : $ty:ty),* $(,)? } => $payload:ident { $pfield:ident : $pty:ty }) => {
+        #[derive(InputObject)]
+        pub struct $input {
+            $(pub $field: $ty,)*
+            pub client_mutation_id: Option<String>,
+        }
+
+        #[derive(SimpleObject)]
+        pub struct $payload {
+            pub client_mutation_id: Option<String>,
+            pub $pfield: $pty,
+        }
+    };
+}
+
+input_payload!(DeletePackageInput { package_id: ID } => DeletePackagePayload { package: PackageObject });
+input_payload!(RestorePackageInput { package_id: ID } => RestorePackagePayload { package: PackageObject });
+input_payload!(DeletePackageVersionInput { package_version_id: ID } => DeletePackageVersionPayload { package_version: PackageVersionObject });
+input_payload!(RestorePackageVersionInput { package_version_id: ID } => RestorePackageVersionPayload { package_version: PackageVersionObject });
+input_payload!(SetPackageVisibilityInput { package_id: ID, visibility: PackageVisibility } => SetPackageVisibilityPayload { package: PackageObject });
+input_payload!(LinkPackageRepositoryInput { package_id: ID, repository_id: ID } => LinkPackageRepositoryPayload { package: PackageObject });
+input_payload!(UnlinkPackageRepositoryInput { package_id: ID } => UnlinkPackageRepositoryPayload { package: PackageObject });
+input_payload!(SetPackageInheritAccessInput { package_id: ID, inherit_access: bool } => SetPackageInheritAccessPayload { package: PackageObject });
+
+/// Exactly one of `login`, `teamSlug`, `repositoryId` names who gets the role.
+#[derive(InputObject)]
+pub struct GrantPackageAccessInput {
+    pub package_id: ID,
+    pub login: Option<String>,
+    pub team_slug: Option<String>,
+    pub repository_id: Option<ID>,
+    pub role: PackageRole,
+    pub client_mutation_id: Option<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct GrantPackageAccessPayload {
+    pub client_mutation_id: Option<String>,
+    pub package: PackageObject,
+    pub grant: PackageGrantObject,
+}
+
+#[derive(InputObject)]
+pub struct RevokePackageAccessInput {
+    pub package_id: ID,
+    pub login: Option<String>,
+    pub team_slug: Option<String>,
+    pub repository_id: Option<ID>,
+    pub client_mutation_id: Option<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct RevokePackageAccessPayload {
+    pub client_mutation_id: Option<String>,
+    pub package: PackageObject,
+}
+
+fn grant_target(
+    login: Option<String>,
+    team_slug: Option<String>,
+    repository_id: Option<ID>,
+) -> async_graphql::Result<GrantTarget> {
+    match (login, team_slug, repository_id) {
+        (Some(l), None, None) => Ok(GrantTarget::User(OwnerName::parse(&l).gql()?)),
+        (None, Some(t), None) => Ok(GrantTarget::Team(t)),
+        (None, None, Some(r)) => Ok(GrantTarget::Repository(ids::decode(&r, "Repository")?)),
+        _ => Err(gql_error(DomainError::invalid(
+            "give exactly one of login, teamSlug or repositoryId",
+        ))),
+    }
+}
+
+#[derive(Default)]
+pub struct PackageMutation;
+
+#[Object]
+impl PackageMutation {
+    /// Soft-deletes a package (restorable for 30 days).
+    async fn delete_package(
+        &self,
+        c: &Context<'_>,
+        input: DeletePackageInput,
+    ) -> async_graphql::Result<DeletePackagePayload> {
+        let c = ctx(c)?;
+        let p = c
+            .domain
+            .delete_package(c.actor, ids::decode(&input.package_id, "Package")?)
+            .await
+            .gql()?;
+        Ok(DeletePackagePayload {
+            client_mutation_id: input.client_mutation_id,
+            package: PackageObject(p),
+        })
+    }
+
+    async fn restore_package(
+        &self,
+        c: &Context<'_>,
+        input: RestorePackageInput,
+    ) -> async_graphql::Result<RestorePackagePayload> {
+        let c = ctx(c)?;
+        let p = c
+            .domain
+            .restore_package(c.actor, ids::decode(&input.package_id, "Package")?)
+            .await
+            .gql()?;
+        Ok(RestorePackagePayload {
+            client_mutation_id: input.client_mutation_id,
+            package: PackageObject(p),
+        })
+    }
+
+    /// Soft-deletes a version; the last version can't be deleted (delete the package).
+    async fn delete_package_version(
+        &self,
+        c: &Context<'_>,
+        input: DeletePackageVersionInput,
+    ) -> async_graphql::Result<DeletePackageVersionPayload> {
+        let c = ctx(c)?;
+        let v = c
+            .domain
+            .delete_version(
+                c.actor,
+                ids::decode(&input.package_version_id, "PackageVersion")?,
+                false,
+            )
+            .await
+            .gql()?;
+        Ok(DeletePackageVersionPayload {
+            client_mutation_id: input.client_mutation_id,
+            package_version: PackageVersionObject(v),
+        })
+    }
+
+    async fn restore_package_version(
+        &self,
+        c: &Context<'_>,
+        input: RestorePackageVersionInput,
+    ) -> async_graphql::Result<RestorePackageVersionPayload> {
+        let c = ctx(c)?;
+        let v = c
+            .domain
+            .restore_version(
+                c.actor,
+                ids::decode(&input.package_version_id, "PackageVersion")?,
+            )
+            .await
+            .gql()?;
+        Ok(RestorePackageVersionPayload {
+            client_mutation_id: input.client_mutation_id,
+            package_version: PackageVersionObject(v),
+        })
+    }
+
+    /// Public packages can't be made private again.
+    async fn set_package_visibility(
+        &self,
+        c: &Context<'_>,
+        input: SetPackageVisibilityInput,
+    ) -> async_graphql::Result<SetPackageVisibilityPayload> {
+        let c = ctx(c)?;
+        let p = c
+            .domain
+            .set_package_visibility(
+                c.actor,
+                ids::decode(&input.package_id, "Package")?,
+                input.visibility.into(),
+            )
+            .await
+            .gql()?;
+        Ok(SetPackageVisibilityPayload {
+            client_mutation_id: input.client_mutation_id,
+            package: PackageObject(p),
+        })
+    }
+
+    async fn link_package_repository(
+        &self,
+        c: &Context<'_>,
+        input: LinkPackageRepositoryInput,
+    ) -> async_graphql::Result<LinkPackageRepositoryPayload> {
+        let c = ctx(c)?;
+        let p = c
+            .domain
+            .link_package_repository(
+                c.actor,
+                ids::decode(&input.package_id, "Package")?,
+                ids::decode(&input.repository_id, "Repository")?,
+            )
+            .await
+            .gql()?;
+        Ok(LinkPackageRepositoryPayload {
+            client_mutation_id: input.client_mutation_id,
+            package: PackageObject(p),
+        })
+    }
+
+    async fn unlink_package_repository(
+        &self,
+        c: &Context<'_>,
+        input: UnlinkPackageRepositoryInput,
+    ) -> async_graphql::Result<UnlinkPackageRepositoryPayload> {
+        let c = ctx(c)?;
+        let p = c
+            .domain
+            .unlink_package_repository(c.actor, ids::decode(&input.package_id, "Package")?)
+            .await
+            .gql()?;
+        Ok(UnlinkPackageRepositoryPayload {
+            client_mutation_id: input.client_mutation_id,
+            package: PackageObject(p),
+        })
+    }
+
+    async fn set_package_inherit_access(
+        &self,
+        c: &Context<'_>,
+        input: SetPackageInheritAccessInput,
+    ) -> async_graphql::Result<SetPackageInheritAccessPayload> {
+        let c = ctx(c)?;
+        let p = c
+            .domain
+            .set_package_inherit_access(
+                c.actor,
+                ids::decode(&input.package_id, "Package")?,
+                input.inherit_access,
+            )
+            .await
+            .gql()?;
+        Ok(SetPackageInheritAccessPayload {
+            client_mutation_id: input.client_mutation_id,
+            package: PackageObject(p),
+        })
+    }
+
+    async fn grant_package_access(
+        &self,
+        c: &Context<'_>,
+        input: GrantPackageAccessInput,
+    ) -> async_graphql::Result<GrantPackageAccessPayload> {
+        let c = ctx(c)?;
+        let package_id = ids::decode(&input.package_id, "Package")?;
+        let target = grant_target(input.login, input.team_slug, input.repository_id)?;
+        let grant = c
+            .domain
+            .grant_package_access(c.actor, package_id, &target, input.role.into())
+            .await
+            .gql()?;
+        let package = c.domain.package_by_id(c.actor, package_id).await.gql()?;
+        Ok(GrantPackageAccessPayload {
+            client_mutation_id: input.client_mutation_id,
+            package: PackageObject(package),
+            grant: PackageGrantObject(grant),
+        })
+    }
+
+    async fn revoke_package_access(
+        &self,
+        c: &Context<'_>,
+        input: RevokePackageAccessInput,
+    ) -> async_graphql::Result<RevokePackageAccessPayload> {
+        let c = ctx(c)?;
+        let target = grant_target(input.login, input.team_slug, input.repository_id)?;
+        let p = c
+            .domain
+            .revoke_package_access(c.actor, ids::decode(&input.package_id, "Package")?, &target)
+            .await
+            .gql()?;
+        Ok(RevokePackageAccessPayload {
+            client_mutation_id: input.client_mutation_id,
+            package: PackageObject(p),
+        })
+    }
+}

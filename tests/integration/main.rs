@@ -1,0 +1,10 @@
+//! The one integration test binary: every test starts the real `packyard` server (the built
+//! binary) on a free port with a temp data dir, on SQLite, or on a fresh PostgreSQL database
+//! when `PACKYARD_TEST_BACKEND=postgres` (scripts/test.sh runs the suite both ways).
+
+mod generic;
+mod graphql;
+mod ops;
+mod permissions;
+mod schema;
+mod support;

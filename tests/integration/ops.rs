@@ -1,0 +1,31 @@
+//! Operations endpoints and configuration failures.
+use crate::support::{TestApp, bin};
+
+#[tokio::test]
+async fn health_readiness_and_metrics() {
+    let app = TestApp::spawn().await;
+    let health = app.get(None, "/healthz").await;
+    assert_eq!(health.status(), 200);
+    let ready: serde_json::Value = app.get(None, "/readyz").await.json().await.expect("json");
+    assert_eq!(ready["status"], "ready");
+    let before = app.sql_statements().await;
+    assert_eq!(app.get(None, "/generic/nobody/pkg/1/f").await.status(), 404);
+    assert!(
+        app.sql_statements().await > before,
+        "the lookup queried the database"
+    );
+    let log = app.log();
+    assert!(log.contains("packyard serving"), "{log}");
+}
+
+#[test]
+fn bad_configuration_fails_at_start_naming_the_setting() {
+    let out = std::process::Command::new(bin())
+        .arg("serve")
+        .env("PACKYARD_LISTEN", "not-an-address")
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("PACKYARD_LISTEN"), "{stderr}");
+}

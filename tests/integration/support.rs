@@ -1,0 +1,341 @@
+//! `TestApp`: a real server process plus helpers to bootstrap users, orgs and tokens.
+#![allow(dead_code)]
+
+use std::{
+    io::Write,
+    net::TcpListener,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use serde_json::{Value, json};
+
+/// Which database the suite runs on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres { admin_url: String },
+}
+
+impl Backend {
+    /// From `PACKYARD_TEST_BACKEND` (`sqlite` default, or `postgres`, which needs
+    /// `PACKYARD_TEST_DATABASE_URL`). A configured backend is never skipped silently.
+    pub fn from_env() -> Self {
+        match std::env::var("PACKYARD_TEST_BACKEND").as_deref() {
+            Ok("postgres") => {
+                let admin_url = std::env::var("PACKYARD_TEST_DATABASE_URL")
+                    .expect("PACKYARD_TEST_BACKEND=postgres needs PACKYARD_TEST_DATABASE_URL");
+                Self::Postgres { admin_url }
+            }
+            Ok("sqlite") | Err(_) => Self::Sqlite,
+            Ok(other) => panic!("unknown PACKYARD_TEST_BACKEND {other:?}"),
+        }
+    }
+}
+
+pub struct TestApp {
+    pub url: String,
+    pub port: u16,
+    pub data_dir: tempfile::TempDir,
+    pub database_url: String,
+    child: Child,
+    pg_drop: Option<(String, String)>,
+    pub http: reqwest::Client,
+    pub log_path: PathBuf,
+}
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_packyard")
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+fn run_sql_blocking(admin_url: &str, sql: &str) {
+    let admin_url = admin_url.to_string();
+    let sql = sql.to_string();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            use sea_orm::ConnectionTrait;
+            let db = sea_orm::Database::connect(&admin_url)
+                .await
+                .expect("connect to PostgreSQL admin database");
+            db.execute_unprepared(&sql).await.expect("admin SQL");
+            db.close().await.ok();
+        });
+    })
+    .join()
+    .expect("admin SQL thread");
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(&[]).await
+    }
+
+    /// Starts the server with extra environment settings.
+    pub async fn spawn_with(env: &[(&str, &str)]) -> Self {
+        let data_dir = tempfile::tempdir().expect("temp data dir");
+        let (database_url, pg_drop) = match Backend::from_env() {
+            Backend::Sqlite => (
+                format!(
+                    "sqlite://{}?mode=rwc",
+                    data_dir.path().join("packyard.db").display()
+                ),
+                None,
+            ),
+            Backend::Postgres { admin_url } => {
+                let name = format!("packyard_test_{}", uuid::Uuid::new_v4().simple());
+                run_sql_blocking(&admin_url, &format!("CREATE DATABASE {name}"));
+                let mut url =
+                    url::Url::parse(&admin_url).expect("PACKYARD_TEST_DATABASE_URL is a URL");
+                url.set_path(&format!("/{name}"));
+                (url.to_string(), Some((admin_url, name)))
+            }
+        };
+        let port = free_port();
+        let url = format!("http://127.0.0.1:{port}");
+        let log_path = data_dir.path().join("server.log");
+        let log = std::fs::File::create(&log_path).expect("log file");
+        let mut cmd = Command::new(bin());
+        cmd.arg("serve")
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("PACKYARD_LISTEN", format!("127.0.0.1:{port}"))
+            .env("PACKYARD_DATA_DIR", data_dir.path())
+            .env("PACKYARD_DATABASE_URL", &database_url)
+            .env("RUST_LOG", "info,sqlx=warn,sea_orm=warn")
+            .stdout(Stdio::null())
+            .stderr(log);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().expect("start packyard serve");
+        let app = Self {
+            url,
+            port,
+            data_dir,
+            database_url,
+            child,
+            pg_drop,
+            http: reqwest::Client::builder().build().expect("http client"),
+            log_path,
+        };
+        app.wait_ready().await;
+        app
+    }
+
+    async fn wait_ready(&self) {
+        let started = Instant::now();
+        loop {
+            if let Ok(r) = self.http.get(format!("{}/readyz", self.url)).send().await
+                && r.status().is_success()
+            {
+                return;
+            }
+            if started.elapsed() > Duration::from_secs(30) {
+                panic!("server did not become ready; log:\n{}", self.log());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Runs `packyard admin ...` against this server's database and returns stdout.
+    pub fn admin(&self, args: &[&str], stdin: Option<&str>) -> String {
+        let mut child = Command::new(bin())
+            .arg("admin")
+            .args(args)
+            .env("PACKYARD_DATA_DIR", self.data_dir.path())
+            .env("PACKYARD_DATABASE_URL", &self.database_url)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run packyard admin");
+        if let Some(input) = stdin {
+            child
+                .stdin
+                .take()
+                .expect("stdin")
+                .write_all(input.as_bytes())
+                .expect("write stdin");
+        }
+        drop(child.stdin.take());
+        let out = child.wait_with_output().expect("packyard admin output");
+        assert!(
+            out.status.success(),
+            "packyard admin {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("utf-8")
+    }
+
+    pub fn create_user(&self, login: &str) {
+        self.admin(
+            &[
+                "create-user",
+                login,
+                "--email",
+                &format!("{login}@example.test"),
+            ],
+            None,
+        );
+    }
+
+    pub fn create_user_with_password(&self, login: &str, password: &str) {
+        self.admin(&["create-user", login, "--password-stdin"], Some(password));
+    }
+
+    pub fn create_admin(&self, login: &str) {
+        self.admin(&["create-user", login, "--admin"], None);
+    }
+
+    pub fn create_org(&self, login: &str, owner: &str) {
+        self.admin(&["create-org", login, "--owner", owner], None);
+    }
+
+    /// A token with the given scopes (comma-separated).
+    pub fn token(&self, user: &str, scopes: &str) -> String {
+        self.admin(
+            &["create-token", user, "--name", "test", "--scopes", scopes],
+            None,
+        )
+        .trim()
+        .to_string()
+    }
+
+    /// A user with a token holding every scope.
+    pub fn user_with_token(&self, login: &str) -> String {
+        self.create_user(login);
+        self.token(
+            login,
+            "read:packages,write:packages,delete:packages,admin:org,user",
+        )
+    }
+
+    /// Connects to the server's database (for tests that must reach past the API, e.g. to
+    /// backdate a token's expiry).
+    pub async fn db(&self) -> sea_orm::DatabaseConnection {
+        sea_orm::Database::connect(&self.database_url)
+            .await
+            .expect("connect to test database")
+    }
+
+    pub async fn graphql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let mut req = self
+            .http
+            .post(format!("{}/graphql", self.url))
+            .json(&json!({"query": query, "variables": variables}));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.expect("graphql request");
+        assert!(
+            resp.status().is_success(),
+            "graphql HTTP status {}",
+            resp.status()
+        );
+        resp.json().await.expect("graphql json")
+    }
+
+    /// A GraphQL call that must succeed; returns `data`.
+    pub async fn gql_ok(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let body = self.graphql(token, query, variables).await;
+        assert!(body.get("errors").is_none(), "unexpected errors: {body:#}");
+        body["data"].clone()
+    }
+
+    pub async fn sql_statements(&self) -> u64 {
+        let text = self
+            .http
+            .get(format!("{}/metrics", self.url))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text");
+        text.lines()
+            .find_map(|l| l.strip_prefix("packyard_sql_statements_total "))
+            .and_then(|n| n.trim().parse().ok())
+            .expect("metric present")
+    }
+
+    pub async fn put_generic(
+        &self,
+        token: Option<&str>,
+        path: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> reqwest::Response {
+        let mut req = self
+            .http
+            .put(format!("{}/generic/{path}", self.url))
+            .body(body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.expect("PUT")
+    }
+
+    pub async fn get(&self, token: Option<&str>, path: &str) -> reqwest::Response {
+        let mut req = self.http.get(format!("{}{path}", self.url));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.expect("GET")
+    }
+
+    pub async fn delete(&self, token: Option<&str>, path: &str) -> reqwest::Response {
+        let mut req = self.http.delete(format!("{}{path}", self.url));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.expect("DELETE")
+    }
+
+    /// The repository root (for locating tools installed by scripts/install-deps.sh).
+    pub fn repo_root() -> &'static Path {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if let Some((admin_url, name)) = self.pg_drop.take() {
+            run_sql_blocking(
+                &admin_url,
+                &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+            );
+        }
+    }
+}
+
+/// The peak resident memory of a process, in KiB (Linux `VmHWM`).
+pub fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM")
+}
