@@ -38,6 +38,10 @@ enum Command {
 }
 
 #[derive(Subcommand)]
+#[expect(
+    clippy::enum_variant_names,
+    reason = "clap derives the subcommand names create-user, create-org, create-token"
+)]
 enum Admin {
     /// Create a user; the password, if any, is read from standard input.
     CreateUser {

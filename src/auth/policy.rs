@@ -257,28 +257,29 @@ mod tests {
         );
 
         #[rustfmt::skip]
-        let table: Vec<(&str, &(Actor, Option<Role>, bool), Visibility, [Want; 4])> = vec![
+        type Case<'a> = (&'a str, &'a (Actor, Option<Role>, bool), Visibility, [Want; 4]);
+        let table: Vec<Case<'_>> = vec![
             //                                   Read Write Admin Delete
-            ("anonymous",       &anonymous,       Public,   [Y, U, U, U]),
-            ("anonymous",       &anonymous,       Internal, [N, U, U, U]),
-            ("anonymous",       &anonymous,       Private,  [N, U, U, U]),
-            ("reader",          &reader,          Public,   [Y, F, F, F]),
-            ("reader",          &reader,          Private,  [Y, F, F, F]),
-            ("writer",          &writer,          Private,  [Y, Y, F, F]),
-            ("admin",           &admin,           Private,  [Y, Y, Y, Y]),
-            ("org member",      &org_member,      Internal, [Y, F, F, F]),
-            ("org member",      &org_member,      Private,  [N, N, N, N]),
-            ("non-member",      &stranger,        Public,   [Y, F, F, F]),
-            ("non-member",      &stranger,        Internal, [N, N, N, N]),
-            ("non-member",      &stranger,        Private,  [N, N, N, N]),
-            ("read-only token", &read_only_token, Private,  [Y, F, F, F]),
-            ("no-scope token",  &no_scope_token,  Private,  [N, N, N, N]),
-            ("no-scope token",  &no_scope_token,  Public,   [Y, F, F, F]),
-            ("write token",     &write_no_delete, Private,  [Y, Y, Y, F]),
-            ("repo token",      &repo_token,      Private,  [Y, Y, F, F]),
-            ("site admin",      &site_admin,      Private,  [Y, Y, Y, Y]),
-            ("fenced token",    &fenced,          Private,  [N, N, N, N]),
-            ("fenced token",    &fenced,          Public,   [Y, F, F, F]),
+            ("anonymous", &anonymous, Public, [Y, U, U, U]),
+            ("anonymous", &anonymous, Internal, [N, U, U, U]),
+            ("anonymous", &anonymous, Private, [N, U, U, U]),
+            ("reader", &reader, Public, [Y, F, F, F]),
+            ("reader", &reader, Private, [Y, F, F, F]),
+            ("writer", &writer, Private, [Y, Y, F, F]),
+            ("admin", &admin, Private, [Y, Y, Y, Y]),
+            ("org member", &org_member, Internal, [Y, F, F, F]),
+            ("org member", &org_member, Private, [N, N, N, N]),
+            ("non-member", &stranger, Public, [Y, F, F, F]),
+            ("non-member", &stranger, Internal, [N, N, N, N]),
+            ("non-member", &stranger, Private, [N, N, N, N]),
+            ("read-only token", &read_only_token, Private, [Y, F, F, F]),
+            ("no-scope token", &no_scope_token, Private, [N, N, N, N]),
+            ("no-scope token", &no_scope_token, Public, [Y, F, F, F]),
+            ("write token", &write_no_delete, Private, [Y, Y, Y, F]),
+            ("repo token", &repo_token, Private, [Y, Y, F, F]),
+            ("site admin", &site_admin, Private, [Y, Y, Y, Y]),
+            ("fenced token", &fenced, Private, [N, N, N, N]),
+            ("fenced token", &fenced, Public, [Y, F, F, F]),
         ];
         for (label, (actor, role, member), visibility, wants) in table {
             let facts = PackageFacts {

@@ -22,17 +22,21 @@ impl Domain {
     /// its publish transaction is never collected).
     pub async fn collect_garbage(&self, grace: Duration) -> DomainResult<GcReport> {
         let cutoff = now() - Duration::days(self.config.restore_days);
-        let mut report = GcReport::default();
-        report.versions_purged = package_version::Entity::delete_many()
+        let versions_purged = package_version::Entity::delete_many()
             .filter(package_version::Column::DeletedAt.lt(cutoff))
             .exec(&self.db)
             .await?
             .rows_affected;
-        report.packages_purged = package::Entity::delete_many()
+        let packages_purged = package::Entity::delete_many()
             .filter(package::Column::DeletedAt.lt(cutoff))
             .exec(&self.db)
             .await?
             .rows_affected;
+        let mut report = GcReport {
+            packages_purged,
+            versions_purged,
+            blobs_removed: 0,
+        };
         let referenced = package_file::Entity::find()
             .select_only()
             .column(package_file::Column::BlobDigest)

@@ -348,18 +348,35 @@ mod tests {
         futures::stream::iter(data.chunks(3).map(|c| Ok(Bytes::from_static(c))))
     }
 
+    /// The local filesystem, memory, and a real S3-compatible server when the test script
+    /// started one (`PACKYARD_TEST_S3_ENDPOINT`); in CI the S3 store must be there.
     async fn stores() -> Vec<(BlobStore, tempfile::TempDir)> {
         let dir = tempfile::tempdir().expect("tempdir");
         let url = format!("file://{}", dir.path().display());
         let local = BlobStore::from_url(&url).expect("local store");
         let memory_dir = tempfile::tempdir().expect("tempdir");
-        vec![
+        let mut stores = vec![
             (local, dir),
             (
                 BlobStore::from_url("memory://").expect("memory"),
                 memory_dir,
             ),
-        ]
+        ];
+        match std::env::var("PACKYARD_TEST_S3_ENDPOINT") {
+            Ok(endpoint) => {
+                let bucket = std::env::var("PACKYARD_TEST_S3_BUCKET")
+                    .unwrap_or_else(|_| "packyard-test".into());
+                let url =
+                    format!("s3://{bucket}?endpoint={endpoint}&region=us-east-1&allow_http=true");
+                let s3 = BlobStore::from_url(&url).expect("s3 store");
+                stores.push((s3, tempfile::tempdir().expect("tempdir")));
+            }
+            Err(_) => assert!(
+                std::env::var("CI").is_err(),
+                "CI must test the S3 blob store: run the tests through scripts/test.sh"
+            ),
+        }
+        stores
     }
 
     #[tokio::test]
