@@ -1,5 +1,10 @@
 //! The `packyard` command: serve, migrate, bootstrap administration, export the schema.
-use std::{io::Read, path::PathBuf, process::ExitCode, sync::Arc};
+use std::{
+    io::{IsTerminal, Read},
+    path::PathBuf,
+    process::ExitCode,
+    sync::Arc,
+};
 
 use clap::{Parser, Subcommand};
 use packyard::{
@@ -43,16 +48,14 @@ enum Command {
     reason = "clap derives the subcommand names create-user, create-org, create-token"
 )]
 enum Admin {
-    /// Create a user; the password, if any, is read from standard input.
+    /// Create a user. A password (needed only for `npm login`) is read from standard input
+    /// when it is piped in (`echo secret | packyard admin create-user alice`).
     CreateUser {
         login: String,
         #[arg(long)]
         admin: bool,
         #[arg(long)]
         email: Option<String>,
-        /// Read a password from standard input (needed for `npm login`).
-        #[arg(long)]
-        password_stdin: bool,
     },
     /// Create an organization owned by a user.
     CreateOrg {

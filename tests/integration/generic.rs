@@ -297,3 +297,38 @@ async fn one_gibibyte_streams_with_flat_memory() {
     let peak_mib = peak_rss_kib(app.pid()) / 1024;
     assert!(peak_mib < 100, "server peak RSS {peak_mib} MiB");
 }
+
+/// The same server on an S3-compatible blob store (the one scripts/test.sh starts).
+#[tokio::test]
+async fn runs_on_s3() {
+    let Ok(endpoint) = std::env::var("PACKYARD_TEST_S3_ENDPOINT") else {
+        assert!(std::env::var("CI").is_err(), "CI must run the S3 tests: use scripts/test.sh");
+        return;
+    };
+    let bucket = std::env::var("PACKYARD_TEST_S3_BUCKET").unwrap_or_else(|_| "packyard-test".into());
+    let storage = format!("s3://{bucket}?endpoint={endpoint}&region=us-east-1&allow_http=true");
+    let key = std::env::var("AWS_ACCESS_KEY_ID").expect("AWS_ACCESS_KEY_ID");
+    let secret = std::env::var("AWS_SECRET_ACCESS_KEY").expect("AWS_SECRET_ACCESS_KEY");
+    let app = TestApp::spawn_with(&[
+        ("PACKYARD_STORAGE_URL", &storage),
+        ("AWS_ACCESS_KEY_ID", &key),
+        ("AWS_SECRET_ACCESS_KEY", &secret),
+    ])
+    .await;
+    let token = app.user_with_token("sam");
+    let payload = vec![7u8; 3 * 1024 * 1024];
+    assert_eq!(app.put_generic(Some(&token), "sam/s3pkg/1/blob", payload.clone()).await.status(), 201);
+    let got = app.get(Some(&token), "/generic/sam/s3pkg/1/blob").await;
+    assert_eq!(got.status(), 200);
+    assert_eq!(got.bytes().await.expect("body").as_ref(), payload.as_slice());
+    let ranged = app
+        .http
+        .get(format!("{}/generic/sam/s3pkg/1/blob", app.url))
+        .bearer_auth(&token)
+        .header("Range", "bytes=0-9")
+        .send()
+        .await
+        .expect("range");
+    assert_eq!(ranged.status(), 206);
+    assert_eq!(ranged.bytes().await.expect("body").len(), 10);
+}

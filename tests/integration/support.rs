@@ -201,7 +201,7 @@ impl TestApp {
     }
 
     pub fn create_user_with_password(&self, login: &str, password: &str) {
-        self.admin(&["create-user", login, "--password-stdin"], Some(password));
+        self.admin(&["create-user", login], Some(password));
     }
 
     pub fn create_admin(&self, login: &str) {
