@@ -127,15 +127,15 @@ async fn run_admin(domain: &Domain, admin: Admin) -> Result<(), packyard::error:
             login,
             admin,
             email,
-            password_stdin,
         } => {
             let login = OwnerName::parse(&login)?;
-            let password = if password_stdin {
+            // A piped password is read; an interactive terminal means "no password".
+            let password = if std::io::stdin().is_terminal() {
+                None
+            } else {
                 let mut text = String::new();
                 std::io::stdin().read_to_string(&mut text)?;
-                Some(text.trim_end_matches(['\r', '\n']).to_string())
-            } else {
-                None
+                Some(text.trim_end_matches(['\r', '\n']).to_string()).filter(|p| !p.is_empty())
             };
             let user = domain
                 .create_user(&login, email, password.as_deref(), admin)

@@ -302,10 +302,14 @@ async fn one_gibibyte_streams_with_flat_memory() {
 #[tokio::test]
 async fn runs_on_s3() {
     let Ok(endpoint) = std::env::var("PACKYARD_TEST_S3_ENDPOINT") else {
-        assert!(std::env::var("CI").is_err(), "CI must run the S3 tests: use scripts/test.sh");
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI must run the S3 tests: use scripts/test.sh"
+        );
         return;
     };
-    let bucket = std::env::var("PACKYARD_TEST_S3_BUCKET").unwrap_or_else(|_| "packyard-test".into());
+    let bucket =
+        std::env::var("PACKYARD_TEST_S3_BUCKET").unwrap_or_else(|_| "packyard-test".into());
     let storage = format!("s3://{bucket}?endpoint={endpoint}&region=us-east-1&allow_http=true");
     let key = std::env::var("AWS_ACCESS_KEY_ID").expect("AWS_ACCESS_KEY_ID");
     let secret = std::env::var("AWS_SECRET_ACCESS_KEY").expect("AWS_SECRET_ACCESS_KEY");
@@ -317,10 +321,18 @@ async fn runs_on_s3() {
     .await;
     let token = app.user_with_token("sam");
     let payload = vec![7u8; 3 * 1024 * 1024];
-    assert_eq!(app.put_generic(Some(&token), "sam/s3pkg/1/blob", payload.clone()).await.status(), 201);
+    assert_eq!(
+        app.put_generic(Some(&token), "sam/s3pkg/1/blob", payload.clone())
+            .await
+            .status(),
+        201
+    );
     let got = app.get(Some(&token), "/generic/sam/s3pkg/1/blob").await;
     assert_eq!(got.status(), 200);
-    assert_eq!(got.bytes().await.expect("body").as_ref(), payload.as_slice());
+    assert_eq!(
+        got.bytes().await.expect("body").as_ref(),
+        payload.as_slice()
+    );
     let ranged = app
         .http
         .get(format!("{}/generic/sam/s3pkg/1/blob", app.url))
