@@ -126,7 +126,32 @@ impl Domain {
         pkg: &package::Model,
         owner: &account::Model,
     ) -> DomainResult<Option<Role>> {
-        let access = self.access_to(actor, pkg, owner).await?;
+        let visibility: Visibility = parse_stored(&pkg.visibility)?;
+        // Reading a public package needs no role: the hot path of every public download
+        // skips the role queries. (`viewer_role` computes the role when it is wanted.)
+        let access = if action == Action::Read && visibility == Visibility::Public {
+            Access {
+                role: None,
+                org_member: false,
+            }
+        } else {
+            self.access_to(actor, pkg, owner).await?
+        };
+        let facts = PackageFacts {
+            owner_login: &owner.login,
+            name: &pkg.name,
+            visibility,
+            role: access.role,
+            org_member: access.org_member,
+        };
+        policy::authorize(actor, action, &facts)?;
+        Ok(policy::effective_role(actor, &facts))
+    }
+
+    /// The actor's effective role on a package it may read (`None`: read-only by visibility).
+    pub async fn viewer_role(&self, actor: &Actor, package_id: i64) -> DomainResult<Option<Role>> {
+        let (pkg, owner) = self.package_model_by_id(package_id).await?;
+        let access = self.access_to(actor, &pkg, &owner).await?;
         let facts = PackageFacts {
             owner_login: &owner.login,
             name: &pkg.name,
@@ -134,7 +159,9 @@ impl Domain {
             role: access.role,
             org_member: access.org_member,
         };
-        policy::authorize(actor, action, &facts)?;
+        if pkg.deleted_at.is_some() || !policy::can_read(actor, &facts) {
+            return Err(crate::error::DomainError::not_found("package"));
+        }
         Ok(policy::effective_role(actor, &facts))
     }
 

@@ -368,10 +368,23 @@ impl Domain {
             .one(&self.db)
             .await?
             .ok_or_else(|| DomainError::not_found("package version"))?;
-        let pkg = self.package_by_id(actor, v.package_id).await?;
-        if v.deleted_at.is_some() && pkg.viewer_role != Some(Role::Admin) {
-            return Err(DomainError::not_found("package version"));
-        }
+        let (pkg, owner) = self.package_model_by_id(v.package_id).await?;
+        // Deleted things are for their admins only; others learn nothing.
+        let action = if v.deleted_at.is_some() || pkg.deleted_at.is_some() {
+            Action::Delete
+        } else {
+            Action::Read
+        };
+        self.authorize_package(actor, action, &pkg, &owner)
+            .await
+            .map_err(|e| match e {
+                DomainError::Forbidden(_) | DomainError::Unauthenticated(_)
+                    if action == Action::Delete =>
+                {
+                    DomainError::not_found("package version")
+                }
+                other => other,
+            })?;
         Ok(version_info(v))
     }
 

@@ -161,10 +161,9 @@ impl PackageObject {
     ) -> async_graphql::Result<Option<PackageRole>> {
         let c = ctx(c)?;
         Ok(c.domain
-            .package_by_id(c.actor, self.0.id)
+            .viewer_role(c.actor, self.0.id)
             .await
             .gql()?
-            .viewer_role
             .map(Into::into))
     }
     /// Who was granted access (visible to the package's admins).
