@@ -108,8 +108,11 @@ async fn run(cli: Cli) -> Result<(), String> {
                 .await
                 .map_err(|e| e.to_string())?;
             println!(
-                "purged {} packages and {} versions; removed {} blobs",
-                report.packages_purged, report.versions_purged, report.blobs_removed
+                "purged {} packages and {} versions; removed {} blobs and {} stale uploads",
+                report.packages_purged,
+                report.versions_purged,
+                report.blobs_removed,
+                report.uploads_removed
             );
             Ok(())
         }

@@ -14,6 +14,7 @@ pub struct GcReport {
     pub packages_purged: u64,
     pub versions_purged: u64,
     pub blobs_removed: u64,
+    pub uploads_removed: u64,
 }
 
 impl Domain {
@@ -35,7 +36,7 @@ impl Domain {
         let mut report = GcReport {
             packages_purged,
             versions_purged,
-            blobs_removed: 0,
+            ..Default::default()
         };
         let referenced = package_file::Entity::find()
             .select_only()
@@ -57,6 +58,20 @@ impl Domain {
             self.blobs.delete(&hex).await?;
             report.blobs_removed += 1;
         }
+        // Blobs staged but never recorded (a publish refused after its upload, a crash
+        // between staging and commit) have no row at all.
+        for hex in self.blobs.blobs_older_than(now() - grace).await? {
+            let digest = format!("sha256:{hex}");
+            if blob::Entity::find_by_id(digest)
+                .one(&self.db)
+                .await?
+                .is_none()
+            {
+                self.blobs.delete(&hex).await?;
+                report.blobs_removed += 1;
+            }
+        }
+        report.uploads_removed = self.blobs.remove_stale_uploads(now() - grace).await?;
         Ok(report)
     }
 }

@@ -247,6 +247,46 @@ impl BlobStore {
         }
     }
 
+    /// Stored blobs (hex SHA-256) last written before `cutoff`: candidates for GC.
+    pub async fn blobs_older_than(
+        &self,
+        cutoff: chrono::DateTime<chrono::Utc>,
+    ) -> DomainResult<Vec<String>> {
+        let mut listing = self.store.list(Some(&Path::from("blobs/sha256")));
+        let mut out = Vec::new();
+        while let Some(meta) = listing.next().await {
+            let meta = meta?;
+            if meta.last_modified < cutoff
+                && let Some(name) = meta.location.filename()
+            {
+                out.push(name.to_string());
+            }
+        }
+        Ok(out)
+    }
+
+    /// Removes uploads in progress last written before `cutoff` (abandoned uploads).
+    pub async fn remove_stale_uploads(
+        &self,
+        cutoff: chrono::DateTime<chrono::Utc>,
+    ) -> DomainResult<u64> {
+        let mut listing = self.store.list(Some(&Path::from("uploads")));
+        let mut stale = Vec::new();
+        while let Some(meta) = listing.next().await {
+            let meta = meta?;
+            if meta.last_modified < cutoff {
+                stale.push(meta.location);
+            }
+        }
+        for location in &stale {
+            match self.store.delete(location).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(stale.len() as u64)
+    }
+
     /// Checks the store answers (readiness probe).
     pub async fn ping(&self) -> DomainResult<()> {
         match self.store.head(&Path::from("readyz-probe")).await {

@@ -344,3 +344,59 @@ async fn runs_on_s3() {
     assert_eq!(ranged.status(), 206);
     assert_eq!(ranged.bytes().await.expect("body").len(), 10);
 }
+
+/// Garbage collection: purged deletions, blobs staged for refused publishes, and nothing a
+/// live file needs.
+#[tokio::test]
+async fn gc_removes_what_nothing_references() {
+    let app = TestApp::spawn_with(&[("PACKYARD_RESTORE_DAYS", "0")]).await;
+    let token = app.user_with_token("gus");
+    assert_eq!(
+        app.put_generic(Some(&token), "gus/keep/1/f", "kept bytes")
+            .await
+            .status(),
+        201
+    );
+    // Refused after its upload was staged: its blob has no row.
+    assert_eq!(
+        app.put_generic(Some(&token), "gus/keep/1/f", "refused bytes")
+            .await
+            .status(),
+        409
+    );
+    assert_eq!(
+        app.put_generic(Some(&token), "gus/gone/1/f", "deleted bytes")
+            .await
+            .status(),
+        201
+    );
+    assert_eq!(
+        app.delete(Some(&token), "/generic/gus/gone/1")
+            .await
+            .status(),
+        204
+    );
+    let blob_files = || {
+        let mut n = 0;
+        let mut dirs = vec![app.data_dir.path().join("blobs").join("blobs")];
+        while let Some(d) = dirs.pop() {
+            for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+                if e.path().is_dir() {
+                    dirs.push(e.path());
+                } else {
+                    n += 1;
+                }
+            }
+        }
+        n
+    };
+    assert_eq!(blob_files(), 3);
+    let out = app.cli(&["gc", "--grace-hours", "0"], None);
+    assert!(
+        out.contains("purged 1 packages and 1 versions; removed 2 blobs"),
+        "{out}"
+    );
+    assert_eq!(blob_files(), 1);
+    let kept = app.get(Some(&token), "/generic/gus/keep/1/f").await;
+    assert_eq!(kept.text().await.expect("body"), "kept bytes");
+}

@@ -43,6 +43,8 @@ pub struct TestApp {
     pg_drop: Option<(String, String)>,
     pub http: reqwest::Client,
     pub log_path: PathBuf,
+    /// The extra settings the server was started with; CLI runs get them too.
+    env: Vec<(String, String)>,
 }
 
 pub fn bin() -> &'static str {
@@ -129,6 +131,10 @@ impl TestApp {
             pg_drop,
             http: reqwest::Client::builder().build().expect("http client"),
             log_path,
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         };
         app.wait_ready().await;
         app
@@ -159,12 +165,19 @@ impl TestApp {
 
     /// Runs `packyard admin ...` against this server's database and returns stdout.
     pub fn admin(&self, args: &[&str], stdin: Option<&str>) -> String {
+        let mut full = vec!["admin"];
+        full.extend_from_slice(args);
+        self.cli(&full, stdin)
+    }
+
+    /// Runs the `packyard` command against this server's database and data dir.
+    pub fn cli(&self, args: &[&str], stdin: Option<&str>) -> String {
         let mut child = Command::new(bin())
-            .arg("admin")
             .args(args)
             .env("PACKYARD_DATA_DIR", self.data_dir.path())
             .env("PACKYARD_DATABASE_URL", &self.database_url)
             .env("RUST_LOG", "warn")
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
