@@ -1,7 +1,7 @@
 //! Downloads: permission, the file's blob as a stream, download counting; and file deletion.
 use std::ops::Range;
 
-use entity::{blob, package_file, package_version};
+use entity::{blob, package_file};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, Set,
     TransactionTrait,
@@ -13,7 +13,7 @@ use crate::{
         Domain, audit,
         names::{FileName, VersionName},
         now,
-        packages::{PackageRef, file_info},
+        packages::{PackageRef, file_info, live_version},
         views::{FileInfo, PackageInfo, VersionInfo},
     },
     error::{DomainError, DomainResult},
@@ -172,11 +172,7 @@ impl Domain {
             .ok_or_else(|| DomainError::not_found(format!("package {}/{}", r.owner, r.name)))?;
         self.authorize_package(actor, Action::Delete, &pkg, &owner)
             .await?;
-        let v = package_version::Entity::find()
-            .filter(package_version::Column::PackageId.eq(pkg.id))
-            .filter(package_version::Column::Version.eq(version.as_str()))
-            .filter(package_version::Column::DeletedAt.is_null())
-            .one(&self.db)
+        let v = live_version(&self.db, pkg.id, version.as_str())
             .await?
             .ok_or_else(|| DomainError::not_found(format!("version {version}")))?;
         let remaining = package_file::Entity::find()

@@ -350,11 +350,7 @@ impl Domain {
         version: &VersionName,
     ) -> DomainResult<(PackageInfo, VersionInfo)> {
         let pkg = self.find_package(actor, r).await?;
-        let v = package_version::Entity::find()
-            .filter(package_version::Column::PackageId.eq(pkg.id))
-            .filter(package_version::Column::Version.eq(version.as_str()))
-            .filter(package_version::Column::DeletedAt.is_null())
-            .one(&self.db)
+        let v = live_version(&self.db, pkg.id, version.as_str())
             .await?
             .ok_or_else(|| {
                 DomainError::not_found(format!("version {version} of {}/{}", r.owner, r.name))
@@ -787,11 +783,7 @@ impl Domain {
             .ok_or_else(|| DomainError::not_found(format!("package {}/{}", r.owner, r.name)))?;
         self.authorize_package(actor, Action::Write, &pkg, &owner)
             .await?;
-        let v = package_version::Entity::find()
-            .filter(package_version::Column::PackageId.eq(pkg.id))
-            .filter(package_version::Column::Version.eq(version.as_str()))
-            .filter(package_version::Column::DeletedAt.is_null())
-            .one(&self.db)
+        let v = live_version(&self.db, pkg.id, version.as_str())
             .await?
             .ok_or_else(|| DomainError::not_found(format!("version {version}")))?;
         let txn = self.db.begin().await?;
@@ -955,11 +947,7 @@ impl Domain {
             .ok_or_else(|| DomainError::not_found(format!("package {}/{}", r.owner, r.name)))?;
         self.authorize_package(actor, Action::Delete, &pkg, &owner)
             .await?;
-        let v = package_version::Entity::find()
-            .filter(package_version::Column::PackageId.eq(pkg.id))
-            .filter(package_version::Column::Version.eq(version.as_str()))
-            .filter(package_version::Column::DeletedAt.is_null())
-            .one(&self.db)
+        let v = live_version(&self.db, pkg.id, version.as_str())
             .await?
             .ok_or_else(|| DomainError::not_found(format!("version {version}")))?;
         self.delete_version(actor, v.id, true).await
@@ -1130,4 +1118,18 @@ pub(crate) async fn upsert_tag<C: sea_orm::ConnectionTrait>(
             .await?
         }
     })
+}
+
+/// The live version of a package with that name, if any.
+pub(crate) async fn live_version<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    package_id: i64,
+    version: &str,
+) -> DomainResult<Option<package_version::Model>> {
+    Ok(package_version::Entity::find()
+        .filter(package_version::Column::PackageId.eq(package_id))
+        .filter(package_version::Column::Version.eq(version))
+        .filter(package_version::Column::DeletedAt.is_null())
+        .one(db)
+        .await?)
 }

@@ -18,7 +18,7 @@ use crate::{
         metadata::VersionMetadata,
         names::{FileName, VersionName},
         now,
-        packages::{PackageRef, file_info, package_info, upsert_tag, version_info},
+        packages::{PackageRef, file_info, live_version, package_info, upsert_tag, version_info},
         types::{AccountKind, Role, Visibility, parse_stored},
         views::{FileInfo, PackageInfo, VersionInfo},
     },
@@ -279,12 +279,7 @@ impl Domain {
             }
         };
 
-        let current = package_version::Entity::find()
-            .filter(package_version::Column::PackageId.eq(pkg.id))
-            .filter(package_version::Column::Version.eq(req.version.as_str()))
-            .filter(package_version::Column::DeletedAt.is_null())
-            .one(txn)
-            .await?;
+        let current = live_version(txn, pkg.id, req.version.as_str()).await?;
         let created_version = current.is_none();
         let version = match current {
             Some(_) if req.on_existing == OnExisting::Refuse => {
