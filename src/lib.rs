@@ -9,6 +9,7 @@ pub mod formats;
 pub mod graphql;
 pub mod jobs;
 pub mod ops;
+pub mod rest;
 pub mod state;
 pub mod storage;
 pub mod telemetry;
@@ -40,6 +41,7 @@ fn router(state: AppState) -> Router {
         .route("/metrics", get(ops::metrics))
         .merge(graphql::routes())
         .merge(formats::routes())
+        .merge(rest::routes())
         .layer(CorsLayer::permissive().allow_private_network(false))
         .layer(middleware::from_fn(telemetry::request_span))
         .with_state(state)

@@ -185,20 +185,20 @@ impl Domain {
                 }
                 private = private
                     .add(package::Column::OwnerId.eq(id))
-                    .add(Expr::cust_with_values(
+                    .add(self.sql_expr(
                         "package.owner_id IN (SELECT organization_id FROM membership WHERE user_id = $1 AND role = 'owner')",
                         [id],
                     ))
-                    .add(Expr::cust_with_values(
+                    .add(self.sql_expr(
                         "(package.visibility = 'internal' AND package.owner_id IN (SELECT organization_id FROM membership WHERE user_id = $1))",
                         [id],
                     ))
-                    .add(Expr::cust_with_values(
+                    .add(self.sql_expr(
                         "package.id IN (SELECT package_id FROM package_grant WHERE user_id = $1 \
                          OR team_id IN (SELECT team_id FROM team_member WHERE user_id = $2))",
                         [id, id],
                     ))
-                    .add(Expr::cust_with_values(
+                    .add(self.sql_expr(
                         "(package.inherit_access AND package.repository_id IN (SELECT id FROM repository WHERE owner_id = $1 \
                          UNION SELECT repository_id FROM repository_collaborator WHERE user_id = $2 \
                          OR team_id IN (SELECT team_id FROM team_member WHERE user_id = $3)))",
@@ -207,11 +207,11 @@ impl Domain {
             }
             Actor::Repository { repository_id, .. } => {
                 private = private
-                    .add(Expr::cust_with_values(
+                    .add(self.sql_expr(
                         "(package.inherit_access AND package.repository_id = $1)",
                         [*repository_id],
                     ))
-                    .add(Expr::cust_with_values(
+                    .add(self.sql_expr(
                         "package.id IN (SELECT package_id FROM package_grant WHERE repository_id = $1)",
                         [*repository_id],
                     ));
@@ -221,7 +221,7 @@ impl Domain {
         let mut fenced = Condition::all().add(private);
         if let Some(token) = actor.token() {
             if let Some(owner) = &token.owner_login {
-                fenced = fenced.add(Expr::cust_with_values(
+                fenced = fenced.add(self.sql_expr(
                     "package.owner_id IN (SELECT id FROM account WHERE login = $1)",
                     [owner.to_ascii_lowercase()],
                 ));
@@ -234,10 +234,7 @@ impl Domain {
                         .replace('%', "\\%")
                         .replace('_', "\\_")
                         .replace('*', "%");
-                    any = any.add(Expr::cust_with_values(
-                        "package.name LIKE $1 ESCAPE '\\'",
-                        [like],
-                    ));
+                    any = any.add(self.sql_expr("package.name LIKE $1 ESCAPE '\\'", [like]));
                 }
                 fenced = fenced.add(any);
             }

@@ -244,10 +244,7 @@ impl Domain {
                     .replace('%', "\\%")
                     .replace('_', "\\_")
             );
-            cond = cond.add(Expr::cust_with_values(
-                "LOWER(package.name) LIKE $1 ESCAPE '\\'",
-                [like],
-            ));
+            cond = cond.add(self.sql_expr("LOWER(package.name) LIKE $1 ESCAPE '\\'", [like]));
         }
         let query = package::Entity::find().filter(cond);
         let total = query.clone().count(&self.db).await?;
@@ -961,6 +958,43 @@ impl Domain {
             ),
             Some(_) => Ok(()),
         }
+    }
+
+    /// Restores the most recently deleted package with this name (GitHub's REST restores by
+    /// name).
+    pub async fn restore_package_named(
+        &self,
+        actor: &Actor,
+        r: &PackageRef,
+    ) -> DomainResult<PackageInfo> {
+        let owner = self.account_model(&r.owner).await?;
+        let deleted = package::Entity::find()
+            .filter(package::Column::OwnerId.eq(owner.id))
+            .filter(package::Column::Format.eq(r.package_type.as_str()))
+            .filter(package::Column::Name.eq(r.name.as_str()))
+            .filter(package::Column::DeletedAt.is_not_null())
+            .order_by_desc(package::Column::DeletedAt)
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| {
+                DomainError::not_found(format!("deleted package {}/{}", r.owner, r.name))
+            })?;
+        self.restore_package(actor, deleted.id).await
+    }
+
+    /// How many live versions each package has.
+    pub async fn version_counts(&self, package_ids: &[i64]) -> DomainResult<HashMap<i64, i64>> {
+        let rows: Vec<(i64, i64)> = package_version::Entity::find()
+            .select_only()
+            .column(package_version::Column::PackageId)
+            .column_as(Expr::cust("COUNT(*)"), "n")
+            .filter(package_version::Column::PackageId.is_in(package_ids.iter().copied()))
+            .filter(package_version::Column::DeletedAt.is_null())
+            .group_by(package_version::Column::PackageId)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        Ok(rows.into_iter().collect())
     }
 
     /// Restores a deleted package, unless its name was taken again meanwhile.

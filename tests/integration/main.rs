@@ -6,5 +6,6 @@ mod generic;
 mod graphql;
 mod ops;
 mod permissions;
+mod rest;
 mod schema;
 mod support;
