@@ -295,6 +295,7 @@ async fn one_gibibyte_streams_with_flat_memory() {
     }
     assert_eq!(total, CHUNK * CHUNKS);
     let peak_mib = peak_rss_kib(app.pid()) / 1024;
+    eprintln!("1 GiB up and down: server peak RSS {peak_mib} MiB");
     assert!(peak_mib < 100, "server peak RSS {peak_mib} MiB");
 }
 
