@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 pub enum VersionMetadata {
     /// Generic packages carry no metadata beyond their files.
     Generic {},
+    /// npm: the version's `package.json` as published (without `dist`, served fresh).
+    Npm { manifest: serde_json::Value },
     /// Anything a door stores that it describes itself (kept as raw JSON).
     #[serde(untagged)]
     Other(serde_json::Value),

@@ -10,6 +10,7 @@ pub mod download;
 pub mod gc;
 pub mod metadata;
 pub mod names;
+pub mod npm;
 pub mod packages;
 pub mod publish;
 pub mod stats;

@@ -5,11 +5,12 @@
 
 pub mod generic;
 pub mod http;
+pub mod npm;
 
 use axum::Router;
 
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
-    Router::new().merge(generic::routes())
+    Router::new().merge(generic::routes()).merge(npm::routes())
 }
