@@ -17,9 +17,19 @@ impl Domain {
     }
 
     /// Replaces the metadata of a live version (npm deprecate). Needs write.
-    pub async fn update_version_metadata(&self, actor: &Actor, r: &PackageRef, version_id: i64, metadata: VersionMetadata) -> DomainResult<()> {
-        let (pkg, owner) = self.package_model(r).await?.ok_or_else(|| DomainError::not_found(format!("package {}/{}", r.owner, r.name)))?;
-        self.authorize_package(actor, Action::Write, &pkg, &owner).await?;
+    pub async fn update_version_metadata(
+        &self,
+        actor: &Actor,
+        r: &PackageRef,
+        version_id: i64,
+        metadata: VersionMetadata,
+    ) -> DomainResult<()> {
+        let (pkg, owner) = self
+            .package_model(r)
+            .await?
+            .ok_or_else(|| DomainError::not_found(format!("package {}/{}", r.owner, r.name)))?;
+        self.authorize_package(actor, Action::Write, &pkg, &owner)
+            .await?;
         let v = package_version::Entity::find_by_id(version_id)
             .one(&self.db)
             .await?

@@ -4,6 +4,7 @@
 
 mod generic;
 mod graphql;
+mod npm;
 mod ops;
 mod permissions;
 mod rest;

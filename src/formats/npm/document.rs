@@ -103,17 +103,28 @@ impl DocumentSplitter {
                 match b {
                     b'"' => {
                         self.in_string = true;
-                        self.string_is_key = matches!(self.stack.last(), Some(Frame::Object { expect_key: true, .. }));
+                        self.string_is_key = matches!(
+                            self.stack.last(),
+                            Some(Frame::Object {
+                                expect_key: true,
+                                ..
+                            })
+                        );
                         self.key.clear();
                         if !self.string_is_key && self.at_attachment_data() {
                             self.attachments += 1;
                             if self.attachments > 1 {
-                                return Err(DomainError::invalid("a publish carries exactly one tarball"));
+                                return Err(DomainError::invalid(
+                                    "a publish carries exactly one tarball",
+                                ));
                             }
                             self.capturing = true;
                         }
                     }
-                    b'{' => self.stack.push(Frame::Object { key: Vec::new(), expect_key: true }),
+                    b'{' => self.stack.push(Frame::Object {
+                        key: Vec::new(),
+                        expect_key: true,
+                    }),
                     b'[' => self.stack.push(Frame::Array),
                     b'}' | b']' => {
                         self.stack.pop();
@@ -147,7 +158,8 @@ impl DocumentSplitter {
 
     /// Decodes whole base64 quads, carrying the remainder to the next chunk.
     fn decode(&mut self, text: &[u8], out: &mut Vec<u8>) -> Result<(), DomainError> {
-        self.carry.extend(text.iter().filter(|b| !b.is_ascii_whitespace()));
+        self.carry
+            .extend(text.iter().filter(|b| !b.is_ascii_whitespace()));
         let whole = self.carry.len() / 4 * 4;
         if whole == 0 {
             return Ok(());
@@ -155,18 +167,25 @@ impl DocumentSplitter {
         let before = out.len();
         base64::engine::general_purpose::STANDARD
             .decode_vec(&self.carry[..whole], out)
-            .map_err(|e| DomainError::invalid(format!("attachment data is not valid base64: {e}")))?;
+            .map_err(|e| {
+                DomainError::invalid(format!("attachment data is not valid base64: {e}"))
+            })?;
         self.carry.drain(..whole);
         self.decoded += (out.len() - before) as u64;
         if self.decoded > self.data_limit {
-            return Err(DomainError::PayloadTooLarge(format!("the tarball is over the limit of {} bytes", self.data_limit)));
+            return Err(DomainError::PayloadTooLarge(format!(
+                "the tarball is over the limit of {} bytes",
+                self.data_limit
+            )));
         }
         Ok(())
     }
 
     fn finish_data(&mut self) -> Result<(), DomainError> {
         if !self.carry.is_empty() {
-            return Err(DomainError::invalid("attachment data is not valid base64 (truncated)"));
+            return Err(DomainError::invalid(
+                "attachment data is not valid base64 (truncated)",
+            ));
         }
         Ok(())
     }
@@ -222,22 +241,47 @@ mod tests {
             assert_eq!(out, b"tarball bytes \x00\x01\x02", "chunk {chunk}");
             let v: serde_json::Value = serde_json::from_slice(&meta).expect("meta is JSON");
             assert_eq!(v["_attachments"]["@a/b-1.0.0.tgz"]["data"], "");
-            assert_eq!(v["versions"]["1.0.0"]["data"], "keep me", "only the attachment's data is taken");
+            assert_eq!(
+                v["versions"]["1.0.0"]["data"], "keep me",
+                "only the attachment's data is taken"
+            );
             assert_eq!(v["_attachments"]["@a/b-1.0.0.tgz"]["length"], 17);
         }
     }
 
     #[test]
     fn refuses_bad_input() {
-        assert!(split(r#"{"_attachments":{"x":{"data":"!!!!"}}}"#, 5).is_err(), "bad base64");
-        assert!(split(r#"{"_attachments":{"x":{"data":"QUJD"}}"#, 5).is_err(), "truncated");
-        assert!(split(r#"{"_attachments":{"x":{"data":"QUJ"}}}"#, 5).is_err(), "partial quad");
-        assert!(split(r#"{"_attachments":{"x":{"data":"QUJD"},"y":{"data":"QUJD"}}}"#, 5).is_err(), "two tarballs");
+        assert!(
+            split(r#"{"_attachments":{"x":{"data":"!!!!"}}}"#, 5).is_err(),
+            "bad base64"
+        );
+        assert!(
+            split(r#"{"_attachments":{"x":{"data":"QUJD"}}"#, 5).is_err(),
+            "truncated"
+        );
+        assert!(
+            split(r#"{"_attachments":{"x":{"data":"QUJ"}}}"#, 5).is_err(),
+            "partial quad"
+        );
+        assert!(
+            split(
+                r#"{"_attachments":{"x":{"data":"QUJD"},"y":{"data":"QUJD"}}}"#,
+                5
+            )
+            .is_err(),
+            "two tarballs"
+        );
         let mut s = DocumentSplitter::new(8, 1 << 20);
-        assert!(matches!(s.feed(br#"{"name":"@a/bcdefgh"}"#, &mut Vec::new()), Err(DomainError::PayloadTooLarge(_))));
+        assert!(matches!(
+            s.feed(br#"{"name":"@a/bcdefgh"}"#, &mut Vec::new()),
+            Err(DomainError::PayloadTooLarge(_))
+        ));
         let mut s = DocumentSplitter::new(1 << 20, 2);
         assert!(matches!(
-            s.feed(br#"{"_attachments":{"x":{"data":"QUJDREVG"}}}"#, &mut Vec::new()),
+            s.feed(
+                br#"{"_attachments":{"x":{"data":"QUJDREVG"}}}"#,
+                &mut Vec::new()
+            ),
             Err(DomainError::PayloadTooLarge(_))
         ));
         let (_, _, had) = split(r#"{"name":"@a/b","versions":{}}"#, 3).expect("no attachment");

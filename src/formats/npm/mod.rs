@@ -53,20 +53,38 @@ pub fn routes() -> Router<AppState> {
         .route("/npm/-/user/{user}", put(login))
         .route("/npm/-/user/token/{token}", delete(logout))
         .route("/npm/-/package/{a}/dist-tags", get(list_dist_tags_encoded))
-        .route("/npm/-/package/{a}/dist-tags/{tag}", put(set_dist_tag_encoded).delete(delete_dist_tag_encoded))
+        .route(
+            "/npm/-/package/{a}/dist-tags/{tag}",
+            put(set_dist_tag_encoded).delete(delete_dist_tag_encoded),
+        )
         .route("/npm/-/package/{a}/{b}/dist-tags", get(list_dist_tags))
-        .route("/npm/-/package/{a}/{b}/dist-tags/{tag}", put(set_dist_tag).delete(delete_dist_tag))
+        .route(
+            "/npm/-/package/{a}/{b}/dist-tags/{tag}",
+            put(set_dist_tag).delete(delete_dist_tag),
+        )
         .route("/npm/{a}", get(packument_encoded).put(publish_encoded))
         .route("/npm/{a}/{b}", get(packument).put(publish))
-        .route("/npm/{a}/-rev/{rev}", put(update_encoded).delete(unpublish_package_encoded))
-        .route("/npm/{a}/{b}/-rev/{rev}", put(update).delete(unpublish_package))
+        .route(
+            "/npm/{a}/-rev/{rev}",
+            put(update_encoded).delete(unpublish_package_encoded),
+        )
+        .route(
+            "/npm/{a}/{b}/-rev/{rev}",
+            put(update).delete(unpublish_package),
+        )
         .route("/npm/{a}/-/{file}", get(tarball_encoded))
         .route("/npm/{a}/{b}/-/{file}", get(tarball))
-        .route("/npm/{a}/-/{file}/-rev/{rev}", delete(delete_tarball_encoded))
+        .route(
+            "/npm/{a}/-/{file}/-rev/{rev}",
+            delete(delete_tarball_encoded),
+        )
         .route("/npm/{a}/{b}/-/{file}/-rev/{rev}", delete(delete_tarball))
         // npm deletes a tarball by the path of its URL under the registry URL, which repeats
         // our `/npm` prefix: `/npm/npm/@scope/name/-/name-1.0.0.tgz/-rev/REV`.
-        .route("/npm/{a}/{b}/{c}/-/{file}/-rev/{rev}", delete(delete_tarball_prefixed))
+        .route(
+            "/npm/{a}/{b}/{c}/-/{file}/-rev/{rev}",
+            delete(delete_tarball_prefixed),
+        )
         .layer(DefaultBodyLimit::disable())
 }
 
@@ -82,14 +100,22 @@ impl From<DomainError> for NpmError {
 
 impl IntoResponse for NpmError {
     fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.0.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status =
+            StatusCode::from_u16(self.0.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let message = match &self.0 {
-            DomainError::AlreadyExists(m) => format!("cannot publish over the previously published versions: {m}"),
+            DomainError::AlreadyExists(m) => {
+                format!("cannot publish over the previously published versions: {m}")
+            }
             other => other.to_string(),
         };
         let body = Json(json!({"error": message}));
         if status == StatusCode::UNAUTHORIZED {
-            return (status, [(header::WWW_AUTHENTICATE, "Bearer realm=\"packyard\"")], body).into_response();
+            return (
+                status,
+                [(header::WWW_AUTHENTICATE, "Bearer realm=\"packyard\"")],
+                body,
+            )
+                .into_response();
         }
         (status, body).into_response()
     }
@@ -100,18 +126,28 @@ type NpmResult = Result<Response, NpmError>;
 
 /// `@owner/name` → the package it names. npm names are lower-case, URL-safe, ≤ 214 chars.
 fn package_ref(full: &str) -> Result<PackageRef, NpmError> {
-    let invalid = || DomainError::invalid(format!("invalid package name {full:?}: Packyard serves scoped packages, @OWNER/NAME"));
+    let invalid = || {
+        DomainError::invalid(format!(
+            "invalid package name {full:?}: Packyard serves scoped packages, @OWNER/NAME"
+        ))
+    };
     let rest = full.strip_prefix('@').ok_or_else(invalid)?;
     let (scope, name) = rest.split_once('/').ok_or_else(invalid)?;
     let valid_name = !name.is_empty()
         && full.len() <= 214
         && !name.starts_with('.')
         && !name.starts_with('_')
-        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-._~".contains(&b));
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-._~".contains(&b));
     if !valid_name || scope.bytes().any(|b| b.is_ascii_uppercase()) {
         return Err(invalid().into());
     }
-    Ok(PackageRef { owner: OwnerName::parse(scope)?, package_type: PackageType::Npm, name: PackageName::parse(name)? })
+    Ok(PackageRef {
+        owner: OwnerName::parse(scope)?,
+        package_type: PackageType::Npm,
+        name: PackageName::parse(name)?,
+    })
 }
 
 fn joined(a: &str, b: &str) -> String {
@@ -140,7 +176,10 @@ async fn whoami(State(state): State<AppState>, actor: NpmActor) -> NpmResult {
         Actor::User { login, .. } => Ok(Json(json!({"username": login})).into_response()),
         Actor::Repository { repository_id, .. } => {
             let repo = state.domain.repository_by_id(repository_id).await?;
-            Ok(Json(json!({"username": format!("{}/{}", repo.owner_login, repo.name)})).into_response())
+            Ok(
+                Json(json!({"username": format!("{}/{}", repo.owner_login, repo.name)}))
+                    .into_response(),
+            )
         }
         Actor::Anonymous => Err(DomainError::Unauthenticated("not logged in".into()).into()),
     }
@@ -153,26 +192,51 @@ struct LoginBody {
 }
 
 /// `npm login` (legacy): a username and password exchanged for a new token.
-async fn login(State(state): State<AppState>, Path(user): Path<String>, Json(body): Json<LoginBody>) -> NpmResult {
-    let name = user.strip_prefix("org.couchdb.user:").ok_or_else(|| DomainError::not_found("user endpoint"))?;
+async fn login(
+    State(state): State<AppState>,
+    Path(user): Path<String>,
+    Json(body): Json<LoginBody>,
+) -> NpmResult {
+    let name = user
+        .strip_prefix("org.couchdb.user:")
+        .ok_or_else(|| DomainError::not_found("user endpoint"))?;
     if !name.eq_ignore_ascii_case(&body.name) {
         return Err(DomainError::invalid("the user name in the path and the body differ").into());
     }
     let login = OwnerName::parse(&body.name)?;
-    let (_, secret) = state.domain.login_with_password(&login, &body.password, "npm login").await?;
-    Ok((StatusCode::CREATED, Json(json!({"ok": true, "id": format!("org.couchdb.user:{login}"), "token": secret}))).into_response())
+    let (_, secret) = state
+        .domain
+        .login_with_password(&login, &body.password, "npm login")
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"ok": true, "id": format!("org.couchdb.user:{login}"), "token": secret})),
+    )
+        .into_response())
 }
 
 /// `npm logout`: revokes the token presented.
-async fn logout(State(state): State<AppState>, Path(token): Path<String>, headers: HeaderMap) -> NpmResult {
+async fn logout(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+) -> NpmResult {
     let presented = match credential_from_headers(&headers)? {
         Some(crate::auth::Credential::Secret { secret, .. }) => secret,
         None => return Err(DomainError::Unauthenticated("authentication required".into()).into()),
     };
     if presented != token {
-        return Err(DomainError::forbidden("a client may only revoke the token it presents").into());
+        return Err(
+            DomainError::forbidden("a client may only revoke the token it presents").into(),
+        );
     }
-    state.domain.authenticate(&crate::auth::Credential::Secret { secret: presented.clone(), username: None }).await?;
+    state
+        .domain
+        .authenticate(&crate::auth::Credential::Secret {
+            secret: presented.clone(),
+            username: None,
+        })
+        .await?;
     state.domain.revoke_presented_token(&presented).await?;
     Ok(Json(json!({"ok": true})).into_response())
 }
@@ -185,14 +249,31 @@ struct SearchQuery {
 }
 
 /// `npm search`: packages whose name contains the text, among those the caller may read.
-async fn search(State(state): State<AppState>, actor: NpmActor, Query(q): Query<SearchQuery>) -> NpmResult {
+async fn search(
+    State(state): State<AppState>,
+    actor: NpmActor,
+    Query(q): Query<SearchQuery>,
+) -> NpmResult {
     let actor = actor.into_inner();
     let text = q.text.unwrap_or_default();
     // `npm search @scope/x` and `scope:x` forms: match on the part after the scope.
     let query = text.rsplit('/').next().unwrap_or_default().to_string();
-    let filter = PackageFilter { package_type: Some(PackageType::Npm), query: Some(query), ..Default::default() };
+    let filter = PackageFilter {
+        package_type: Some(PackageType::Npm),
+        query: Some(query),
+        ..Default::default()
+    };
     let size = q.size.unwrap_or(20).clamp(1, 250);
-    let (packages, total) = state.domain.list_packages(&actor, &filter, PackageOrder::NameAsc, q.from.unwrap_or(0), size).await?;
+    let (packages, total) = state
+        .domain
+        .list_packages(
+            &actor,
+            &filter,
+            PackageOrder::NameAsc,
+            q.from.unwrap_or(0),
+            size,
+        )
+        .await?;
     let ids: Vec<i64> = packages.iter().map(|p| p.id).collect();
     let latest = state.domain.latest_versions_of(&ids).await?;
     let base = state.config.base_url();
@@ -216,20 +297,44 @@ async fn search(State(state): State<AppState>, actor: NpmActor, Query(q): Query<
             })
         })
         .collect();
-    Ok(Json(json!({"objects": objects, "total": total, "time": chrono::Utc::now()})).into_response())
+    Ok(
+        Json(json!({"objects": objects, "total": total, "time": chrono::Utc::now()}))
+            .into_response(),
+    )
 }
 
-async fn packument_encoded(State(state): State<AppState>, actor: NpmActor, Path(a): Path<String>, headers: HeaderMap) -> NpmResult {
+async fn packument_encoded(
+    State(state): State<AppState>,
+    actor: NpmActor,
+    Path(a): Path<String>,
+    headers: HeaderMap,
+) -> NpmResult {
     serve_packument(&state, actor.into_inner(), &package_ref(&a)?, &headers).await
 }
 
-async fn packument(State(state): State<AppState>, actor: NpmActor, Path((a, b)): Path<(String, String)>, headers: HeaderMap) -> NpmResult {
-    serve_packument(&state, actor.into_inner(), &package_ref(&joined(&a, &b))?, &headers).await
+async fn packument(
+    State(state): State<AppState>,
+    actor: NpmActor,
+    Path((a, b)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> NpmResult {
+    serve_packument(
+        &state,
+        actor.into_inner(),
+        &package_ref(&joined(&a, &b))?,
+        &headers,
+    )
+    .await
 }
 
 /// The packument: full, or abbreviated for `Accept: application/vnd.npm.install-v1+json`;
 /// `ETag` / `If-None-Match` give 304s.
-async fn serve_packument(state: &AppState, actor: Actor, r: &PackageRef, headers: &HeaderMap) -> NpmResult {
+async fn serve_packument(
+    state: &AppState,
+    actor: Actor,
+    r: &PackageRef,
+    headers: &HeaderMap,
+) -> NpmResult {
     let abbreviated = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
@@ -237,43 +342,124 @@ async fn serve_packument(state: &AppState, actor: Actor, r: &PackageRef, headers
     let doc = packument::build(state, &actor, r, abbreviated).await?;
     let body = serde_json::to_vec(&doc).map_err(DomainError::internal)?;
     let etag = format!("\"{}\"", &crate::storage::hex_sha256(&body)[..32]);
-    let content_type = if abbreviated { "application/vnd.npm.install-v1+json" } else { "application/json" };
-    if headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some(etag.as_str()) {
+    let content_type = if abbreviated {
+        "application/vnd.npm.install-v1+json"
+    } else {
+        "application/json"
+    };
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        == Some(etag.as_str())
+    {
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
     }
-    Ok((StatusCode::OK, [(header::CONTENT_TYPE, content_type.to_string()), (header::ETAG, etag)], body).into_response())
+    Ok((
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, content_type.to_string()),
+            (header::ETAG, etag),
+        ],
+        body,
+    )
+        .into_response())
 }
 
-async fn tarball_encoded(State(state): State<AppState>, actor: NpmActor, Path((a, file)): Path<(String, String)>, headers: HeaderMap) -> NpmResult {
-    serve_tarball(&state, actor.into_inner(), &package_ref(&a)?, &file, &headers).await
+async fn tarball_encoded(
+    State(state): State<AppState>,
+    actor: NpmActor,
+    Path((a, file)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> NpmResult {
+    serve_tarball(
+        &state,
+        actor.into_inner(),
+        &package_ref(&a)?,
+        &file,
+        &headers,
+    )
+    .await
 }
 
-async fn tarball(State(state): State<AppState>, actor: NpmActor, Path((a, b, file)): Path<(String, String, String)>, headers: HeaderMap) -> NpmResult {
-    serve_tarball(&state, actor.into_inner(), &package_ref(&joined(&a, &b))?, &file, &headers).await
+async fn tarball(
+    State(state): State<AppState>,
+    actor: NpmActor,
+    Path((a, b, file)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> NpmResult {
+    serve_tarball(
+        &state,
+        actor.into_inner(),
+        &package_ref(&joined(&a, &b))?,
+        &file,
+        &headers,
+    )
+    .await
 }
 
-async fn serve_tarball(state: &AppState, actor: Actor, r: &PackageRef, file: &str, headers: &HeaderMap) -> NpmResult {
+async fn serve_tarball(
+    state: &AppState,
+    actor: Actor,
+    r: &PackageRef,
+    file: &str,
+    headers: &HeaderMap,
+) -> NpmResult {
     let version = version_from_file(r, file)?;
     let name = FileName::parse(file)?;
     let range = crate::formats::http::range_header(headers);
-    let download = state.domain.open_file(&actor, r, &version, &name, range).await?;
+    let download = state
+        .domain
+        .open_file(&actor, r, &version, &name, range)
+        .await?;
     Ok(file_response(download, false))
 }
 
-async fn publish_encoded(State(state): State<AppState>, actor: NpmActor, Path(a): Path<String>, body: Body) -> NpmResult {
+async fn publish_encoded(
+    State(state): State<AppState>,
+    actor: NpmActor,
+    Path(a): Path<String>,
+    body: Body,
+) -> NpmResult {
     put_document(&state, actor.into_inner(), &package_ref(&a)?, body).await
 }
 
-async fn publish(State(state): State<AppState>, actor: NpmActor, Path((a, b)): Path<(String, String)>, body: Body) -> NpmResult {
-    put_document(&state, actor.into_inner(), &package_ref(&joined(&a, &b))?, body).await
+async fn publish(
+    State(state): State<AppState>,
+    actor: NpmActor,
+    Path((a, b)): Path<(String, String)>,
+    body: Body,
+) -> NpmResult {
+    put_document(
+        &state,
+        actor.into_inner(),
+        &package_ref(&joined(&a, &b))?,
+        body,
+    )
+    .await
 }
 
-async fn update_encoded(State(state): State<AppState>, actor: NpmActor, Path((a, _rev)): Path<(String, String)>, body: Body) -> NpmResult {
+async fn update_encoded(
+    State(state): State<AppState>,
+    actor: NpmActor,
+    Path((a, _rev)): Path<(String, String)>,
+    body: Body,
+) -> NpmResult {
     put_document(&state, actor.into_inner(), &package_ref(&a)?, body).await
 }
 
-async fn update(State(state): State<AppState>, actor: NpmActor, Path((a, b, _rev)): Path<(String, String, String)>, body: Body) -> NpmResult {
-    put_document(&state, actor.into_inner(), &package_ref(&joined(&a, &b))?, body).await
+async fn update(
+    State(state): State<AppState>,
+    actor: NpmActor,
+    Path((a, b, _rev)): Path<(String, String, String)>,
+    body: Body,
+) -> NpmResult {
+    put_document(
+        &state,
+        actor.into_inner(),
+        &package_ref(&joined(&a, &b))?,
+        body,
+    )
+    .await
 }
 
 /// A PUT of the package document: a publish when it carries a tarball, otherwise an update
@@ -281,12 +467,24 @@ async fn update(State(state): State<AppState>, actor: NpmActor, Path((a, b, _rev
 /// `unpublish pkg@version` does).
 async fn put_document(state: &AppState, actor: Actor, r: &PackageRef, body: Body) -> NpmResult {
     if actor.is_anonymous() {
-        return Err(DomainError::Unauthenticated("log in to publish: npm login or an _authToken".into()).into());
+        return Err(DomainError::Unauthenticated(
+            "log in to publish: npm login or an _authToken".into(),
+        )
+        .into());
     }
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
-    let want = DigestSet { md5: false, sha1: true, sha512: true };
-    let expect = Expectations { max_size: Some(TARBALL_MAX), ..Default::default() };
-    let stage = state.domain.stage_blob(tokio_stream_from(rx), want, &expect);
+    let want = DigestSet {
+        md5: false,
+        sha1: true,
+        sha512: true,
+    };
+    let expect = Expectations {
+        max_size: Some(TARBALL_MAX),
+        ..Default::default()
+    };
+    let stage = state
+        .domain
+        .stage_blob(tokio_stream_from(rx), want, &expect);
     let split = async move {
         let mut splitter = DocumentSplitter::new(DOCUMENT_MAX, TARBALL_MAX);
         let mut stream = body.into_data_stream();
@@ -295,12 +493,18 @@ async fn put_document(state: &AppState, actor: Actor, r: &PackageRef, body: Body
             let chunk = match chunk {
                 Ok(c) => c,
                 Err(e) => {
-                    let _ = tx.send(Err(std::io::Error::other("request body interrupted"))).await;
-                    return Err(DomainError::invalid(format!("request body interrupted: {e}")));
+                    let _ = tx
+                        .send(Err(std::io::Error::other("request body interrupted")))
+                        .await;
+                    return Err(DomainError::invalid(format!(
+                        "request body interrupted: {e}"
+                    )));
                 }
             };
             if let Err(e) = splitter.feed(&chunk, &mut decoded) {
-                let _ = tx.send(Err(std::io::Error::other("bad publish document"))).await;
+                let _ = tx
+                    .send(Err(std::io::Error::other("bad publish document")))
+                    .await;
                 return Err(e);
             }
             if !decoded.is_empty() {
@@ -315,10 +519,15 @@ async fn put_document(state: &AppState, actor: Actor, r: &PackageRef, body: Body
     };
     let (staged, split) = tokio::join!(stage, split);
     let (meta, has_tarball) = split?;
-    let doc: PublishDocument =
-        serde_json::from_slice(&meta).map_err(|e| DomainError::invalid(format!("invalid publish document: {e}")))?;
+    let doc: PublishDocument = serde_json::from_slice(&meta)
+        .map_err(|e| DomainError::invalid(format!("invalid publish document: {e}")))?;
     if doc.name != full_name(r) {
-        return Err(DomainError::invalid(format!("the document names {:?}, the URL {:?}", doc.name, full_name(r))).into());
+        return Err(DomainError::invalid(format!(
+            "the document names {:?}, the URL {:?}",
+            doc.name,
+            full_name(r)
+        ))
+        .into());
     }
     if !has_tarball {
         return update_versions(state, &actor, r, doc).await;
@@ -333,45 +542,86 @@ fn tokio_stream_from(
     futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }
 
-async fn publish_version(state: &AppState, actor: &Actor, r: &PackageRef, doc: PublishDocument, staged: crate::storage::StagedBlob) -> NpmResult {
+async fn publish_version(
+    state: &AppState,
+    actor: &Actor,
+    r: &PackageRef,
+    doc: PublishDocument,
+    staged: crate::storage::StagedBlob,
+) -> NpmResult {
     let mut versions = doc.versions.into_iter();
     let (version_text, mut manifest) = match (versions.next(), versions.next()) {
         (Some(v), None) => v,
         _ => return Err(DomainError::invalid("a publish carries exactly one version").into()),
     };
-    semver::Version::parse(&version_text).map_err(|e| DomainError::invalid(format!("invalid version {version_text:?}: {e}")))?;
+    semver::Version::parse(&version_text)
+        .map_err(|e| DomainError::invalid(format!("invalid version {version_text:?}: {e}")))?;
     let version = VersionName::parse(&version_text)?;
-    let (attachment_name, attachment) = doc.attachments.into_iter().next().ok_or_else(|| DomainError::invalid("no tarball attached"))?;
-    if attachment_name != format!("{}-{version}.tgz", full_name(r)) && attachment_name != format!("{}-{version}.tgz", r.name) {
-        return Err(DomainError::invalid(format!("unexpected attachment name {attachment_name:?}")).into());
+    let (attachment_name, attachment) = doc
+        .attachments
+        .into_iter()
+        .next()
+        .ok_or_else(|| DomainError::invalid("no tarball attached"))?;
+    if attachment_name != format!("{}-{version}.tgz", full_name(r))
+        && attachment_name != format!("{}-{version}.tgz", r.name)
+    {
+        return Err(DomainError::invalid(format!(
+            "unexpected attachment name {attachment_name:?}"
+        ))
+        .into());
     }
     if let Some(length) = attachment.get("length").and_then(Value::as_u64)
         && length != staged.size
     {
-        return Err(DomainError::invalid(format!("the tarball is {} bytes, the document says {length}", staged.size)).into());
+        return Err(DomainError::invalid(format!(
+            "the tarball is {} bytes, the document says {length}",
+            staged.size
+        ))
+        .into());
     }
     // The declared digests must be the tarball's.
     let dist = manifest.get("dist").cloned().unwrap_or(Value::Null);
     if let Some(shasum) = dist.get("shasum").and_then(Value::as_str)
         && Some(shasum) != staged.digests.sha1.as_deref()
     {
-        return Err(DomainError::DigestMismatch { expected: format!("sha1:{shasum}"), actual: format!("sha1:{}", staged.digests.sha1.clone().unwrap_or_default()) }.into());
+        return Err(DomainError::DigestMismatch {
+            expected: format!("sha1:{shasum}"),
+            actual: format!("sha1:{}", staged.digests.sha1.clone().unwrap_or_default()),
+        }
+        .into());
     }
     if let Some(integrity) = dist.get("integrity").and_then(Value::as_str) {
-        let declared: Vec<&str> = integrity.split_whitespace().filter(|i| i.starts_with("sha512-")).collect();
+        let declared: Vec<&str> = integrity
+            .split_whitespace()
+            .filter(|i| i.starts_with("sha512-"))
+            .collect();
         let ours = integrity_of(staged.digests.sha512.as_deref()).unwrap_or_default();
         if !declared.is_empty() && !declared.contains(&ours.as_str()) {
-            return Err(DomainError::DigestMismatch { expected: integrity.to_string(), actual: ours }.into());
+            return Err(DomainError::DigestMismatch {
+                expected: integrity.to_string(),
+                actual: ours,
+            }
+            .into());
         }
     }
     // The manifest inside the tarball must agree with the document.
     let read = state.domain.open_staged(&staged).await?;
     let reader = tokio_util::io::StreamReader::new(read.stream);
-    let contents = tokio::task::spawn_blocking(move || tarball::inspect(tokio_util::io::SyncIoBridge::new(reader)))
-        .await
-        .map_err(DomainError::internal)??;
-    let inner_name = contents.manifest.get("name").and_then(Value::as_str).unwrap_or_default();
-    let inner_version = contents.manifest.get("version").and_then(Value::as_str).unwrap_or_default();
+    let contents = tokio::task::spawn_blocking(move || {
+        tarball::inspect(tokio_util::io::SyncIoBridge::new(reader))
+    })
+    .await
+    .map_err(DomainError::internal)??;
+    let inner_name = contents
+        .manifest
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let inner_version = contents
+        .manifest
+        .get("version")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     if inner_name != full_name(r) || inner_version != version_text {
         return Err(DomainError::invalid(format!(
             "the tarball's package.json is {inner_name}@{inner_version}, the document publishes {}@{version_text}",
@@ -384,7 +634,12 @@ async fn publish_version(state: &AppState, actor: &Actor, r: &PackageRef, doc: P
             map.remove(private);
         }
     }
-    let text = |key: &str| manifest.get(key).and_then(Value::as_str).map(str::to_string);
+    let text = |key: &str| {
+        manifest
+            .get(key)
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
     let summary = text("description");
     let license = text("license");
     let repository_url = match manifest.get("repository") {
@@ -392,15 +647,24 @@ async fn publish_version(state: &AppState, actor: &Actor, r: &PackageRef, doc: P
         Some(Value::Object(o)) => o.get("url").and_then(Value::as_str).map(str::to_string),
         _ => None,
     };
-    let readme = doc.readme.filter(|r| !r.is_empty() && r != "ERROR: No README data found!").or(contents.readme);
+    let readme = doc
+        .readme
+        .filter(|r| !r.is_empty() && r != "ERROR: No README data found!")
+        .or(contents.readme);
     let tags: Vec<String> = doc
         .dist_tags
         .iter()
         .filter(|(_, v)| v.as_str() == Some(version_text.as_str()))
         .map(|(k, _)| k.clone())
         .collect();
-    let tags = if tags.is_empty() { vec!["latest".to_string()] } else { tags };
-    let prerelease = semver::Version::parse(&version_text).map(|v| !v.pre.is_empty()).unwrap_or(false);
+    let tags = if tags.is_empty() {
+        vec!["latest".to_string()]
+    } else {
+        tags
+    };
+    let prerelease = semver::Version::parse(&version_text)
+        .map(|v| !v.pre.is_empty())
+        .unwrap_or(false);
     let visibility = match doc.access.as_deref() {
         Some("public") => Some(Visibility::Public),
         _ => None,
@@ -418,7 +682,12 @@ async fn publish_version(state: &AppState, actor: &Actor, r: &PackageRef, doc: P
                 readme,
                 license,
                 prerelease,
-                files: vec![NewFile { name: file, blob: staged, content_type: "application/octet-stream".into(), lead: true }],
+                files: vec![NewFile {
+                    name: file,
+                    blob: staged,
+                    content_type: "application/octet-stream".into(),
+                    lead: true,
+                }],
                 tags,
                 visibility,
                 repository_url,
@@ -426,17 +695,29 @@ async fn publish_version(state: &AppState, actor: &Actor, r: &PackageRef, doc: P
             },
         )
         .await?;
-    Ok((StatusCode::CREATED, Json(json!({"ok": true, "id": full_name(r)}))).into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"ok": true, "id": full_name(r)})),
+    )
+        .into_response())
 }
 
 /// `sha512-<base64>` from a hex SHA-512.
 fn integrity_of(sha512_hex: Option<&str>) -> Option<String> {
     let bytes = hex::decode(sha512_hex?).ok()?;
-    Some(format!("sha512-{}", base64::engine::general_purpose::STANDARD.encode(bytes)))
+    Some(format!(
+        "sha512-{}",
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    ))
 }
 
 /// A document without a tarball: apply deprecations and unpublish versions it leaves out.
-async fn update_versions(state: &AppState, actor: &Actor, r: &PackageRef, doc: PublishDocument) -> NpmResult {
+async fn update_versions(
+    state: &AppState,
+    actor: &Actor,
+    r: &PackageRef,
+    doc: PublishDocument,
+) -> NpmResult {
     let pkg = state.domain.find_package(actor, r).await?;
     let current = state.domain.all_versions(actor, pkg.id).await?;
     for v in &current {
@@ -445,20 +726,29 @@ async fn update_versions(state: &AppState, actor: &Actor, r: &PackageRef, doc: P
                 state.domain.delete_version(actor, v.id, true).await?;
             }
             Some(sent) => {
-                let mut manifest = match serde_json::from_value::<VersionMetadata>(v.metadata.clone()) {
-                    Ok(VersionMetadata::Npm { manifest }) => manifest,
-                    _ => json!({}),
-                };
-                let wanted = sent.get("deprecated").and_then(Value::as_str).filter(|s| !s.is_empty());
+                let mut manifest =
+                    match serde_json::from_value::<VersionMetadata>(v.metadata.clone()) {
+                        Ok(VersionMetadata::Npm { manifest }) => manifest,
+                        _ => json!({}),
+                    };
+                let wanted = sent
+                    .get("deprecated")
+                    .and_then(Value::as_str)
+                    .filter(|s| !s.is_empty());
                 let had = manifest.get("deprecated").and_then(Value::as_str);
                 if wanted != had
                     && let Value::Object(map) = &mut manifest
                 {
                     match wanted {
-                        Some(message) => map.insert("deprecated".into(), Value::String(message.to_string())),
+                        Some(message) => {
+                            map.insert("deprecated".into(), Value::String(message.to_string()))
+                        }
                         None => map.remove("deprecated"),
                     };
-                    state.domain.update_version_metadata(actor, r, v.id, VersionMetadata::Npm { manifest }).await?;
+                    state
+                        .domain
+                        .update_version_metadata(actor, r, v.id, VersionMetadata::Npm { manifest })
+                        .await?;
                 }
             }
         }
@@ -466,11 +756,19 @@ async fn update_versions(state: &AppState, actor: &Actor, r: &PackageRef, doc: P
     Ok(Json(json!({"ok": true})).into_response())
 }
 
-async fn unpublish_package_encoded(State(state): State<AppState>, actor: NpmActor, Path((a, _rev)): Path<(String, String)>) -> NpmResult {
+async fn unpublish_package_encoded(
+    State(state): State<AppState>,
+    actor: NpmActor,
+    Path((a, _rev)): Path<(String, String)>,
+) -> NpmResult {
     unpublish_all(&state, actor.into_inner(), &package_ref(&a)?).await
 }
 
-async fn unpublish_package(State(state): State<AppState>, actor: NpmActor, Path((a, b, _rev)): Path<(String, String, String)>) -> NpmResult {
+async fn unpublish_package(
+    State(state): State<AppState>,
+    actor: NpmActor,
+    Path((a, b, _rev)): Path<(String, String, String)>,
+) -> NpmResult {
     unpublish_all(&state, actor.into_inner(), &package_ref(&joined(&a, &b))?).await
 }
 
@@ -481,12 +779,26 @@ async fn unpublish_all(state: &AppState, actor: Actor, r: &PackageRef) -> NpmRes
     Ok(Json(json!({"ok": true})).into_response())
 }
 
-async fn delete_tarball_encoded(State(state): State<AppState>, actor: NpmActor, Path((a, file, _rev)): Path<(String, String, String)>) -> NpmResult {
+async fn delete_tarball_encoded(
+    State(state): State<AppState>,
+    actor: NpmActor,
+    Path((a, file, _rev)): Path<(String, String, String)>,
+) -> NpmResult {
     remove_tarball(&state, actor.into_inner(), &package_ref(&a)?, &file).await
 }
 
-async fn delete_tarball(State(state): State<AppState>, actor: NpmActor, Path((a, b, file, _rev)): Path<(String, String, String, String)>) -> NpmResult {
-    remove_tarball(&state, actor.into_inner(), &package_ref(&joined(&a, &b))?, &file).await
+async fn delete_tarball(
+    State(state): State<AppState>,
+    actor: NpmActor,
+    Path((a, b, file, _rev)): Path<(String, String, String, String)>,
+) -> NpmResult {
+    remove_tarball(
+        &state,
+        actor.into_inner(),
+        &package_ref(&joined(&a, &b))?,
+        &file,
+    )
+    .await
 }
 
 async fn delete_tarball_prefixed(
@@ -497,7 +809,13 @@ async fn delete_tarball_prefixed(
     if prefix != "npm" {
         return Err(DomainError::not_found("tarball").into());
     }
-    remove_tarball(&state, actor.into_inner(), &package_ref(&joined(&b, &c))?, &file).await
+    remove_tarball(
+        &state,
+        actor.into_inner(),
+        &package_ref(&joined(&b, &c))?,
+        &file,
+    )
+    .await
 }
 
 /// The tarball step of `npm unpublish pkg@version`: its version went with the previous
@@ -515,54 +833,113 @@ async fn remove_tarball(state: &AppState, actor: Actor, r: &PackageRef, file: &s
     }
 }
 
-async fn list_dist_tags_encoded(State(state): State<AppState>, actor: NpmActor, Path(a): Path<String>) -> NpmResult {
+async fn list_dist_tags_encoded(
+    State(state): State<AppState>,
+    actor: NpmActor,
+    Path(a): Path<String>,
+) -> NpmResult {
     dist_tags(&state, actor.into_inner(), &package_ref(&a)?).await
 }
 
-async fn list_dist_tags(State(state): State<AppState>, actor: NpmActor, Path((a, b)): Path<(String, String)>) -> NpmResult {
+async fn list_dist_tags(
+    State(state): State<AppState>,
+    actor: NpmActor,
+    Path((a, b)): Path<(String, String)>,
+) -> NpmResult {
     dist_tags(&state, actor.into_inner(), &package_ref(&joined(&a, &b))?).await
 }
 
 async fn dist_tags(state: &AppState, actor: Actor, r: &PackageRef) -> NpmResult {
     let pkg = state.domain.find_package(&actor, r).await?;
     let tags = state.domain.tags_of_packages(&[pkg.id]).await?;
-    let map: HashMap<String, String> = tags.get(&pkg.id).into_iter().flatten().map(|t| (t.name.clone(), t.version.clone())).collect();
+    let map: HashMap<String, String> = tags
+        .get(&pkg.id)
+        .into_iter()
+        .flatten()
+        .map(|t| (t.name.clone(), t.version.clone()))
+        .collect();
     Ok(Json(map).into_response())
 }
 
-async fn set_dist_tag_encoded(State(state): State<AppState>, actor: NpmActor, Path((a, tag)): Path<(String, String)>, body: Bytes) -> NpmResult {
+async fn set_dist_tag_encoded(
+    State(state): State<AppState>,
+    actor: NpmActor,
+    Path((a, tag)): Path<(String, String)>,
+    body: Bytes,
+) -> NpmResult {
     set_tag(&state, actor.into_inner(), &package_ref(&a)?, &tag, &body).await
 }
 
-async fn set_dist_tag(State(state): State<AppState>, actor: NpmActor, Path((a, b, tag)): Path<(String, String, String)>, body: Bytes) -> NpmResult {
-    set_tag(&state, actor.into_inner(), &package_ref(&joined(&a, &b))?, &tag, &body).await
+async fn set_dist_tag(
+    State(state): State<AppState>,
+    actor: NpmActor,
+    Path((a, b, tag)): Path<(String, String, String)>,
+    body: Bytes,
+) -> NpmResult {
+    set_tag(
+        &state,
+        actor.into_inner(),
+        &package_ref(&joined(&a, &b))?,
+        &tag,
+        &body,
+    )
+    .await
 }
 
 /// A dist-tag must not look like a version range, or `npm install pkg@TAG` would be ambiguous.
 fn check_tag(tag: &str) -> Result<(), NpmError> {
-    if tag.is_empty() || tag.len() > 64 || tag.chars().any(|c| c.is_whitespace() || c == '/' || c.is_control()) {
+    if tag.is_empty()
+        || tag.len() > 64
+        || tag
+            .chars()
+            .any(|c| c.is_whitespace() || c == '/' || c.is_control())
+    {
         return Err(DomainError::invalid(format!("invalid dist-tag {tag:?}")).into());
     }
     if semver::VersionReq::parse(tag).is_ok() {
-        return Err(DomainError::invalid(format!("dist-tag {tag:?} can be interpreted as a semver range")).into());
+        return Err(DomainError::invalid(format!(
+            "dist-tag {tag:?} can be interpreted as a semver range"
+        ))
+        .into());
     }
     Ok(())
 }
 
-async fn set_tag(state: &AppState, actor: Actor, r: &PackageRef, tag: &str, body: &[u8]) -> NpmResult {
+async fn set_tag(
+    state: &AppState,
+    actor: Actor,
+    r: &PackageRef,
+    tag: &str,
+    body: &[u8],
+) -> NpmResult {
     check_tag(tag)?;
-    let version: String = serde_json::from_slice(body).map_err(|_| DomainError::invalid("the body must be a JSON string: the version"))?;
+    let version: String = serde_json::from_slice(body)
+        .map_err(|_| DomainError::invalid("the body must be a JSON string: the version"))?;
     let version = VersionName::parse(&version)?;
     state.domain.set_tag(&actor, r, tag, &version).await?;
     Ok((StatusCode::CREATED, Json(json!({"ok": true}))).into_response())
 }
 
-async fn delete_dist_tag_encoded(State(state): State<AppState>, actor: NpmActor, Path((a, tag)): Path<(String, String)>) -> NpmResult {
+async fn delete_dist_tag_encoded(
+    State(state): State<AppState>,
+    actor: NpmActor,
+    Path((a, tag)): Path<(String, String)>,
+) -> NpmResult {
     remove_tag(&state, actor.into_inner(), &package_ref(&a)?, &tag).await
 }
 
-async fn delete_dist_tag(State(state): State<AppState>, actor: NpmActor, Path((a, b, tag)): Path<(String, String, String)>) -> NpmResult {
-    remove_tag(&state, actor.into_inner(), &package_ref(&joined(&a, &b))?, &tag).await
+async fn delete_dist_tag(
+    State(state): State<AppState>,
+    actor: NpmActor,
+    Path((a, b, tag)): Path<(String, String, String)>,
+) -> NpmResult {
+    remove_tag(
+        &state,
+        actor.into_inner(),
+        &package_ref(&joined(&a, &b))?,
+        &tag,
+    )
+    .await
 }
 
 async fn remove_tag(state: &AppState, actor: Actor, r: &PackageRef, tag: &str) -> NpmResult {
@@ -581,10 +958,26 @@ mod tests {
     fn names() {
         let r = package_ref("@acme/left-pad").expect("valid");
         assert_eq!((r.owner.as_str(), r.name.as_str()), ("acme", "left-pad"));
-        for bad in ["left-pad", "@acme", "@acme/", "@Acme/x", "@acme/X", "@acme/../x", "@acme/a/b", "@acme/.x", "@acme/_x", "@a b/x"] {
+        for bad in [
+            "left-pad",
+            "@acme",
+            "@acme/",
+            "@Acme/x",
+            "@acme/X",
+            "@acme/../x",
+            "@acme/a/b",
+            "@acme/.x",
+            "@acme/_x",
+            "@a b/x",
+        ] {
             assert!(package_ref(bad).is_err(), "{bad} accepted");
         }
-        assert_eq!(version_from_file(&r, "left-pad-1.2.3.tgz").expect("valid").as_str(), "1.2.3");
+        assert_eq!(
+            version_from_file(&r, "left-pad-1.2.3.tgz")
+                .expect("valid")
+                .as_str(),
+            "1.2.3"
+        );
         assert!(version_from_file(&r, "other-1.2.3.tgz").is_err());
     }
 
@@ -600,6 +993,9 @@ mod tests {
     #[test]
     fn integrity_strings() {
         let hex = "ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f";
-        assert_eq!(integrity_of(Some(hex)).expect("valid"), "sha512-3a81oZNherrMQXNJriBBMRLm+k6JqX6iCp7u5ktV05ohkpkqJ0/BqDa6PCOj/uu9RU1EI2Q86A4qmslPpUyknw==");
+        assert_eq!(
+            integrity_of(Some(hex)).expect("valid"),
+            "sha512-3a81oZNherrMQXNJriBBMRLm+k6JqX6iCp7u5ktV05ohkpkqJ0/BqDa6PCOj/uu9RU1EI2Q86A4qmslPpUyknw=="
+        );
     }
 }

@@ -36,13 +36,22 @@ fn time(t: chrono::DateTime<chrono::Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-pub async fn build(state: &AppState, actor: &Actor, r: &PackageRef, abbreviated: bool) -> Result<Value, DomainError> {
+pub async fn build(
+    state: &AppState,
+    actor: &Actor,
+    r: &PackageRef,
+    abbreviated: bool,
+) -> Result<Value, DomainError> {
     let domain = &state.domain;
     let pkg = domain.find_package(actor, r).await?;
     let versions = domain.all_versions(actor, pkg.id).await?;
     let ids: Vec<i64> = versions.iter().map(|v| v.id).collect();
     let mut files = domain.files_of_versions(&ids).await?;
-    let tags = domain.tags_of_packages(&[pkg.id]).await?.remove(&pkg.id).unwrap_or_default();
+    let tags = domain
+        .tags_of_packages(&[pkg.id])
+        .await?
+        .remove(&pkg.id)
+        .unwrap_or_default();
     let name = full_name(r);
     let base = state.config.base_url();
 
@@ -56,14 +65,21 @@ pub async fn build(state: &AppState, actor: &Actor, r: &PackageRef, abbreviated:
     times.insert("modified".into(), Value::String(time(pkg.updated_at)));
     for v in &versions {
         let mut manifest = match serde_json::from_value::<VersionMetadata>(v.metadata.clone()) {
-            Ok(VersionMetadata::Npm { manifest: Value::Object(m) }) => m,
+            Ok(VersionMetadata::Npm {
+                manifest: Value::Object(m),
+            }) => m,
             _ => Map::new(),
         };
-        let Some(file) = files.remove(&v.id).and_then(|f| f.into_iter().next()) else { continue };
+        let Some(file) = files.remove(&v.id).and_then(|f| f.into_iter().next()) else {
+            continue;
+        };
         manifest.insert("name".into(), Value::String(name.clone()));
         manifest.insert("version".into(), Value::String(v.version.clone()));
         let mut dist = Map::new();
-        dist.insert("tarball".into(), Value::String(format!("{base}/npm/{name}/-/{}", file.name)));
+        dist.insert(
+            "tarball".into(),
+            Value::String(format!("{base}/npm/{name}/-/{}", file.name)),
+        );
         if let Some(sha1) = &file.sha1 {
             dist.insert("shasum".into(), Value::String(sha1.clone()));
         }
@@ -103,9 +119,18 @@ pub async fn build(state: &AppState, actor: &Actor, r: &PackageRef, abbreviated:
         "readme": latest.and_then(|v| v.readme.clone()).unwrap_or_default(),
     });
     if let Some(latest) = latest
-        && let Ok(VersionMetadata::Npm { manifest }) = serde_json::from_value::<VersionMetadata>(latest.metadata.clone())
+        && let Ok(VersionMetadata::Npm { manifest }) =
+            serde_json::from_value::<VersionMetadata>(latest.metadata.clone())
     {
-        for key in ["description", "license", "homepage", "repository", "keywords", "author", "bugs"] {
+        for key in [
+            "description",
+            "license",
+            "homepage",
+            "repository",
+            "keywords",
+            "author",
+            "bugs",
+        ] {
             if let Some(value) = manifest.get(key) {
                 doc[key] = value.clone();
             }

@@ -16,7 +16,8 @@ pub struct TarballContents {
 
 /// Walks a `.tgz`, returning its `package.json` (required) and README (optional).
 pub fn inspect(reader: impl Read) -> Result<TarballContents, DomainError> {
-    let bad = |e: std::io::Error| DomainError::invalid(format!("the tarball is not a valid .tgz: {e}"));
+    let bad =
+        |e: std::io::Error| DomainError::invalid(format!("the tarball is not a valid .tgz: {e}"));
     let gz = flate2::read::GzDecoder::new(reader).take(SCAN_MAX);
     let mut archive = tar::Archive::new(gz);
     let mut manifest = None;
@@ -25,38 +26,57 @@ pub fn inspect(reader: impl Read) -> Result<TarballContents, DomainError> {
         let entry = entry.map_err(bad)?;
         let path = entry.path().map_err(bad)?.to_string_lossy().to_string();
         // npm packs under `package/`, but any single top-level directory is accepted.
-        let Some((_, inner)) = path.split_once('/') else { continue };
+        let Some((_, inner)) = path.split_once('/') else {
+            continue;
+        };
         if inner == "package.json" {
             if entry.size() > MANIFEST_MAX {
-                return Err(DomainError::invalid("package.json in the tarball is too large"));
+                return Err(DomainError::invalid(
+                    "package.json in the tarball is too large",
+                ));
             }
             let mut text = String::new();
-            entry.take(MANIFEST_MAX).read_to_string(&mut text).map_err(bad)?;
-            let value: serde_json::Value =
-                serde_json::from_str(&text).map_err(|e| DomainError::invalid(format!("package.json in the tarball: {e}")))?;
+            entry
+                .take(MANIFEST_MAX)
+                .read_to_string(&mut text)
+                .map_err(bad)?;
+            let value: serde_json::Value = serde_json::from_str(&text)
+                .map_err(|e| DomainError::invalid(format!("package.json in the tarball: {e}")))?;
             manifest = Some(value);
-        } else if readme.is_none() && !inner.contains('/') && inner.to_ascii_lowercase().starts_with("readme") {
+        } else if readme.is_none()
+            && !inner.contains('/')
+            && inner.to_ascii_lowercase().starts_with("readme")
+        {
             let mut text = String::new();
-            entry.take(README_MAX).read_to_string(&mut text).map_err(bad)?;
+            entry
+                .take(README_MAX)
+                .read_to_string(&mut text)
+                .map_err(bad)?;
             readme = Some(text);
         }
         if manifest.is_some() && readme.is_some() {
             break;
         }
     }
-    let manifest = manifest.ok_or_else(|| DomainError::invalid("the tarball has no package/package.json"))?;
+    let manifest =
+        manifest.ok_or_else(|| DomainError::invalid("the tarball has no package/package.json"))?;
     Ok(TarballContents { manifest, readme })
 }
 
 #[cfg(test)]
 pub(crate) fn make_tgz(files: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast()));
+    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::fast(),
+    ));
     for (name, data) in files {
         let mut header = tar::Header::new_gnu();
         header.set_size(data.len() as u64);
         header.set_mode(0o644);
         header.set_cksum();
-        builder.append_data(&mut header, name, *data).expect("append");
+        builder
+            .append_data(&mut header, name, *data)
+            .expect("append");
     }
     builder.into_inner().expect("tar").finish().expect("gzip")
 }
@@ -70,7 +90,10 @@ mod tests {
         let tgz = make_tgz(&[
             ("package/index.js", b"module.exports = 1"),
             ("package/README.md", b"# Hello"),
-            ("package/package.json", br#"{"name":"@a/b","version":"1.0.0"}"#),
+            (
+                "package/package.json",
+                br#"{"name":"@a/b","version":"1.0.0"}"#,
+            ),
         ]);
         let c = inspect(tgz.as_slice()).expect("valid");
         assert_eq!(c.manifest["version"], "1.0.0");
