@@ -47,7 +47,7 @@ impl Npm {
     fn cmd(&self, program: &str, args: &[&str], cwd: &Path) -> Output {
         let home = self.dir.path().join("home");
         std::fs::create_dir_all(&home).expect("home");
-        let out = Command::new(tool(program))
+        Command::new(tool(program))
             .args(args)
             .current_dir(cwd)
             .env("HOME", &home)
@@ -59,8 +59,7 @@ impl Npm {
             .output()
             .unwrap_or_else(|e| {
                 panic!("{program} could not run ({e}): run scripts/install-deps.sh")
-            });
-        out
+            })
     }
 
     fn npm(&self, args: &[&str], cwd: &Path) -> Output {
