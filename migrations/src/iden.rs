@@ -187,3 +187,26 @@ pub enum AuditEvent {
     Data,
     CreatedAt,
 }
+
+#[derive(DeriveIden)]
+pub enum UploadSession {
+    Table,
+    Id,
+    OwnerId,
+    Name,
+    Size,
+    Parts,
+    FirstPartSha256,
+    CreatedAt,
+    UpdatedAt,
+}
+
+#[derive(DeriveIden)]
+pub enum ImageBlob {
+    Table,
+    Id,
+    OwnerId,
+    Name,
+    Digest,
+    CreatedAt,
+}

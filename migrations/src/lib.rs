@@ -3,12 +3,16 @@ pub use sea_orm_migration::prelude::*;
 
 mod iden;
 mod m20261124_000001_core;
+mod m20261124_000002_oci;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261124_000001_core::Migration)]
+        vec![
+            Box::new(m20261124_000001_core::Migration),
+            Box::new(m20261124_000002_oci::Migration),
+        ]
     }
 }

@@ -4,6 +4,7 @@
 
 mod actor;
 mod extract;
+pub mod jwt;
 pub mod policy;
 mod token;
 

@@ -71,7 +71,13 @@ impl Domain {
                 report.blobs_removed += 1;
             }
         }
-        report.uploads_removed = self.blobs.remove_stale_uploads(now() - grace).await?;
+        // Upload sessions may idle for their TTL before their chunks count as abandoned.
+        let upload_grace = grace.max(Duration::hours(crate::domain::oci::UPLOAD_TTL_HOURS));
+        report.uploads_removed = self.expire_uploads().await?
+            + self
+                .blobs
+                .remove_stale_uploads(now() - upload_grace)
+                .await?;
         Ok(report)
     }
 }

@@ -8,6 +8,22 @@ use serde::{Deserialize, Serialize};
 pub enum VersionMetadata {
     /// Generic packages carry no metadata beyond their files.
     Generic {},
+    /// Containers: what a manifest GET must answer with, and what the referrers API and
+    /// GraphQL show.
+    Container {
+        media_type: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        artifact_type: Option<String>,
+        /// The digest of the manifest this one refers to (signatures, SBOMs).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        subject: Option<String>,
+        #[serde(default)]
+        annotations: serde_json::Map<String, serde_json::Value>,
+        size: u64,
+        /// Platforms of an index's manifests, or the config/layer digests of an image.
+        #[serde(default)]
+        references: Vec<String>,
+    },
     /// npm: the version's `package.json` as published (without `dist`, served fresh).
     Npm { manifest: serde_json::Value },
     /// Anything a door stores that it describes itself (kept as raw JSON).

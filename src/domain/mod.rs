@@ -11,6 +11,7 @@ pub mod gc;
 pub mod metadata;
 pub mod names;
 pub mod npm;
+pub mod oci;
 pub mod packages;
 pub mod publish;
 pub mod stats;
@@ -43,6 +44,7 @@ pub struct Domain {
     pub(crate) downloads: stats::DownloadCounter,
     /// SQL statements run so far (exported on `/metrics`; tests count queries with it).
     sql_statements: Arc<AtomicU64>,
+    pub(crate) oci_keys: oci::OciKeys,
 }
 
 impl Domain {
@@ -93,6 +95,7 @@ impl Domain {
             config,
             downloads: stats::DownloadCounter::default(),
             sql_statements,
+            oci_keys: Default::default(),
         })
     }
 

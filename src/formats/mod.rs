@@ -6,11 +6,15 @@
 pub mod generic;
 pub mod http;
 pub mod npm;
+pub mod oci;
 
 use axum::Router;
 
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
-    Router::new().merge(generic::routes()).merge(npm::routes())
+    Router::new()
+        .merge(generic::routes())
+        .merge(npm::routes())
+        .merge(oci::routes())
 }

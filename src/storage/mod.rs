@@ -150,6 +150,126 @@ impl BlobStore {
         }
     }
 
+    /// Streams one chunk of a multi-request upload to `uploads/<id>/part-N`, hashing it.
+    /// Nothing is verified yet: the whole upload is checked when it completes.
+    pub async fn stage_part<S, E>(
+        &self,
+        upload: uuid::Uuid,
+        part: u32,
+        body: S,
+        max_size: u64,
+    ) -> DomainResult<(u64, Digests)>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Send,
+        E: std::fmt::Display,
+    {
+        let key = StorageKey::UploadPart(upload, part).path();
+        let writer_upload = self.store.put_multipart(&key).await?;
+        let mut writer = WriteMultipart::new_with_chunk_size(writer_upload, PART_SIZE);
+        let expect = Expectations {
+            max_size: Some(max_size),
+            ..Default::default()
+        };
+        match write_hashing(&mut writer, body, DigestSet::default(), &expect).await {
+            Ok(done) => {
+                writer.finish().await?;
+                Ok(done)
+            }
+            Err(err) => {
+                if let Err(abort) = writer.abort().await {
+                    tracing::warn!(error = %abort, "aborting a failed chunk");
+                }
+                Err(err)
+            }
+        }
+    }
+
+    /// Makes a one-chunk upload a blob without reading it again (its digest is known and
+    /// was checked by the caller).
+    pub async fn promote_part(
+        &self,
+        upload: uuid::Uuid,
+        part: u32,
+        size: u64,
+        digests: Digests,
+    ) -> DomainResult<StagedBlob> {
+        self.promote(&StorageKey::UploadPart(upload, part).path(), size, digests)
+            .await
+    }
+
+    /// The chunks of an upload, in order, as one stream.
+    pub fn parts_stream(
+        &self,
+        upload: uuid::Uuid,
+        parts: u32,
+    ) -> BoxStream<'static, Result<Bytes, object_store::Error>> {
+        let store = self.store.clone();
+        futures::stream::iter(0..parts)
+            .then(move |n| {
+                let store = store.clone();
+                async move {
+                    store
+                        .get(&StorageKey::UploadPart(upload, n).path())
+                        .await
+                        .map(|r| r.into_stream())
+                }
+            })
+            .try_flatten()
+            .boxed()
+    }
+
+    /// Removes one chunk (an empty one that added nothing).
+    pub async fn delete_upload_part(&self, upload: uuid::Uuid, part: u32) -> DomainResult<()> {
+        match self
+            .store
+            .delete(&StorageKey::UploadPart(upload, part).path())
+            .await
+        {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Removes an upload's chunks.
+    pub async fn delete_upload(&self, upload: uuid::Uuid, parts: u32) -> DomainResult<()> {
+        for n in 0..parts {
+            match self
+                .store
+                .delete(&StorageKey::UploadPart(upload, n).path())
+                .await
+            {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+
+    /// A server secret shared by every replica through the store: created once (create-if-
+    /// absent, so concurrent first starts agree), then read.
+    pub async fn shared_secret(&self, name: &str) -> DomainResult<Vec<u8>> {
+        let key = Path::from(format!("config/{name}"));
+        if let Ok(found) = self.store.get(&key).await {
+            return Ok(found.bytes().await?.to_vec());
+        }
+        let fresh: [u8; 32] = rand::random();
+        let options = object_store::PutOptions {
+            mode: object_store::PutMode::Create,
+            ..Default::default()
+        };
+        match self
+            .store
+            .put_opts(&key, PutPayload::from(fresh.to_vec()), options)
+            .await
+        {
+            Ok(_) => Ok(fresh.to_vec()),
+            Err(object_store::Error::AlreadyExists { .. }) => {
+                Ok(self.store.get(&key).await?.bytes().await?.to_vec())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Stores a small in-memory payload (manifests, metadata documents).
     pub async fn stage_bytes(
         &self,

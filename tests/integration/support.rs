@@ -155,6 +155,29 @@ impl TestApp {
         }
     }
 
+    /// Stops the server and starts it again on the same database and data dir.
+    pub async fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let log = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&self.log_path)
+            .expect("log file");
+        let mut cmd = Command::new(bin());
+        cmd.arg("serve")
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("PACKYARD_LISTEN", format!("127.0.0.1:{}", self.port))
+            .env("PACKYARD_DATA_DIR", self.data_dir.path())
+            .env("PACKYARD_DATABASE_URL", &self.database_url)
+            .env("RUST_LOG", "info,sqlx=warn,sea_orm=warn")
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdout(Stdio::null())
+            .stderr(log);
+        self.child = cmd.spawn().expect("restart packyard serve");
+        self.wait_ready().await;
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log_path).unwrap_or_default()
     }

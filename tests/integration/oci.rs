@@ -1,0 +1,1192 @@
+//! The container registry driven by skopeo, podman, buildah and docker, plus protocol tests
+//! for what the clients don't reach.
+use std::{
+    path::{Path, PathBuf},
+    process::{Command, Output},
+};
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256, Sha512};
+
+use crate::support::TestApp;
+
+fn sha256(data: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(data)))
+}
+
+fn need(tool: &str) {
+    let found = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {tool}"))
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    assert!(found, "{tool} is missing: run scripts/install-deps.sh");
+}
+
+fn run(cmd: &mut Command) -> Output {
+    let out = cmd.output().expect("run client");
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn fails(cmd: &mut Command) -> String {
+    let out = cmd.output().expect("run client");
+    assert!(
+        !out.status.success(),
+        "{cmd:?} should have failed:\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stderr).to_string()
+}
+
+/// A tiny gzip'd tar layer holding one file.
+fn layer(file: &str, content: &[u8]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::fast(),
+    ));
+    let mut header = tar::Header::new_gnu();
+    header.set_size(content.len() as u64);
+    header.set_mode(0o644);
+    header.set_cksum();
+    builder
+        .append_data(&mut header, file, content)
+        .expect("append");
+    builder.into_inner().expect("tar").finish().expect("gzip")
+}
+
+/// An OCI image layout on disk with one image per (tag, arch), and optionally an index.
+struct Layout {
+    dir: PathBuf,
+    index: Vec<Value>,
+}
+
+impl Layout {
+    fn new(dir: &Path) -> Self {
+        std::fs::create_dir_all(dir.join("blobs/sha256")).expect("layout dir");
+        std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#)
+            .expect("oci-layout");
+        Self {
+            dir: dir.to_path_buf(),
+            index: Vec::new(),
+        }
+    }
+
+    fn blob(&self, data: &[u8]) -> Value {
+        let digest = sha256(data);
+        std::fs::write(self.dir.join("blobs/sha256").join(&digest[7..]), data).expect("blob");
+        json!({"digest": digest, "size": data.len()})
+    }
+
+    /// Writes an image; returns its manifest descriptor.
+    fn image(&self, arch: &str, content: &[u8], annotations: Value) -> Value {
+        let layer = layer("hello.txt", content);
+        let diff_id = {
+            let mut tar = Vec::new();
+            std::io::copy(
+                &mut flate2::read::GzDecoder::new(layer.as_slice()),
+                &mut tar,
+            )
+            .expect("gunzip");
+            sha256(&tar)
+        };
+        let config = json!({
+            "architecture": arch, "os": "linux",
+            "config": {"Labels": {"org.opencontainers.image.licenses": "Apache-2.0"}},
+            "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+        });
+        let mut config_desc = self.blob(config.to_string().as_bytes());
+        config_desc["mediaType"] = json!("application/vnd.oci.image.config.v1+json");
+        let mut layer_desc = self.blob(&layer);
+        layer_desc["mediaType"] = json!("application/vnd.oci.image.layer.v1.tar+gzip");
+        let manifest = json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": config_desc,
+            "layers": [layer_desc],
+            "annotations": annotations,
+        });
+        let mut desc = self.blob(manifest.to_string().as_bytes());
+        desc["mediaType"] = json!("application/vnd.oci.image.manifest.v1+json");
+        desc["platform"] = json!({"architecture": arch, "os": "linux"});
+        desc
+    }
+
+    fn tag(&mut self, tag: &str, mut descriptor: Value) {
+        descriptor["annotations"] = json!({"org.opencontainers.image.ref.name": tag});
+        self.index.push(descriptor);
+        let index = json!({"schemaVersion": 2, "manifests": self.index});
+        std::fs::write(self.dir.join("index.json"), index.to_string()).expect("index.json");
+    }
+
+    /// An image index over several manifests.
+    fn multi(&self, manifests: Vec<Value>) -> Value {
+        let index = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": manifests});
+        let mut desc = self.blob(index.to_string().as_bytes());
+        desc["mediaType"] = json!("application/vnd.oci.image.index.v1+json");
+        desc
+    }
+}
+
+fn skopeo(home: &Path) -> Command {
+    need("skopeo");
+    let mut cmd = Command::new("skopeo");
+    cmd.env("HOME", home)
+        .env("REGISTRY_AUTH_FILE", home.join("auth.json"))
+        .env("XDG_RUNTIME_DIR", home);
+    cmd
+}
+
+fn host(app: &TestApp) -> String {
+    format!("127.0.0.1:{}", app.port)
+}
+
+#[tokio::test]
+async fn skopeo_push_inspect_pull_delete_and_multi_platform() {
+    let app = TestApp::spawn().await;
+    let token = app.user_with_token("sky");
+    let work = tempfile::tempdir().expect("tempdir");
+    let home = work.path().join("home");
+    std::fs::create_dir_all(&home).expect("home");
+    let mut layout = Layout::new(&work.path().join("layout"));
+    let amd = layout.image(
+        "amd64",
+        b"hello amd64",
+        json!({"org.opencontainers.image.description": "a test image"}),
+    );
+    let arm = layout.image("arm64", b"hello arm64", json!({}));
+    layout.tag("v1", amd.clone());
+    let index = layout.multi(vec![amd.clone(), arm.clone()]);
+    layout.tag("multi", index.clone());
+    let creds = format!("sky:{token}");
+    let registry = host(&app);
+    let src = |tag: &str| format!("oci:{}:{tag}", work.path().join("layout").display());
+
+    // OCI and Docker v2s2 pushes.
+    run(skopeo(&home).args([
+        "copy",
+        "--dest-tls-verify=false",
+        "--dest-creds",
+        &creds,
+        &src("v1"),
+        &format!("docker://{registry}/sky/tools/hello:v1"),
+    ]));
+    run(skopeo(&home).args([
+        "copy",
+        "--format",
+        "v2s2",
+        "--dest-tls-verify=false",
+        "--dest-creds",
+        &creds,
+        &src("v1"),
+        &format!("docker://{registry}/sky/tools/hello:docker"),
+    ]));
+    let raw = run(skopeo(&home).args([
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        "--creds",
+        &creds,
+        &format!("docker://{registry}/sky/tools/hello:docker"),
+    ]));
+    let raw: Value = serde_json::from_slice(&raw.stdout).expect("manifest json");
+    assert_eq!(
+        raw["mediaType"],
+        "application/vnd.docker.distribution.manifest.v2+json"
+    );
+    let inspect = run(skopeo(&home).args([
+        "inspect",
+        "--tls-verify=false",
+        "--creds",
+        &creds,
+        &format!("docker://{registry}/sky/tools/hello:v1"),
+    ]));
+    let inspect: Value = serde_json::from_slice(&inspect.stdout).expect("inspect json");
+    assert_eq!(inspect["Digest"], amd["digest"]);
+    assert_eq!(inspect["Architecture"], "amd64");
+    let tags = run(skopeo(&home).args([
+        "list-tags",
+        "--tls-verify=false",
+        "--creds",
+        &creds,
+        &format!("docker://{registry}/sky/tools/hello"),
+    ]));
+    let tags: Value = serde_json::from_slice(&tags.stdout).expect("tags json");
+    assert_eq!(tags["Tags"], json!(["docker", "v1"]));
+
+    // Pull back into a layout: the same layer bytes.
+    let pulled = work.path().join("pulled");
+    run(skopeo(&home).args([
+        "copy",
+        "--src-tls-verify=false",
+        "--src-creds",
+        &creds,
+        &format!("docker://{registry}/sky/tools/hello:v1"),
+        &format!("oci:{}:v1", pulled.display()),
+    ]));
+    let layer_digest = {
+        let manifest: Value = serde_json::from_slice(
+            &std::fs::read(
+                work.path()
+                    .join("layout/blobs/sha256")
+                    .join(&amd["digest"].as_str().expect("d")[7..]),
+            )
+            .expect("m"),
+        )
+        .expect("json");
+        manifest["layers"][0]["digest"]
+            .as_str()
+            .expect("layer")
+            .to_string()
+    };
+    assert!(
+        pulled
+            .join("blobs/sha256")
+            .join(&layer_digest[7..])
+            .exists(),
+        "pulled layer present"
+    );
+
+    // A multi-platform index, pushed and pulled with every platform.
+    run(skopeo(&home).args([
+        "copy",
+        "--all",
+        "--dest-tls-verify=false",
+        "--dest-creds",
+        &creds,
+        &src("multi"),
+        &format!("docker://{registry}/sky/tools/hello:multi"),
+    ]));
+    let raw = run(skopeo(&home).args([
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        "--creds",
+        &creds,
+        &format!("docker://{registry}/sky/tools/hello:multi"),
+    ]));
+    let raw: Value = serde_json::from_slice(&raw.stdout).expect("index json");
+    assert_eq!(raw["manifests"].as_array().expect("manifests").len(), 2);
+    let all = work.path().join("all");
+    run(skopeo(&home).args([
+        "copy",
+        "--all",
+        "--src-tls-verify=false",
+        "--src-creds",
+        &creds,
+        &format!("docker://{registry}/sky/tools/hello:multi"),
+        &format!("oci:{}:multi", all.display()),
+    ]));
+    assert!(
+        all.join("blobs/sha256")
+            .join(&arm["digest"].as_str().expect("d")[7..])
+            .exists()
+    );
+
+    // GraphQL: versions with tags and files, metadata from annotations and labels, downloads.
+    let data = app
+        .gql_ok(
+            Some(&token),
+            r#"{ package(owner: "sky", packageType: CONTAINER, name: "tools/hello") { visibility statistics { downloadsTotalCount }
+                 versions(first: 10) { totalCount nodes { version tags { name } files { name } summary license } } } }"#,
+            json!({}),
+        )
+        .await;
+    let pkg = &data["package"];
+    assert_eq!(pkg["visibility"], "PRIVATE");
+    assert!(
+        pkg["statistics"]["downloadsTotalCount"]
+            .as_i64()
+            .expect("n")
+            >= 2
+    );
+    let versions = pkg["versions"]["nodes"].as_array().expect("versions");
+    let v1 = versions
+        .iter()
+        .find(|v| v["version"] == amd["digest"])
+        .expect("amd64 manifest is a version");
+    assert!(
+        v1["tags"]
+            .as_array()
+            .expect("tags")
+            .iter()
+            .any(|t| t["name"] == "v1")
+    );
+    assert_eq!(v1["summary"], "a test image");
+    assert_eq!(v1["license"], "Apache-2.0");
+    assert_eq!(
+        v1["files"].as_array().expect("files").len(),
+        3,
+        "manifest, config and layer"
+    );
+
+    // Delete by tag: untag only. Delete by digest: the version goes (skopeo delete).
+    let untag = app
+        .http
+        .delete(format!("{}/v2/sky/tools/hello/manifests/docker", app.url))
+        .basic_auth("sky", Some(&token))
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(untag.status(), 202);
+    run(skopeo(&home).args([
+        "delete",
+        "--tls-verify=false",
+        "--creds",
+        &creds,
+        &format!("docker://{registry}/sky/tools/hello:v1"),
+    ]));
+    let gone = skopeo(&home)
+        .args([
+            "inspect",
+            "--tls-verify=false",
+            "--creds",
+            &creds,
+            &format!(
+                "docker://{registry}/sky/tools/hello@{}",
+                amd["digest"].as_str().expect("d")
+            ),
+        ])
+        .output()
+        .expect("run");
+    assert!(!gone.status.success());
+}
+
+#[tokio::test]
+async fn public_private_and_read_only_access() {
+    let app = TestApp::spawn().await;
+    let token = app.user_with_token("pat");
+    let read_only = app.token("pat", "read:packages");
+    let work = tempfile::tempdir().expect("tempdir");
+    let home = work.path().join("home");
+    std::fs::create_dir_all(&home).expect("home");
+    let mut layout = Layout::new(&work.path().join("layout"));
+    let img = layout.image("amd64", b"access", json!({}));
+    layout.tag("v1", img);
+    let src = format!("oci:{}:v1", work.path().join("layout").display());
+    let registry = host(&app);
+    let creds = format!("pat:{token}");
+    for name in ["open", "closed"] {
+        run(skopeo(&home).args([
+            "copy",
+            "--dest-tls-verify=false",
+            "--dest-creds",
+            &creds,
+            &src,
+            &format!("docker://{registry}/pat/{name}:v1"),
+        ]));
+    }
+    let id = app
+        .gql_ok(
+            Some(&token),
+            r#"{ package(owner: "pat", packageType: CONTAINER, name: "open") { id } }"#,
+            json!({}),
+        )
+        .await["package"]["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    app.gql_ok(Some(&token), r#"mutation($p: ID!) { setPackageVisibility(input: {packageId: $p, visibility: PUBLIC}) { package { id } } }"#, json!({"p": id})).await;
+
+    // Anonymous: public pulls, private fails.
+    run(skopeo(&home).args([
+        "inspect",
+        "--tls-verify=false",
+        "--no-creds",
+        &format!("docker://{registry}/pat/open:v1"),
+    ]));
+    let err = fails(skopeo(&home).args([
+        "inspect",
+        "--tls-verify=false",
+        "--no-creds",
+        &format!("docker://{registry}/pat/closed:v1"),
+    ]));
+    assert!(
+        err.contains("unauthorized") || err.contains("401") || err.contains("not found"),
+        "{err}"
+    );
+    // A read-only token pulls the private image but can't push.
+    let ro = format!("pat:{read_only}");
+    run(skopeo(&home).args([
+        "inspect",
+        "--tls-verify=false",
+        "--creds",
+        &ro,
+        &format!("docker://{registry}/pat/closed:v1"),
+    ]));
+    let err = fails(skopeo(&home).args([
+        "copy",
+        "--dest-tls-verify=false",
+        "--dest-creds",
+        &ro,
+        &src,
+        &format!("docker://{registry}/pat/closed:v2"),
+    ]));
+    assert!(
+        err.to_lowercase().contains("denied") || err.contains("unauthorized"),
+        "{err}"
+    );
+    // The token endpoint grants exactly what policy allows.
+    let anon: Value = app.get(None, "/v2/token?service=x&scope=repository:pat/closed:pull&scope=repository:pat/open:pull,push").await.json().await.expect("json");
+    let token_body = anon["token"].as_str().expect("token");
+    let claims: Value = {
+        use base64::Engine;
+        let payload = token_body.split('.').nth(1).expect("payload");
+        serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(payload)
+                .expect("b64"),
+        )
+        .expect("json")
+    };
+    assert_eq!(
+        claims["access"],
+        json!([{"type": "repository", "name": "pat/open", "actions": ["pull"]}])
+    );
+    let bad = app
+        .http
+        .get(format!(
+            "{}/v2/token?scope=repository:pat/open:pull",
+            app.url
+        ))
+        .basic_auth("pat", Some("pky_wrong"))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(bad.status(), 401);
+}
+
+#[tokio::test]
+async fn podman_and_buildah_build_push_pull() {
+    need("podman");
+    need("buildah");
+    let app = TestApp::spawn().await;
+    let token = app.user_with_token("pod");
+    let work = tempfile::tempdir().expect("tempdir");
+    let dir = work.path();
+    std::fs::create_dir_all(dir.join("ctx/rootfs")).expect("ctx");
+    std::fs::write(dir.join("ctx/rootfs/hello.txt"), "hello from buildah").expect("file");
+    std::fs::write(dir.join("auth.json"), "{}").expect("auth file");
+    std::fs::write(dir.join("ctx/Dockerfile"), "FROM scratch\nCOPY rootfs/ /\nLABEL org.opencontainers.image.description=\"built by buildah\"\n").expect("Dockerfile");
+    let registry = host(&app);
+    let store = |cmd: &mut Command| {
+        cmd.args([
+            "--root",
+            &dir.join("root").display().to_string(),
+            "--runroot",
+            &dir.join("run").display().to_string(),
+            "--storage-driver",
+            "vfs",
+        ])
+        .env("HOME", dir)
+        .env("XDG_RUNTIME_DIR", dir)
+        .env("REGISTRY_AUTH_FILE", dir.join("auth.json"))
+        .env("BUILDAH_ISOLATION", "chroot");
+    };
+    let buildah = |args: &[&str]| {
+        let mut c = Command::new("buildah");
+        store(&mut c);
+        c.args(args);
+        c
+    };
+    let podman = |args: &[&str]| {
+        let mut c = Command::new("podman");
+        store(&mut c);
+        c.args(args);
+        c
+    };
+    let image = format!("{registry}/pod/built:1");
+    run(&mut buildah(&[
+        "bud",
+        "--isolation",
+        "chroot",
+        "-t",
+        &image,
+        &dir.join("ctx").display().to_string(),
+    ]));
+    run(&mut buildah(&[
+        "push",
+        "--tls-verify=false",
+        "--creds",
+        &format!("pod:{token}"),
+        &image,
+    ]));
+    // podman: login, pull what buildah pushed, push it under another name, pull that.
+    let mut login = podman(&[
+        "login",
+        "--tls-verify=false",
+        "-u",
+        "pod",
+        "--password-stdin",
+        &registry,
+    ]);
+    login
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = login.spawn().expect("podman login");
+    std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), token.as_bytes())
+        .expect("password");
+    let out = child.wait_with_output().expect("login output");
+    assert!(
+        out.status.success(),
+        "podman login: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    run(&mut podman(&["rmi", &image]));
+    run(&mut podman(&["pull", "--tls-verify=false", &image]));
+    let copy = format!("{registry}/pod/copy:2");
+    run(&mut podman(&["tag", &image, &copy]));
+    run(&mut podman(&["push", "--tls-verify=false", &copy]));
+    run(&mut podman(&["rmi", &copy, &image]));
+    run(&mut podman(&["pull", "--tls-verify=false", &copy]));
+    let data = app.gql_ok(Some(&token), r#"{ package(owner: "pod", packageType: CONTAINER, name: "built") { latestVersion { summary } } }"#, json!({})).await;
+    assert_eq!(
+        data["package"]["latestVersion"]["summary"],
+        "built by buildah"
+    );
+}
+
+#[tokio::test]
+async fn docker_login_build_push_pull() {
+    need("dockerd");
+    need("docker");
+    let app = TestApp::spawn().await;
+    let token = app.user_with_token("dock");
+    let work = tempfile::tempdir().expect("tempdir");
+    let d = work.path();
+    let registry = host(&app);
+    let sock = d.join("d.sock");
+    let mut daemon = Command::new("dockerd")
+        .args([
+            "--data-root",
+            &d.join("data").display().to_string(),
+            "--exec-root",
+            &d.join("exec").display().to_string(),
+        ])
+        .args([
+            "-H",
+            &format!("unix://{}", sock.display()),
+            "--pidfile",
+            &d.join("d.pid").display().to_string(),
+        ])
+        .args([
+            "--iptables=false",
+            "--ip6tables=false",
+            "--bridge=none",
+            "--insecure-registry",
+            &registry,
+        ])
+        .stdout(std::fs::File::create(d.join("dockerd.log")).expect("log"))
+        .stderr(std::fs::File::create(d.join("dockerd.err")).expect("log"))
+        .spawn()
+        .expect("start dockerd");
+    struct Kill<'a>(&'a mut std::process::Child);
+    impl Drop for Kill<'_> {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _guard = Kill(&mut daemon);
+    let docker = |args: &[&str]| {
+        let mut c = Command::new("docker");
+        c.args(args)
+            .env("DOCKER_HOST", format!("unix://{}", sock.display()))
+            .env("DOCKER_CONFIG", d.join("cfg"))
+            .env("DOCKER_BUILDKIT", "0")
+            .env("HOME", d);
+        c
+    };
+    for _ in 0..100 {
+        if docker(&["info"])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false)
+        {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    std::fs::create_dir_all(d.join("ctx")).expect("ctx");
+    std::fs::write(d.join("ctx/hello.txt"), "hello from docker").expect("file");
+    std::fs::write(d.join("ctx/Dockerfile"), "FROM scratch\nCOPY hello.txt /\n")
+        .expect("Dockerfile");
+    let mut login = docker(&["login", "-u", "dock", "--password-stdin", &registry]);
+    login
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = login.spawn().expect("docker login");
+    std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), token.as_bytes())
+        .expect("password");
+    let out = child.wait_with_output().expect("login");
+    assert!(
+        out.status.success(),
+        "docker login: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let image = format!("{registry}/dock/app:1.0");
+    run(&mut docker(&[
+        "build",
+        "-q",
+        "-t",
+        &image,
+        &d.join("ctx").display().to_string(),
+    ]));
+    let pushed = run(&mut docker(&["push", &image]));
+    let pushed = String::from_utf8_lossy(&pushed.stdout).to_string();
+    let digest = pushed
+        .split("digest: ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .expect("digest in push output")
+        .to_string();
+    run(&mut docker(&["rmi", &image]));
+    run(&mut docker(&["pull", &image]));
+    run(&mut docker(&[
+        "pull",
+        &format!("{registry}/dock/app@{digest}"),
+    ]));
+    let data = app.gql_ok(Some(&token), r#"{ package(owner: "dock", packageType: CONTAINER, name: "app") { versions { nodes { version tags { name } } } } }"#, json!({})).await;
+    assert_eq!(data["package"]["versions"]["nodes"][0]["version"], digest);
+}
+
+/// A client for protocol tests: Basic credentials straight to `/v2`.
+struct Registry<'a> {
+    app: &'a TestApp,
+    user: &'a str,
+    token: &'a str,
+}
+
+impl Registry<'_> {
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> reqwest::Response {
+        let url = if path.starts_with("http") {
+            path.to_string()
+        } else {
+            format!("{}{path}", self.app.url)
+        };
+        let mut req = self
+            .app
+            .http
+            .request(method, url)
+            .basic_auth(self.user, Some(self.token))
+            .body(body);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        req.send().await.expect("request")
+    }
+
+    async fn push_blob(&self, name: &str, data: &[u8]) -> String {
+        let digest = sha256(data);
+        let resp = self
+            .send(
+                Method::POST,
+                &format!("/v2/{name}/blobs/uploads/?digest={digest}"),
+                &[],
+                data.to_vec(),
+            )
+            .await;
+        assert_eq!(resp.status(), StatusCode::CREATED);
+        digest
+    }
+
+    async fn push_manifest(
+        &self,
+        name: &str,
+        reference: &str,
+        manifest: &Value,
+    ) -> reqwest::Response {
+        let media = manifest["mediaType"]
+            .as_str()
+            .expect("mediaType")
+            .to_string();
+        self.send(
+            Method::PUT,
+            &format!("/v2/{name}/manifests/{reference}"),
+            &[("content-type", &media)],
+            manifest.to_string().into_bytes(),
+        )
+        .await
+    }
+
+    async fn image(&self, name: &str, tag: &str, content: &[u8]) -> String {
+        let config = self
+            .push_blob(
+                name,
+                format!(
+                    r#"{{"architecture":"amd64","os":"linux","c":"{}"}}"#,
+                    hex::encode(content)
+                )
+                .as_bytes(),
+            )
+            .await;
+        let layer = self.push_blob(name, content).await;
+        let manifest = json!({
+            "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config, "size": 10},
+            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": layer, "size": content.len()}],
+        });
+        let resp = self.push_manifest(name, tag, &manifest).await;
+        assert_eq!(resp.status(), StatusCode::CREATED);
+        resp.headers()["docker-content-digest"]
+            .to_str()
+            .expect("digest")
+            .to_string()
+    }
+}
+
+fn error_code(body: &Value) -> &str {
+    body["errors"][0]["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no OCI error in {body}"))
+}
+
+#[tokio::test]
+async fn uploads_chunks_ranges_and_restarts() {
+    let mut app = TestApp::spawn().await;
+    let token = app.user_with_token("una");
+    let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    let digest = sha256(&data);
+    let session_url = {
+        let reg = Registry {
+            app: &app,
+            user: "una",
+            token: &token,
+        };
+        let start = reg
+            .send(Method::POST, "/v2/una/chunky/blobs/uploads/", &[], vec![])
+            .await;
+        assert_eq!(start.status(), StatusCode::ACCEPTED);
+        assert!(start.headers().contains_key("oci-chunk-min-length"));
+        let location = start.headers()["location"]
+            .to_str()
+            .expect("location")
+            .to_string();
+        let first = reg
+            .send(
+                Method::PATCH,
+                &location,
+                &[
+                    ("content-range", "0-99999"),
+                    ("content-type", "application/octet-stream"),
+                ],
+                data[..100_000].to_vec(),
+            )
+            .await;
+        assert_eq!(first.status(), StatusCode::ACCEPTED);
+        assert_eq!(first.headers()["range"], "0-99999");
+        // Out of order: 416 with the current range.
+        let skip = reg
+            .send(
+                Method::PATCH,
+                &location,
+                &[("content-range", "200000-299999")],
+                data[200_000..].to_vec(),
+            )
+            .await;
+        assert_eq!(skip.status(), StatusCode::RANGE_NOT_SATISFIABLE);
+        assert_eq!(skip.headers()["range"], "0-99999");
+        location
+    };
+    // The session survives a restart.
+    app.restart().await;
+    let reg = Registry {
+        app: &app,
+        user: "una",
+        token: &token,
+    };
+    let status = reg.send(Method::GET, &session_url, &[], vec![]).await;
+    assert_eq!(status.status(), StatusCode::NO_CONTENT);
+    assert_eq!(status.headers()["range"], "0-99999");
+    let second = reg
+        .send(
+            Method::PATCH,
+            &session_url,
+            &[("content-range", "100000-199999")],
+            data[100_000..200_000].to_vec(),
+        )
+        .await;
+    assert_eq!(second.status(), StatusCode::ACCEPTED);
+    // A wrong digest is refused.
+    let wrong = reg
+        .send(
+            Method::PUT,
+            &format!("{session_url}?digest={}", sha256(b"nope")),
+            &[],
+            data[200_000..].to_vec(),
+        )
+        .await;
+    assert_eq!(wrong.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        error_code(&wrong.json().await.expect("json")),
+        "DIGEST_INVALID"
+    );
+    // Start over: chunks then a final PUT carrying the last chunk.
+    let start = reg
+        .send(Method::POST, "/v2/una/chunky/blobs/uploads/", &[], vec![])
+        .await;
+    let location = start.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_string();
+    reg.send(Method::PATCH, &location, &[], data[..150_000].to_vec())
+        .await;
+    let done = reg
+        .send(
+            Method::PUT,
+            &format!("{location}?digest={digest}"),
+            &[],
+            data[150_000..].to_vec(),
+        )
+        .await;
+    assert_eq!(done.status(), StatusCode::CREATED);
+    assert_eq!(done.headers()["docker-content-digest"], digest.as_str());
+    // Range reads of the blob.
+    let head = reg
+        .send(
+            Method::HEAD,
+            &format!("/v2/una/chunky/blobs/{digest}"),
+            &[],
+            vec![],
+        )
+        .await;
+    assert_eq!(head.headers()["content-length"], "300000");
+    let part = reg
+        .send(
+            Method::GET,
+            &format!("/v2/una/chunky/blobs/{digest}"),
+            &[("range", "bytes=10-19")],
+            vec![],
+        )
+        .await;
+    assert_eq!(part.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(part.bytes().await.expect("body").as_ref(), &data[10..20]);
+    // A cancelled upload is gone.
+    let start = reg
+        .send(Method::POST, "/v2/una/chunky/blobs/uploads/", &[], vec![])
+        .await;
+    let location = start.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_string();
+    assert_eq!(
+        reg.send(Method::DELETE, &location, &[], vec![])
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    let gone = reg.send(Method::GET, &location, &[], vec![]).await;
+    assert_eq!(gone.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        error_code(&gone.json().await.expect("json")),
+        "BLOB_UPLOAD_UNKNOWN"
+    );
+    // sha512 digests.
+    let sha512 = format!("sha512:{}", hex::encode(Sha512::digest(b"five twelve")));
+    let resp = reg
+        .send(
+            Method::POST,
+            &format!("/v2/una/chunky/blobs/uploads/?digest={sha512}"),
+            &[],
+            b"five twelve".to_vec(),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let got = reg
+        .send(
+            Method::GET,
+            &format!("/v2/una/chunky/blobs/{sha512}"),
+            &[],
+            vec![],
+        )
+        .await;
+    assert_eq!(got.bytes().await.expect("body").as_ref(), b"five twelve");
+}
+
+#[tokio::test]
+async fn manifests_tags_referrers_mounts_and_errors() {
+    let app = TestApp::spawn().await;
+    let token = app.user_with_token("mo");
+    let other = app.user_with_token("ned");
+    let reg = Registry {
+        app: &app,
+        user: "mo",
+        token: &token,
+    };
+    let digest = reg.image("mo/app", "v1", b"layer one").await;
+    for t in ["a", "b", "c", "d"] {
+        let resp = reg
+            .send(
+                Method::PUT,
+                &format!("/v2/mo/app/manifests/{digest}?tag={t}"),
+                &[("content-type", "application/vnd.oci.image.manifest.v1+json")],
+                {
+                    reg.send(
+                        Method::GET,
+                        &format!("/v2/mo/app/manifests/{digest}"),
+                        &[],
+                        vec![],
+                    )
+                    .await
+                    .bytes()
+                    .await
+                    .expect("body")
+                    .to_vec()
+                },
+            )
+            .await;
+        assert_eq!(resp.status(), StatusCode::CREATED);
+    }
+    // Exact bytes and content type back, by tag and by digest.
+    let by_tag = reg
+        .send(Method::GET, "/v2/mo/app/manifests/v1", &[], vec![])
+        .await;
+    assert_eq!(
+        by_tag.headers()["content-type"],
+        "application/vnd.oci.image.manifest.v1+json"
+    );
+    assert_eq!(by_tag.headers()["docker-content-digest"], digest.as_str());
+    let bytes = by_tag.bytes().await.expect("body");
+    assert_eq!(sha256(&bytes), digest);
+    // Tags pagination with Link.
+    let page = reg
+        .send(Method::GET, "/v2/mo/app/tags/list?n=2", &[], vec![])
+        .await;
+    let link = page.headers()["link"].to_str().expect("link").to_string();
+    assert_eq!(
+        page.json::<Value>().await.expect("json")["tags"],
+        json!(["a", "b"])
+    );
+    assert!(
+        link.contains("last=b") && link.contains("rel=\"next\""),
+        "{link}"
+    );
+    let rest = reg
+        .send(Method::GET, "/v2/mo/app/tags/list?n=10&last=b", &[], vec![])
+        .await;
+    assert!(rest.headers().get("link").is_none());
+    assert_eq!(
+        rest.json::<Value>().await.expect("json")["tags"],
+        json!(["c", "d", "v1"])
+    );
+
+    // A manifest referring to a blob that was never pushed.
+    let missing = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": sha256(b"never"), "size": 5}, "layers": []});
+    let resp = reg.push_manifest("mo/app", "broken", &missing).await;
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        error_code(&resp.json().await.expect("json")),
+        "MANIFEST_BLOB_UNKNOWN"
+    );
+    let resp = reg
+        .send(
+            Method::PUT,
+            "/v2/mo/app/manifests/bad",
+            &[("content-type", "application/vnd.oci.image.manifest.v1+json")],
+            b"{not json".to_vec(),
+        )
+        .await;
+    assert_eq!(
+        error_code(&resp.json().await.expect("json")),
+        "MANIFEST_INVALID"
+    );
+    let resp = reg
+        .send(Method::GET, "/v2/mo/app/manifests/nope", &[], vec![])
+        .await;
+    assert_eq!(
+        error_code(&resp.json().await.expect("json")),
+        "MANIFEST_UNKNOWN"
+    );
+    let resp = reg
+        .send(Method::GET, "/v2/Mo/App/manifests/v1", &[], vec![])
+        .await;
+    assert_eq!(
+        error_code(&resp.json().await.expect("json")),
+        "NAME_INVALID"
+    );
+
+    // Referrers: an artifact whose subject is the image.
+    let sig_config = reg.push_blob("mo/app", b"{}").await;
+    let artifact = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "artifactType": "application/vnd.example.signature",
+        "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": sig_config, "size": 2}, "layers": [],
+        "subject": {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": digest, "size": bytes.len()},
+        "annotations": {"org.example": "yes"}});
+    let resp = reg
+        .push_manifest(
+            "mo/app",
+            &sha256(artifact.to_string().as_bytes()),
+            &artifact,
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    assert_eq!(resp.headers()["oci-subject"], digest.as_str());
+    let list: Value = reg
+        .send(
+            Method::GET,
+            &format!("/v2/mo/app/referrers/{digest}"),
+            &[],
+            vec![],
+        )
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        list["manifests"][0]["artifactType"],
+        "application/vnd.example.signature"
+    );
+    let filtered = reg
+        .send(
+            Method::GET,
+            &format!("/v2/mo/app/referrers/{digest}?artifactType=application/other"),
+            &[],
+            vec![],
+        )
+        .await;
+    assert_eq!(filtered.headers()["oci-filters-applied"], "artifactType");
+    assert_eq!(
+        filtered.json::<Value>().await.expect("json")["manifests"],
+        json!([])
+    );
+
+    // Mounts: from an image the caller can't read, a plain upload session instead.
+    let ned = Registry {
+        app: &app,
+        user: "ned",
+        token: &other,
+    };
+    let layer = sha256(b"layer one");
+    let denied = ned
+        .send(
+            Method::POST,
+            &format!("/v2/ned/copy/blobs/uploads/?mount={layer}&from=mo/app"),
+            &[],
+            vec![],
+        )
+        .await;
+    assert_eq!(denied.status(), StatusCode::ACCEPTED);
+    let leak = ned
+        .send(
+            Method::HEAD,
+            &format!("/v2/ned/copy/blobs/{layer}"),
+            &[],
+            vec![],
+        )
+        .await;
+    assert_eq!(leak.status(), StatusCode::NOT_FOUND);
+    let mounted = reg
+        .send(
+            Method::POST,
+            &format!("/v2/mo/copy/blobs/uploads/?mount={layer}&from=mo/app"),
+            &[],
+            vec![],
+        )
+        .await;
+    assert_eq!(mounted.status(), StatusCode::CREATED);
+    // Another user can't read or write mo's private image.
+    let resp = ned
+        .send(Method::GET, "/v2/mo/app/manifests/v1", &[], vec![])
+        .await;
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    let resp = ned
+        .send(Method::POST, "/v2/mo/app/blobs/uploads/", &[], vec![])
+        .await;
+    assert_eq!(
+        resp.status(),
+        StatusCode::NOT_FOUND,
+        "a private image stays unknown"
+    );
+    assert_eq!(
+        error_code(&resp.json().await.expect("json")),
+        "NAME_UNKNOWN"
+    );
+    let resp = ned
+        .send(Method::POST, "/v2/mo/new/blobs/uploads/", &[], vec![])
+        .await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    assert_eq!(error_code(&resp.json().await.expect("json")), "DENIED");
+    // Catalog shows what the caller can read.
+    let catalog: Value = reg
+        .send(Method::GET, "/v2/_catalog", &[], vec![])
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(catalog["repositories"], json!(["mo/app"]));
+    let catalog: Value = ned
+        .send(Method::GET, "/v2/_catalog", &[], vec![])
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(catalog["repositories"], json!([]));
+
+    // Deleting the version through GraphQL removes it from /v2; restoring brings it back.
+    let versions = app.gql_ok(Some(&token), r#"{ package(owner: "mo", packageType: CONTAINER, name: "app") { versions(first: 10) { nodes { id version } } } }"#, json!({})).await;
+    let id = versions["package"]["versions"]["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .find(|v| v["version"] == digest.as_str())
+        .expect("version")["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    app.gql_ok(Some(&token), r#"mutation($id: ID!) { deletePackageVersion(input: {packageVersionId: $id}) { packageVersion { id } } }"#, json!({"id": id})).await;
+    assert_eq!(
+        reg.send(
+            Method::GET,
+            &format!("/v2/mo/app/manifests/{digest}"),
+            &[],
+            vec![]
+        )
+        .await
+        .status(),
+        StatusCode::NOT_FOUND
+    );
+    app.gql_ok(Some(&token), r#"mutation($id: ID!) { restorePackageVersion(input: {packageVersionId: $id}) { packageVersion { id } } }"#, json!({"id": id})).await;
+    assert_eq!(
+        reg.send(
+            Method::GET,
+            &format!("/v2/mo/app/manifests/{digest}"),
+            &[],
+            vec![]
+        )
+        .await
+        .status(),
+        StatusCode::OK
+    );
+
+    // No credentials at all: the challenge.
+    let anon = app.get(None, "/v2/mo/app/tags/list").await;
+    assert_eq!(anon.status(), StatusCode::UNAUTHORIZED);
+    let challenge = anon.headers()["www-authenticate"]
+        .to_str()
+        .expect("challenge")
+        .to_string();
+    assert!(
+        challenge.starts_with(&format!("Bearer realm=\"{}/v2/token\"", app.url)),
+        "{challenge}"
+    );
+    assert!(
+        challenge.contains("scope=\"repository:mo/app:pull\""),
+        "{challenge}"
+    );
+}
