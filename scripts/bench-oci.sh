@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Container registry benchmark: push and pull one blob (256 MiB by default) against
+# Packyard, CNCF distribution (Debian's docker-registry) and nginx (sendfile), side by side
+# on loopback; prints MB/s, the ratios and Packyard's peak RSS.
+#   scripts/bench-oci.sh [SIZE_MIB] [RUNS]
+set -euo pipefail
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+SIZE_MIB="${1:-256}"
+RUNS="${2:-3}"
+"$REPO/scripts/install-deps.sh" --bench >/dev/null
+cargo build --release --quiet --manifest-path "$REPO/Cargo.toml"
+BIN="$REPO/target/release/packyard"
+
+WORK="$(mktemp -d)"
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
+trap cleanup EXIT
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() { for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$1/" && return 0; sleep 0.1; done; echo "port $1 did not open" >&2; exit 1; }
+
+head -c "$((SIZE_MIB * 1024 * 1024))" /dev/urandom > "$WORK/blob"
+DIGEST="sha256:$(sha256sum "$WORK/blob" | cut -d' ' -f1)"
+BYTES=$(stat -c %s "$WORK/blob")
+
+# --- Packyard ---
+PY_PORT=$(port)
+export PACKYARD_DATA_DIR="$WORK/packyard" PACKYARD_LISTEN="127.0.0.1:$PY_PORT" RUST_LOG=warn
+"$BIN" admin create-user bench </dev/null >/dev/null
+TOKEN=$("$BIN" admin create-token bench --name bench 2>/dev/null </dev/null)
+"$BIN" serve 2>"$WORK/packyard.log" &
+PY_PID=$!; PIDS+=("$PY_PID")
+wait_port "$PY_PORT"
+
+# --- CNCF distribution ---
+DR_PORT=$(port)
+cat > "$WORK/registry.yml" <<YML
+version: 0.1
+log: { level: error }
+storage: { filesystem: { rootdirectory: $WORK/distribution }, delete: { enabled: true } }
+http: { addr: 127.0.0.1:$DR_PORT }
+YML
+docker-registry serve "$WORK/registry.yml" 2>"$WORK/registry.log" &
+PIDS+=("$!")
+wait_port "$DR_PORT"
+
+# --- nginx serving the same file with sendfile ---
+NG_PORT=$(port)
+mkdir -p "$WORK/nginx/www" "$WORK/nginx/tmp"
+cp "$WORK/blob" "$WORK/nginx/www/blob"
+cat > "$WORK/nginx.conf" <<NGX
+daemon off; worker_processes 2; pid $WORK/nginx/nginx.pid; error_log $WORK/nginx/error.log;
+events { worker_connections 64; }
+http { access_log off; sendfile on; tcp_nopush on; client_body_temp_path $WORK/nginx/tmp;
+  proxy_temp_path $WORK/nginx/tmp; fastcgi_temp_path $WORK/nginx/tmp; uwsgi_temp_path $WORK/nginx/tmp; scgi_temp_path $WORK/nginx/tmp;
+  server { listen 127.0.0.1:$NG_PORT; root $WORK/nginx/www; } }
+NGX
+nginx -c "$WORK/nginx.conf" &
+PIDS+=("$!")
+wait_port "$NG_PORT"
+
+# Best of RUNS, in MB/s (10^6 bytes per second).
+best() { sort -g | tail -1; }
+mbps() { python3 -c "print(round($BYTES / $1 / 1e6, 1))"; }
+push() { # base-url auth-args... ; POST a session then PUT the whole blob
+  local base="$1"; shift
+  local location
+  location=$(curl -s -D - -o /dev/null -X POST "$@" "$base/blobs/uploads/" | awk 'tolower($1)=="location:"{print $2}' | tr -d '\r')
+  case "$location" in http*) ;; *) location="${base%%/v2/*}$location" ;; esac
+  local sep='?'; case "$location" in *\?*) sep='&' ;; esac
+  curl -s -o /dev/null -w '%{time_total}\n' -X PUT "$@" -H 'Content-Type: application/octet-stream' \
+    --data-binary @"$WORK/blob" "$location${sep}digest=$DIGEST"
+}
+pull() { curl -s -o /dev/null -w '%{time_total}\n' "$@"; }
+
+PY_BASE="http://127.0.0.1:$PY_PORT/v2/bench/blob"
+DR_BASE="http://127.0.0.1:$DR_PORT/v2/bench/blob"
+AUTH=(-u "bench:$TOKEN")
+py_push=$(for _ in $(seq "$RUNS"); do mbps "$(push "$PY_BASE" "${AUTH[@]}")"; done | best)
+dr_push=$(for _ in $(seq "$RUNS"); do mbps "$(push "$DR_BASE")"; done | best)
+py_pull=$(for _ in $(seq "$RUNS"); do mbps "$(pull "${AUTH[@]}" "$PY_BASE/blobs/$DIGEST")"; done | best)
+dr_pull=$(for _ in $(seq "$RUNS"); do mbps "$(pull "$DR_BASE/blobs/$DIGEST")"; done | best)
+ng_pull=$(for _ in $(seq "$RUNS"); do mbps "$(pull "http://127.0.0.1:$NG_PORT/blob")"; done | best)
+rss=$(awk '/VmHWM/ {print int($2/1024)}' "/proc/$PY_PID/status")
+
+ratio() { python3 -c "print(round($1 / $2, 2))"; }
+echo "blob: ${SIZE_MIB} MiB, best of $RUNS, MB/s"
+printf '%-14s %10s %10s\n' "" push pull
+printf '%-14s %10s %10s\n' packyard "$py_push" "$py_pull"
+printf '%-14s %10s %10s\n' distribution "$dr_push" "$dr_pull"
+printf '%-14s %10s %10s\n' nginx - "$ng_pull"
+echo "push packyard/distribution: $(ratio "$py_push" "$dr_push")x (target >= 2)"
+echo "pull packyard/nginx:        $(ratio "$py_pull" "$ng_pull")x (target >= 0.95)"
+echo "pull distribution/nginx:    $(ratio "$dr_pull" "$ng_pull")x"
+echo "packyard peak RSS: ${rss} MiB (target < 100)"
