@@ -12,6 +12,7 @@ cargo build --release --quiet --manifest-path "$REPO/Cargo.toml"
 BIN="$REPO/target/release/packyard"
 
 WORK="$(mktemp -d)"
+chmod 755 "$WORK"   # nginx workers read the file as another user
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
 trap cleanup EXIT
@@ -39,7 +40,7 @@ log: { level: error }
 storage: { filesystem: { rootdirectory: $WORK/distribution }, delete: { enabled: true } }
 http: { addr: 127.0.0.1:$DR_PORT }
 YML
-docker-registry serve "$WORK/registry.yml" 2>"$WORK/registry.log" &
+docker-registry serve "$WORK/registry.yml" >"$WORK/registry.log" 2>&1 &
 PIDS+=("$!")
 wait_port "$DR_PORT"
 
@@ -47,6 +48,7 @@ wait_port "$DR_PORT"
 NG_PORT=$(port)
 mkdir -p "$WORK/nginx/www" "$WORK/nginx/tmp"
 cp "$WORK/blob" "$WORK/nginx/www/blob"
+chmod -R a+rX "$WORK/nginx/www"
 cat > "$WORK/nginx.conf" <<NGX
 daemon off; worker_processes 2; pid $WORK/nginx/nginx.pid; error_log $WORK/nginx/error.log;
 events { worker_connections 64; }
@@ -70,7 +72,13 @@ push() { # base-url auth-args... ; POST a session then PUT the whole blob
   curl -s -o /dev/null -w '%{time_total}\n' -X PUT "$@" -H 'Content-Type: application/octet-stream' \
     --data-binary @"$WORK/blob" "$location${sep}digest=$DIGEST"
 }
-pull() { curl -s -o /dev/null -w '%{time_total}\n' "$@"; }
+pull() { # fails unless the whole blob came back
+  local out
+  out=$(curl -s -o /dev/null -w '%{http_code} %{size_download} %{time_total}' "$@")
+  set -- $out
+  [ "$1" = 200 ] && [ "$2" = "$BYTES" ] || { echo "pull failed: HTTP $1, $2 bytes" >&2; exit 1; }
+  echo "$3"
+}
 
 PY_BASE="http://127.0.0.1:$PY_PORT/v2/bench/blob"
 DR_BASE="http://127.0.0.1:$DR_PORT/v2/bench/blob"

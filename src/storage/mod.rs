@@ -12,7 +12,7 @@ use std::{ops::Range, sync::Arc};
 use bytes::Bytes;
 use futures::{Stream, StreamExt, TryStreamExt, stream::BoxStream};
 use object_store::{
-    GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart,
+    GetOptions, GetRange, GetResultPayload, ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart,
     aws::AmazonS3Builder, local::LocalFileSystem, memory::InMemory, path::Path,
 };
 
@@ -24,6 +24,8 @@ use crate::error::{DomainError, DomainResult};
 /// Parts written to the store while streaming; bounded so memory stays flat.
 const PART_SIZE: usize = 8 * 1024 * 1024;
 const PARTS_IN_FLIGHT: usize = 2;
+/// Read size for blobs on a local filesystem.
+const LOCAL_READ_CHUNK: usize = 1024 * 1024;
 
 /// What the caller knows about an upload before it arrives; every field is checked.
 #[derive(Clone, Debug, Default)]
@@ -316,12 +318,18 @@ impl BlobStore {
         let result = self.store.get_opts(&key, options).await?;
         let size = result.meta.size;
         let served = result.range.clone();
-        let stream = result.into_stream().map_err(std::io::Error::other).boxed();
-        Ok(BlobRead {
-            size,
-            range: served,
-            stream,
-        })
+        let stream = match result.payload {
+            // object_store reads local files 8 KiB per blocking task; large reads keep
+            // downloads near the disk's and the socket's speed.
+            GetResultPayload::File(mut file, _) => {
+                use std::io::Seek;
+                file.seek(std::io::SeekFrom::Start(served.start))?;
+                let reader = tokio::io::AsyncReadExt::take(tokio::fs::File::from_std(file), served.end - served.start);
+                tokio_util::io::ReaderStream::with_capacity(reader, LOCAL_READ_CHUNK).boxed()
+            }
+            GetResultPayload::Stream(stream) => stream.map_err(std::io::Error::other).boxed(),
+        };
+        Ok(BlobRead { size, range: served, stream })
     }
 
     /// Reads a whole small blob (manifests, metadata documents).
