@@ -13,7 +13,7 @@ BIN="$REPO/target/release/packyard"
 
 WORK="$(mktemp -d)"
 PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; [ -n "${KEEP:-}" ] || rm -rf "$WORK"; echo "work: $WORK" >&2; }
 trap cleanup EXIT
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_port() { for _ in $(seq 1 200); do curl -s -o /dev/null "http://127.0.0.1:$1/" && return 0; sleep 0.1; done; echo "port $1 did not open" >&2; exit 1; }
@@ -63,7 +63,8 @@ for i in range(versions):
     integrity = "sha512-" + base64.b64encode(hashlib.sha512(tgz).digest()).decode()
     doc = {"_id": "@bench/pkg", "name": "@bench/pkg", "access": "public", "dist-tags": {"latest": version},
            "versions": {version: dict(manifest, _id=f"@bench/pkg@{version}",
-                        dist={"shasum": hashlib.sha1(tgz).hexdigest(), "integrity": integrity, "tarball": "x"})},
+                        dist={"shasum": hashlib.sha1(tgz).hexdigest(), "integrity": integrity,
+                              "tarball": f"http://127.0.0.1/@bench/pkg/-/pkg-{version}.tgz"})},
            "_attachments": {f"@bench/pkg-{version}.tgz": {"content_type": "application/octet-stream",
                             "data": base64.b64encode(tgz).decode(), "length": len(tgz)}}}
     for url, token in targets:

@@ -1,69 +1,134 @@
 #!/usr/bin/env bash
-# Installs everything the test suite drives, idempotently: fast when all is present.
+# Installs everything the test suite drives, idempotently, and is fast (≈1 s) when all of it
+# is already there. One line per component: "NAME: present" or "NAME: installed".
 #   scripts/install-deps.sh           clients and servers the tests need
-#   scripts/install-deps.sh --bench   also the peers the benchmarks compare against
+#   scripts/install-deps.sh --bench   also Verdaccio, the peer the npm benchmark compares against
+# Everything that isn't a Debian package goes under .tools/ in the repo (git-ignored).
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TOOLS="$REPO/.tools"
 BENCH=0
-[ "${1:-}" = "--bench" ] && BENCH=1
+for arg in "$@"; do
+  case "$arg" in
+    --bench) BENCH=1 ;;
+    -h | --help) sed -n '2,6p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "install-deps.sh: unknown argument $arg (only --bench)" >&2; exit 2 ;;
+  esac
+done
+STARTED=$SECONDS
 mkdir -p "$TOOLS"
 
-say() { printf '%-18s %s\n' "$1:" "$2"; }
+say() { printf '%-16s %s\n' "$1:" "$2"; }
+die() { echo "install-deps.sh: $*" >&2; exit 1; }
 
-# --- Debian packages (one apt run at a time; update once, only when needed) ---
-APT_PACKAGES=(skopeo podman buildah umoci uidmap fuse-overlayfs slirp4netns docker.io curl jq)
-[ "$BENCH" = 1 ] && APT_PACKAGES+=(docker-registry nginx-light wrk)
+# --- Debian packages -------------------------------------------------------------------------
+# One apt run at a time (a Debian hook deletes the download cache after each run, so parallel
+# installs fail); `apt-get update` at most once, and only when something must be installed.
+APT_PACKAGES=(
+  skopeo podman buildah umoci          # OCI clients, daemonless (podman/buildah: --storage-driver vfs)
+  docker.io                            # dockerd 20.10 for a private daemon (the docker CLI is preinstalled)
+  docker-registry                      # CNCF distribution, a peer for the OCI benchmark
+  nginx-light wrk                      # benchmark peer and load generator
+  jq curl
+  uidmap fuse-overlayfs slirp4netns    # what podman/buildah expect to find
+)
+is_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
+has_candidate() {
+  local c
+  c="$(apt-cache policy "$1" 2>/dev/null | awk '/Candidate:/ {print $2; exit}')"
+  [ -n "$c" ] && [ "$c" != "(none)" ]
+}
+
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
-  if dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
-    say "$p" present
-  else
-    missing+=("$p")
-  fi
+  if is_installed "$p"; then say "$p" present; else missing+=("$p"); fi
 done
 if [ "${#missing[@]}" -gt 0 ]; then
-  SUDO=""
-  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  for p in "${missing[@]}"; do say "$p" installed; done
+  SUDO=()
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || die "not root and no sudo: cannot apt-get install ${missing[*]}"
+    SUDO=(sudo)
+  fi
+  APT_OPTS=(-o DPkg::Lock::Timeout=300 -o Acquire::Retries=3)
+  LOG="$(mktemp)"
+  "${SUDO[@]}" apt-get "${APT_OPTS[@]}" update -qq >"$LOG" 2>&1 || { cat "$LOG" >&2; die "apt-get update failed"; }
+  wanted=()
+  for p in "${missing[@]}"; do
+    if has_candidate "$p"; then wanted+=("$p"); else say "$p" "NOT AVAILABLE from apt (skipped)"; fi
+  done
+  if [ "${#wanted[@]}" -gt 0 ]; then
+    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get "${APT_OPTS[@]}" install -y -qq \
+      --no-install-recommends "${wanted[@]}" >"$LOG" 2>&1 \
+      || { cat "$LOG" >&2; die "apt-get install ${wanted[*]} failed"; }
+    for p in "${wanted[@]}"; do
+      if is_installed "$p"; then say "$p" installed; else die "$p: apt-get reported success but it is not installed"; fi
+    done
+  fi
+  rm -f "$LOG"
 fi
 
-# --- an S3-compatible server for the blob store suite (pinned; 0.15+ needs a newer rustc) ---
+# --- an S3-compatible server for the blob store tests (pinned: 0.15+ needs a newer rustc) -----
 if [ -x "$TOOLS/bin/s3s-fs" ]; then
   say s3s-fs present
 else
+  command -v cargo >/dev/null || die "cargo is needed to build s3s-fs"
+  echo "s3s-fs:          building (cargo install s3s-fs@0.14.1, about 2 minutes)..." >&2
   cargo install s3s-fs@0.14.1 --locked --features binary --root "$TOOLS" --quiet
   say s3s-fs installed
 fi
 
-# --- npm clients (private npm config: the machine's ~/.npmrc must not matter) ---
+# --- npm clients (a private npm config: the machine's ~/.npmrc must not matter) ---------------
 NPMRC="$(mktemp)"
 trap 'rm -f "$NPMRC"' EXIT
-printf 'registry=https://registry.npmjs.org/\nfund=false\naudit=false\nupdate-notifier=false\n' > "$NPMRC"
-npm_install() { # dir package...
-  local dir="$1"; shift
-  mkdir -p "$dir"
-  npm_config_userconfig="$NPMRC" npm install --prefix "$dir" --no-save --silent "$@" >/dev/null
+printf 'registry=https://registry.npmjs.org/\nfund=false\naudit=false\nupdate-notifier=false\n' >"$NPMRC"
+npm_private() {
+  npm_config_userconfig="$NPMRC" npm_config_globalconfig=/dev/null \
+    npm_config_registry=https://registry.npmjs.org/ npm "$@"
 }
-if [ -x "$TOOLS/node/node_modules/.bin/yarn" ] && [ -x "$TOOLS/node/node_modules/.bin/pnpm" ]; then
-  say "yarn, pnpm" present
-else
-  npm_install "$TOOLS/node" yarn@1.22.22 pnpm@9.15.9
-  say "yarn, pnpm" installed
+# version of an npm package installed under DIR, or nothing
+pkg_version() { # dir package
+  local f="$1/node_modules/$2/package.json"
+  [ -f "$f" ] && sed -n 's/^[[:space:]]*"version":[[:space:]]*"\([^"]*\)".*/\1/p' "$f" | head -n1
+  return 0
+}
+NODE_DIR="$TOOLS/node"
+YARN_VERSION=1.22.22   # yarn classic (v1)
+PNPM_VERSION=9.15.9    # pnpm 9 runs on Node 18/20
+node_missing=()
+for spec in "yarn@$YARN_VERSION" "pnpm@$PNPM_VERSION"; do
+  name="${spec%@*}"
+  if [ "$(pkg_version "$NODE_DIR" "$name")" = "${spec#*@}" ] && [ -x "$NODE_DIR/node_modules/.bin/$name" ]; then
+    say "$name" "present"
+  else
+    node_missing+=("$spec")
+  fi
+done
+if [ "${#node_missing[@]}" -gt 0 ]; then
+  command -v npm >/dev/null || die "npm is needed to install ${node_missing[*]}"
+  mkdir -p "$NODE_DIR"
+  npm_private install --prefix "$NODE_DIR" --no-save --silent "${node_missing[@]}" >/dev/null
+  for spec in "${node_missing[@]}"; do say "${spec%@*}" installed; done
 fi
+
+# --- benchmark peers -------------------------------------------------------------------------
+VERDACCIO_DIR="$TOOLS/verdaccio"
 if [ "$BENCH" = 1 ]; then
-  if [ -x "$TOOLS/verdaccio/node_modules/.bin/verdaccio" ]; then
+  if [ "$(pkg_version "$VERDACCIO_DIR" verdaccio)" = 6.8.0 ] && [ -x "$VERDACCIO_DIR/node_modules/.bin/verdaccio" ]; then
     say verdaccio present
   else
-    mkdir -p "$TOOLS/verdaccio"
-    cat > "$TOOLS/verdaccio/package.json" <<'JSON'
+    # 6.9+ needs Node 22. The npm mirror here lists only `latest` dist-tags, so node-fetch's
+    # `cjs` tag (which Verdaccio asks for) is pinned by an override.
+    mkdir -p "$VERDACCIO_DIR"
+    cat >"$VERDACCIO_DIR/package.json" <<'JSON'
 { "name": "packyard-bench-verdaccio", "private": true,
   "dependencies": { "verdaccio": "6.8.0" },
   "overrides": { "node-fetch@cjs": "2.7.0" } }
 JSON
-    (cd "$TOOLS/verdaccio" && npm_config_userconfig="$NPMRC" npm install --silent >/dev/null)
+    (cd "$VERDACCIO_DIR" && npm_private install --silent >/dev/null)
     say verdaccio installed
   fi
+else
+  say verdaccio "skipped (only with --bench)"
 fi
+
+echo "install-deps: done in $((SECONDS - STARTED)) s"

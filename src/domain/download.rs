@@ -82,6 +82,10 @@ impl Domain {
         version: &VersionName,
         name: &FileName,
     ) -> DomainResult<(PackageInfo, VersionInfo, FileInfo)> {
+        let pkg = self.find_package(actor, r).await?;
+        if let Some((v, f)) = self.cache.file(pkg.id, version.as_str(), name.as_str()) {
+            return Ok((pkg, v, f));
+        }
         let (pkg, v) = self.find_version(actor, r, version).await?;
         let f = package_file::Entity::find()
             .filter(package_file::Column::VersionId.eq(v.id))
@@ -92,7 +96,11 @@ impl Domain {
         let b = blob::Entity::find_by_id(f.blob_digest.clone())
             .one(&self.db)
             .await?;
-        Ok((pkg, v, file_info(f, b.as_ref())))
+        let file = file_info(f, b.as_ref());
+        if pkg.visibility == crate::domain::Visibility::Public {
+            self.cache.put_file(pkg.id, &v, &file);
+        }
+        Ok((pkg, v, file))
     }
 
     /// Opens a file for download and counts it (a lead file, read from its start).
@@ -207,6 +215,7 @@ impl Domain {
         )
         .await?;
         txn.commit().await?;
+        self.cache.invalidate(pkg.id);
         Ok(())
     }
 }

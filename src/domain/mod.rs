@@ -6,6 +6,7 @@
 pub mod access;
 pub mod accounts;
 pub mod audit;
+pub mod cache;
 pub mod download;
 pub mod gc;
 pub mod metadata;
@@ -45,6 +46,7 @@ pub struct Domain {
     /// SQL statements run so far (exported on `/metrics`; tests count queries with it).
     sql_statements: Arc<AtomicU64>,
     pub(crate) oci_keys: oci::OciKeys,
+    pub(crate) cache: cache::ReadCache,
 }
 
 impl Domain {
@@ -96,6 +98,7 @@ impl Domain {
             downloads: stats::DownloadCounter::default(),
             sql_statements,
             oci_keys: Default::default(),
+            cache: Default::default(),
         })
     }
 

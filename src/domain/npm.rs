@@ -39,6 +39,7 @@ impl Domain {
         active.metadata = Set(metadata.to_json());
         active.updated_at = Set(now());
         active.update(&self.db).await?;
+        self.cache.invalidate(pkg.id);
         Ok(())
     }
 }

@@ -2,6 +2,8 @@
 //! grants, deletion and restore.
 use std::collections::HashMap;
 
+use bytes::Bytes;
+
 use chrono::Duration;
 use entity::{
     account, blob, package, package_file, package_grant, package_tag, package_version, repository,
@@ -169,14 +171,49 @@ impl Domain {
 
     /// Looks up a live package the actor may read.
     pub async fn find_package(&self, actor: &Actor, r: &PackageRef) -> DomainResult<PackageInfo> {
-        let (pkg, owner) = self
-            .package_model(r)
-            .await?
-            .ok_or_else(|| DomainError::not_found(format!("package {}/{}", r.owner, r.name)))?;
+        let (pkg, owner) = match self.cache.package(r) {
+            Some(hit) => hit,
+            None => {
+                let found = self.package_model(r).await?.ok_or_else(|| {
+                    DomainError::not_found(format!("package {}/{}", r.owner, r.name))
+                })?;
+                self.cache.put_package(r, &found.0, &found.1);
+                found
+            }
+        };
         let role = self
             .authorize_package(actor, Action::Read, &pkg, &owner)
             .await?;
         package_info(pkg, owner.login, role)
+    }
+
+    /// A document rendered from a package the actor may read (a packument, an index),
+    /// served from the read cache while the package is public and unchanged.
+    pub async fn package_document<F, Fut>(
+        &self,
+        actor: &Actor,
+        r: &PackageRef,
+        kind: &'static str,
+        render: F,
+    ) -> DomainResult<crate::domain::cache::Document>
+    where
+        F: FnOnce(PackageInfo) -> Fut,
+        Fut: std::future::Future<Output = DomainResult<Bytes>>,
+    {
+        let pkg = self.find_package(actor, r).await?;
+        let public = pkg.visibility == Visibility::Public;
+        if public && let Some(hit) = self.cache.document(pkg.id, kind) {
+            return Ok(hit);
+        }
+        let started = std::time::Instant::now();
+        let id = pkg.id;
+        let body = render(pkg).await?;
+        let etag = format!("\"{}\"", &crate::storage::hex_sha256(&body)[..32]);
+        let document = crate::domain::cache::Document { body, etag };
+        if public {
+            self.cache.put_document(id, kind, started, document.clone());
+        }
+        Ok(document)
     }
 
     /// A package by id. Deleted packages are visible only to their admins.
@@ -567,6 +604,7 @@ impl Domain {
         let pkg = pkg.update(&txn).await?;
         audit::record(&txn, actor, action, "package", Some(pkg.id), data).await?;
         txn.commit().await?;
+        self.cache.invalidate(pkg.id);
         package_info(pkg, owner.login, Some(Role::Admin))
     }
 
@@ -739,6 +777,7 @@ impl Domain {
         .await?;
         audit::record(&txn, actor, "package.grant", "package", Some(pkg.id), serde_json::json!({"user_id": user_id, "team_id": team_id, "repository_id": repository_id, "role": role.as_str()})).await?;
         txn.commit().await?;
+        self.cache.invalidate(pkg.id);
         grant_info(grant)
     }
 
@@ -763,6 +802,7 @@ impl Domain {
         }
         audit::record(&txn, actor, "package.revoke", "package", Some(pkg.id), serde_json::json!({"user_id": user_id, "team_id": team_id, "repository_id": repository_id})).await?;
         txn.commit().await?;
+        self.cache.invalidate(pkg.id);
         package_info(pkg, owner.login, Some(Role::Admin))
     }
 
@@ -786,6 +826,7 @@ impl Domain {
         let txn = self.db.begin().await?;
         let tag = upsert_tag(&txn, pkg.id, tag, v.id).await?;
         txn.commit().await?;
+        self.cache.invalidate(pkg.id);
         Ok(TagInfo {
             id: tag.id,
             package_id: pkg.id,
@@ -812,6 +853,7 @@ impl Domain {
         if removed.rows_affected == 0 {
             return Err(DomainError::not_found(format!("tag {tag}")));
         }
+        self.cache.invalidate(pkg.id);
         Ok(())
     }
 
@@ -871,6 +913,7 @@ impl Domain {
         )
         .await?;
         txn.commit().await?;
+        self.cache.invalidate(pkg.id);
         package_info(pkg, owner.login, Some(Role::Admin))
     }
 
@@ -927,6 +970,7 @@ impl Domain {
         )
         .await?;
         txn.commit().await?;
+        self.cache.invalidate(v.package_id);
         Ok(version_info(v))
     }
 
@@ -1052,6 +1096,7 @@ impl Domain {
         )
         .await?;
         txn.commit().await?;
+        self.cache.invalidate(pkg.id);
         package_info(pkg, owner.login, Some(Role::Admin))
     }
 
@@ -1098,6 +1143,7 @@ impl Domain {
         )
         .await?;
         txn.commit().await?;
+        self.cache.invalidate(v.package_id);
         Ok(version_info(v))
     }
 }

@@ -193,6 +193,7 @@ impl Domain {
         match result {
             Ok(published) => {
                 txn.commit().await?;
+                self.cache.invalidate(published.package.id);
                 Ok(published)
             }
             Err(e) => {

@@ -12,8 +12,8 @@ use std::{ops::Range, sync::Arc};
 use bytes::Bytes;
 use futures::{Stream, StreamExt, TryStreamExt, stream::BoxStream};
 use object_store::{
-    GetOptions, GetRange, GetResultPayload, ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart,
-    aws::AmazonS3Builder, local::LocalFileSystem, memory::InMemory, path::Path,
+    GetOptions, GetRange, GetResultPayload, ObjectStore, ObjectStoreExt, PutPayload,
+    WriteMultipart, aws::AmazonS3Builder, local::LocalFileSystem, memory::InMemory, path::Path,
 };
 
 pub use digest::{DigestSet, Digests, Hasher, hex_sha256};
@@ -324,12 +324,19 @@ impl BlobStore {
             GetResultPayload::File(mut file, _) => {
                 use std::io::Seek;
                 file.seek(std::io::SeekFrom::Start(served.start))?;
-                let reader = tokio::io::AsyncReadExt::take(tokio::fs::File::from_std(file), served.end - served.start);
+                let reader = tokio::io::AsyncReadExt::take(
+                    tokio::fs::File::from_std(file),
+                    served.end - served.start,
+                );
                 tokio_util::io::ReaderStream::with_capacity(reader, LOCAL_READ_CHUNK).boxed()
             }
             GetResultPayload::Stream(stream) => stream.map_err(std::io::Error::other).boxed(),
         };
-        Ok(BlobRead { size, range: served, stream })
+        Ok(BlobRead {
+            size,
+            range: served,
+            stream,
+        })
     }
 
     /// Reads a whole small blob (manifests, metadata documents).

@@ -339,9 +339,21 @@ async fn serve_packument(
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("application/vnd.npm.install-v1+json"));
-    let doc = packument::build(state, &actor, r, abbreviated).await?;
-    let body = serde_json::to_vec(&doc).map_err(DomainError::internal)?;
-    let etag = format!("\"{}\"", &crate::storage::hex_sha256(&body)[..32]);
+    let kind = if abbreviated {
+        "npm-abbreviated"
+    } else {
+        "npm-full"
+    };
+    let document = state
+        .domain
+        .package_document(&actor, r, kind, |_| async {
+            let doc = packument::build(state, &actor, r, abbreviated).await?;
+            serde_json::to_vec(&doc)
+                .map(Bytes::from)
+                .map_err(DomainError::internal)
+        })
+        .await?;
+    let (body, etag) = (document.body, document.etag);
     let content_type = if abbreviated {
         "application/vnd.npm.install-v1+json"
     } else {

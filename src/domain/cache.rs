@@ -1,0 +1,144 @@
+//! A short-lived read cache for the hot path of public packages (package lookups, file
+//! lookups, rendered documents such as packuments).
+//!
+//! Only public, live packages are cached: a public package can't become private, so a
+//! cached entry never shows a reader something it may not read. Every mutation of a package
+//! on this replica invalidates its entries at once; other replicas see the change within
+//! `TTL`. Private packages are always read from the database.
+use std::{
+    collections::HashMap,
+    sync::Mutex,
+    time::{Duration, Instant},
+};
+
+use bytes::Bytes;
+use entity::{account, package};
+
+use crate::domain::{
+    packages::PackageRef,
+    views::{FileInfo, VersionInfo},
+};
+
+/// How stale another replica's change may be seen here.
+pub const TTL: Duration = Duration::from_secs(2);
+/// Entries per map before it is cleared (bounded memory).
+const MAX_ENTRIES: usize = 20_000;
+
+type FileKey = (i64, String, String);
+type DocumentKey = (i64, &'static str);
+
+#[derive(Default)]
+pub(crate) struct ReadCache {
+    packages: Mutex<HashMap<PackageRef, (Instant, package::Model, account::Model)>>,
+    files: Mutex<HashMap<FileKey, (Instant, VersionInfo, FileInfo)>>,
+    documents: Mutex<HashMap<DocumentKey, (Instant, Document)>>,
+    /// When each package was last changed here, so a document rendered from older data
+    /// is not cached after the change.
+    changed: Mutex<HashMap<i64, Instant>>,
+}
+
+/// A rendered document and its entity tag.
+#[derive(Clone, Debug)]
+pub struct Document {
+    pub body: Bytes,
+    pub etag: String,
+}
+
+fn fresh(at: &Instant) -> bool {
+    at.elapsed() < TTL
+}
+
+fn bounded<K, V>(map: &mut HashMap<K, V>) {
+    if map.len() >= MAX_ENTRIES {
+        map.clear();
+    }
+}
+
+impl ReadCache {
+    pub fn package(&self, r: &PackageRef) -> Option<(package::Model, account::Model)> {
+        let map = self.packages.lock().ok()?;
+        map.get(r)
+            .filter(|(at, ..)| fresh(at))
+            .map(|(_, p, o)| (p.clone(), o.clone()))
+    }
+
+    pub fn put_package(&self, r: &PackageRef, pkg: &package::Model, owner: &account::Model) {
+        if pkg.visibility != "public" || pkg.deleted_at.is_some() {
+            return;
+        }
+        if let Ok(mut map) = self.packages.lock() {
+            bounded(&mut map);
+            map.insert(r.clone(), (Instant::now(), pkg.clone(), owner.clone()));
+        }
+    }
+
+    pub fn file(
+        &self,
+        package_id: i64,
+        version: &str,
+        file: &str,
+    ) -> Option<(VersionInfo, FileInfo)> {
+        let map = self.files.lock().ok()?;
+        map.get(&(package_id, version.to_string(), file.to_string()))
+            .filter(|(at, ..)| fresh(at))
+            .map(|(_, v, f)| (v.clone(), f.clone()))
+    }
+
+    pub fn put_file(&self, package_id: i64, version: &VersionInfo, file: &FileInfo) {
+        if let Ok(mut map) = self.files.lock() {
+            bounded(&mut map);
+            map.insert(
+                (package_id, version.version.clone(), file.name.clone()),
+                (Instant::now(), version.clone(), file.clone()),
+            );
+        }
+    }
+
+    pub fn document(&self, package_id: i64, kind: &'static str) -> Option<Document> {
+        let map = self.documents.lock().ok()?;
+        map.get(&(package_id, kind))
+            .filter(|(at, _)| fresh(at))
+            .map(|(_, d)| d.clone())
+    }
+
+    /// Caches a document rendered from data read after `started`, unless the package
+    /// changed since.
+    pub fn put_document(
+        &self,
+        package_id: i64,
+        kind: &'static str,
+        started: Instant,
+        document: Document,
+    ) {
+        let changed_since = self
+            .changed
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&package_id).copied())
+            .is_some_and(|at| at >= started);
+        if changed_since {
+            return;
+        }
+        if let Ok(mut map) = self.documents.lock() {
+            bounded(&mut map);
+            map.insert((package_id, kind), (started, document));
+        }
+    }
+
+    /// Forgets everything about a package (called by every mutation).
+    pub fn invalidate(&self, package_id: i64) {
+        if let Ok(mut map) = self.changed.lock() {
+            bounded(&mut map);
+            map.insert(package_id, Instant::now());
+        }
+        if let Ok(mut map) = self.packages.lock() {
+            map.retain(|_, (_, p, _)| p.id != package_id);
+        }
+        if let Ok(mut map) = self.files.lock() {
+            map.retain(|(id, ..), _| *id != package_id);
+        }
+        if let Ok(mut map) = self.documents.lock() {
+            map.retain(|(id, _), _| *id != package_id);
+        }
+    }
+}
