@@ -34,7 +34,9 @@ WORK="$(mktemp -d -t packyard-test.XXXXXX)"
 S3_PID=""
 cleanup() {
   if [ -n "$S3_PID" ]; then
-    kill "$S3_PID" 2>/dev/null || true
+    kill "$S3_PID" 2>/dev/null || true # s3s-fs shuts down gracefully in ≈1.5 s
+    for _ in $(seq 1 50); do kill -0 "$S3_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$S3_PID" 2>/dev/null || true
     wait "$S3_PID" 2>/dev/null || true
   fi
   rm -rf "$WORK"
