@@ -17,6 +17,10 @@ use crate::{
 #[derive(Default)]
 pub struct DownloadCounter {
     pending: Mutex<HashMap<(i64, i64, NaiveDate), i64>>,
+    /// Held while counts taken from `pending` are being written, so a reader that flushes
+    /// before reading waits for a flush already under way (the background job's) instead of
+    /// reading the table without the counts that flush holds.
+    flushing: tokio::sync::Mutex<()>,
 }
 
 impl DownloadCounter {
@@ -39,6 +43,7 @@ impl Domain {
     /// Writes buffered download counts. Runs every few seconds, before statistics are read,
     /// and at shutdown.
     pub async fn flush_downloads(&self) -> DomainResult<()> {
+        let _flushing = self.downloads.flushing.lock().await;
         let pending = self.downloads.take();
         for ((package_id, version_id, day), count) in pending {
             let row = download_daily::ActiveModel {

@@ -295,6 +295,14 @@ async fn npm_cli_lifecycle() {
         serde_json::from_str(&npm.ok(&["view", "@nora/greet", "versions", "--json"], &work))
             .expect("json");
     assert_eq!(versions, json!(["1.0.0"]));
+    // Unpublishing the latest version: npm's document moves `latest` back, and we follow it.
+    let v2 = package(&work, "@nora/greet", "2.0.0", json!({}));
+    npm.ok(&["publish"], &v2);
+    npm.ok(&["unpublish", "@nora/greet@2.0.0"], &work);
+    let tags: Value =
+        serde_json::from_str(&npm.ok(&["view", "@nora/greet", "dist-tags", "--json"], &work))
+            .expect("json");
+    assert_eq!(tags, json!({"latest": "1.0.0"}));
     npm.ok(&["unpublish", "@nora/greet", "--force"], &work);
     npm.fails(&["view", "@nora/greet"], &work);
     let deleted = app
@@ -544,4 +552,54 @@ async fn npm_protocol_details() {
         .await
         .expect("json");
     assert!(doc["versions"].get("0.2.0").is_none());
+
+    // An update written against an old revision would unpublish what was published since
+    // (the versions it leaves out): refused with 409, and nothing changes.
+    let stale = doc.clone();
+    let rev = stale["_rev"].as_str().expect("_rev").to_string();
+    let next = package(npm.path(), "@pete/tool", "0.3.0", json!({}));
+    npm.ok(&["publish"], &next);
+    let resp = app
+        .http
+        .put(format!("{}/npm/@pete%2ftool/-rev/{rev}", app.url))
+        .bearer_auth(&token)
+        .json(&stale)
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(resp.status(), 409);
+    assert!(
+        resp.json::<Value>().await.expect("json")["error"]
+            .as_str()
+            .expect("error")
+            .contains("conflict")
+    );
+    let doc: Value = app
+        .get(Some(&token), "/npm/@pete%2ftool")
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert!(doc["versions"].get("0.3.0").is_some());
+    // The current revision is accepted: this one deprecates 0.1.0.
+    let mut fresh = doc.clone();
+    fresh["versions"]["0.1.0"]["deprecated"] = json!("use 0.3");
+    let rev = doc["_rev"].as_str().expect("_rev");
+    let resp = app
+        .http
+        .put(format!("{}/npm/@pete%2ftool/-rev/{rev}", app.url))
+        .bearer_auth(&token)
+        .json(&fresh)
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(resp.status(), 200);
+    let doc: Value = app
+        .get(Some(&token), "/npm/@pete%2ftool")
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(doc["versions"]["0.1.0"]["deprecated"], "use 0.3");
+    assert!(doc["versions"].get("0.3.0").is_some());
 }

@@ -213,6 +213,9 @@ pub struct PublishDocument {
     pub attachments: serde_json::Map<String, serde_json::Value>,
     #[serde(default)]
     pub access: Option<String>,
+    /// The revision an update was written against.
+    #[serde(rename = "_rev", default)]
+    pub rev: Option<String>,
 }
 
 #[cfg(test)]

@@ -90,19 +90,37 @@ pub fn routes() -> Router<AppState> {
 
 /// npm's error shape: `{"error": "..."}`; 401 carries a challenge.
 #[derive(Debug)]
-pub struct NpmError(DomainError);
+pub enum NpmError {
+    Domain(DomainError),
+    /// An update written against a document revision that is no longer current (CouchDB's
+    /// 409 "Document update conflict", which npm reports as E409).
+    StaleRevision {
+        sent: String,
+        current: String,
+    },
+}
 
 impl From<DomainError> for NpmError {
     fn from(e: DomainError) -> Self {
-        Self(e)
+        Self::Domain(e)
     }
 }
 
 impl IntoResponse for NpmError {
     fn into_response(self) -> Response {
+        let error = match self {
+            Self::Domain(e) => e,
+            Self::StaleRevision { sent, current } => {
+                let message = format!(
+                    "Document update conflict: revision {sent} is not the current {current}; \
+                     fetch the package again and retry"
+                );
+                return (StatusCode::CONFLICT, Json(json!({"error": message}))).into_response();
+            }
+        };
         let status =
-            StatusCode::from_u16(self.0.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let message = match &self.0 {
+            StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let message = match &error {
             DomainError::AlreadyExists(m) => {
                 format!("cannot publish over the previously published versions: {m}")
             }
@@ -432,7 +450,7 @@ async fn publish_encoded(
     Path(a): Path<String>,
     body: Body,
 ) -> NpmResult {
-    put_document(&state, actor.into_inner(), &package_ref(&a)?, body).await
+    put_document(&state, actor.into_inner(), &package_ref(&a)?, None, body).await
 }
 
 async fn publish(
@@ -445,6 +463,7 @@ async fn publish(
         &state,
         actor.into_inner(),
         &package_ref(&joined(&a, &b))?,
+        None,
         body,
     )
     .await
@@ -453,22 +472,30 @@ async fn publish(
 async fn update_encoded(
     State(state): State<AppState>,
     actor: NpmActor,
-    Path((a, _rev)): Path<(String, String)>,
+    Path((a, rev)): Path<(String, String)>,
     body: Body,
 ) -> NpmResult {
-    put_document(&state, actor.into_inner(), &package_ref(&a)?, body).await
+    put_document(
+        &state,
+        actor.into_inner(),
+        &package_ref(&a)?,
+        Some(rev),
+        body,
+    )
+    .await
 }
 
 async fn update(
     State(state): State<AppState>,
     actor: NpmActor,
-    Path((a, b, _rev)): Path<(String, String, String)>,
+    Path((a, b, rev)): Path<(String, String, String)>,
     body: Body,
 ) -> NpmResult {
     put_document(
         &state,
         actor.into_inner(),
         &package_ref(&joined(&a, &b))?,
+        Some(rev),
         body,
     )
     .await
@@ -477,7 +504,13 @@ async fn update(
 /// A PUT of the package document: a publish when it carries a tarball, otherwise an update
 /// of existing versions (deprecations; versions left out are unpublished, as npm's
 /// `unpublish pkg@version` does).
-async fn put_document(state: &AppState, actor: Actor, r: &PackageRef, body: Body) -> NpmResult {
+async fn put_document(
+    state: &AppState,
+    actor: Actor,
+    r: &PackageRef,
+    url_rev: Option<String>,
+    body: Body,
+) -> NpmResult {
     if actor.is_anonymous() {
         return Err(DomainError::Unauthenticated(
             "log in to publish: npm login or an _authToken".into(),
@@ -542,7 +575,8 @@ async fn put_document(state: &AppState, actor: Actor, r: &PackageRef, body: Body
         .into());
     }
     if !has_tarball {
-        return update_versions(state, &actor, r, doc).await;
+        let rev = doc.rev.clone().or(url_rev);
+        return update_versions(state, &actor, r, rev, doc).await;
     }
     let staged = staged?;
     publish_version(state, &actor, r, doc, staged).await
@@ -669,6 +703,9 @@ async fn publish_version(
         .filter(|(_, v)| v.as_str() == Some(version_text.as_str()))
         .map(|(k, _)| k.clone())
         .collect();
+    for tag in &tags {
+        check_tag(tag)?;
+    }
     let tags = if tags.is_empty() {
         vec!["latest".to_string()]
     } else {
@@ -723,15 +760,26 @@ fn integrity_of(sha512_hex: Option<&str>) -> Option<String> {
     ))
 }
 
-/// A document without a tarball: apply deprecations and unpublish versions it leaves out.
+/// A document without a tarball: apply deprecations, unpublish versions it leaves out and
+/// move dist-tags it moved (npm's `unpublish pkg@version` repoints `latest` in the document
+/// it sends). Written against revision `rev` (the document's `_rev`, else the URL's `-rev`):
+/// if the package changed since, a version published meanwhile would be "left out" and
+/// unpublished, so a stale revision is refused with 409 instead.
 async fn update_versions(
     state: &AppState,
     actor: &Actor,
     r: &PackageRef,
+    rev: Option<String>,
     doc: PublishDocument,
 ) -> NpmResult {
     let pkg = state.domain.find_package(actor, r).await?;
     let current = state.domain.all_versions(actor, pkg.id).await?;
+    if let Some(sent) = rev {
+        let now = packument::revision(&pkg, current.len());
+        if sent != now {
+            return Err(NpmError::StaleRevision { sent, current: now });
+        }
+    }
     for v in &current {
         match doc.versions.get(&v.version) {
             None => {
@@ -763,6 +811,28 @@ async fn update_versions(
                         .await?;
                 }
             }
+        }
+    }
+    // Tags the document points elsewhere (at a version that remains). Tags it leaves out are
+    // kept: removing one is `npm dist-tag rm`'s own request, and a deleted version's tags
+    // went with it.
+    let tags = state
+        .domain
+        .tags_of_packages(&[pkg.id])
+        .await?
+        .remove(&pkg.id)
+        .unwrap_or_default();
+    for (tag, version) in &doc.dist_tags {
+        let Some(version) = version.as_str() else {
+            continue;
+        };
+        let remains =
+            doc.versions.contains_key(version) && current.iter().any(|v| v.version == version);
+        let already = tags.iter().any(|t| &t.name == tag && t.version == version);
+        if remains && !already {
+            check_tag(tag)?;
+            let version = VersionName::parse(version)?;
+            state.domain.set_tag(actor, r, tag, &version).await?;
         }
     }
     Ok(Json(json!({"ok": true})).into_response())
