@@ -25,6 +25,11 @@ pub struct Claims {
     pub exp: i64,
     pub iat: i64,
     pub access: Vec<Access>,
+    /// The access token the bearer token was issued for: it is checked on every request, so
+    /// revoking (or expiring) the access token ends the bearer tokens issued from it too,
+    /// and its scopes and package limits keep applying.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tid: Option<i64>,
 }
 
 impl Claims {
@@ -55,6 +60,7 @@ impl JwtKeys {
     pub fn issue(
         &self,
         sub: String,
+        tid: Option<i64>,
         audience: &str,
         access: Vec<Access>,
     ) -> Result<(String, Claims), String> {
@@ -66,6 +72,7 @@ impl JwtKeys {
             iat: now,
             exp: now + TOKEN_LIFETIME_SECS,
             access,
+            tid,
         };
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(|e| e.to_string())?;
@@ -102,10 +109,11 @@ mod tests {
             actions: vec!["pull".into()],
         }];
         let (token, _) = keys
-            .issue("user:1".into(), "registry", access)
+            .issue("user:1".into(), Some(7), "registry", access)
             .expect("issue");
         assert!(looks_like_jwt(&token));
         let claims = keys.verify(&token, "registry").expect("valid");
+        assert_eq!(claims.tid, Some(7));
         assert!(claims.allows("acme/app", "pull"));
         assert!(!claims.allows("acme/app", "push"));
         assert!(!claims.allows("acme/other", "pull"));

@@ -9,16 +9,16 @@ use chrono::Duration;
 use entity::{blob, image_blob, package_tag, package_version, upload_session};
 use futures::Stream;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Set,
-    sea_query::OnConflict,
+    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    sea_query::{Expr, OnConflict},
 };
 use serde_json::Value;
 use tokio::sync::OnceCell;
 
 use crate::{
     auth::{
-        Actor, Scopes, TokenGrant,
-        jwt::{Access, JwtKeys},
+        Actor,
+        jwt::{Access, Claims, JwtKeys},
         policy::{self, Action, OwnerFacts},
     },
     domain::{
@@ -233,46 +233,24 @@ impl Domain {
             .await
     }
 
-    /// The actor a bearer token's subject names.
-    pub async fn actor_for_subject(&self, sub: &str) -> DomainResult<Actor> {
-        let all = TokenGrant {
-            token_id: 0,
-            scopes: Scopes::all(),
-            owner_login: None,
-            package_patterns: None,
+    /// The actor a bearer token speaks for: the access token it was issued for (`tid`),
+    /// checked again now, or else (tokens issued to anonymous callers) nobody.
+    pub async fn actor_for_bearer(&self, claims: &Claims) -> DomainResult<Actor> {
+        let actor = match claims.tid {
+            Some(tid) => self.actor_for_token_id(tid).await?,
+            None => Actor::Anonymous,
         };
-        match sub.split_once(':') {
-            Some(("user", id)) => {
-                let id: i64 = id
-                    .parse()
-                    .map_err(|_| DomainError::Unauthenticated("bad token subject".into()))?;
-                let user = self
-                    .account_by_id(id)
-                    .await
-                    .map_err(|_| DomainError::Unauthenticated("unknown user".into()))?;
-                Ok(Actor::User {
-                    id: user.id,
-                    login: user.login,
-                    site_admin: user.site_admin,
-                    token: Some(all),
-                })
-            }
-            Some(("repository", id)) => {
-                let id: i64 = id
-                    .parse()
-                    .map_err(|_| DomainError::Unauthenticated("bad token subject".into()))?;
-                let repo = self
-                    .repository_by_id(id)
-                    .await
-                    .map_err(|_| DomainError::Unauthenticated("unknown repository".into()))?;
-                Ok(Actor::Repository {
-                    repository_id: id,
-                    owner_id: repo.owner_id,
-                    token: all,
-                })
-            }
-            _ => Ok(Actor::Anonymous),
+        let subject = match &actor {
+            Actor::Anonymous => "anonymous".to_string(),
+            Actor::User { id, .. } => format!("user:{id}"),
+            Actor::Repository { repository_id, .. } => format!("repository:{repository_id}"),
+        };
+        if subject != claims.sub {
+            return Err(DomainError::Unauthenticated(
+                "bad credentials: the token's subject changed".into(),
+            ));
         }
+        Ok(actor)
     }
 
     /// Issues a bearer token granting, for each requested `repository:NAME:ACTIONS` scope,
@@ -325,7 +303,7 @@ impl Domain {
         let (token, claims) = self
             .jwt_keys()
             .await?
-            .issue(sub, audience, access)
+            .issue(sub, actor.token().map(|t| t.token_id), audience, access)
             .map_err(DomainError::internal)?;
         Ok((token, claims.iat))
     }
@@ -718,23 +696,51 @@ impl Domain {
         let upload = uuid::Uuid::parse_str(id)
             .map_err(|_| DomainError::not_found(format!("upload {id}")))?;
         let part = session.parts as u32;
-        let (size, digests) = self
+        let pending = self
             .blobs
-            .stage_part(upload, part, body, LAYER_MAX.saturating_sub(current))
+            .stage_part(upload, body, LAYER_MAX.saturating_sub(current))
             .await?;
-        if size == 0 {
-            self.blobs.delete_upload_part(upload, part).await?;
+        if pending.size == 0 {
+            self.blobs.discard_part(&pending).await;
             return Ok(current);
         }
-        let total = current + size;
-        let mut active = session.into_active_model();
-        active.size = Set(total as i64);
-        active.parts = Set(part as i32 + 1);
+        let total = current + pending.size;
+        // Claim part `part`, unless a chunk racing on this upload got there first: then this
+        // one lost, and gets the 416 with where the upload now stands.
+        let mut claim = upload_session::Entity::update_many()
+            .col_expr(upload_session::Column::Size, Expr::value(total as i64))
+            .col_expr(upload_session::Column::Parts, Expr::value(part as i32 + 1))
+            .col_expr(upload_session::Column::UpdatedAt, Expr::value(now()))
+            .filter(upload_session::Column::Id.eq(id))
+            .filter(upload_session::Column::Parts.eq(part as i32))
+            .filter(upload_session::Column::Size.eq(current as i64));
         if part == 0 {
-            active.first_part_sha256 = Set(Some(digests.sha256));
+            claim = claim.col_expr(
+                upload_session::Column::FirstPartSha256,
+                Expr::value(pending.digests.sha256.clone()),
+            );
         }
-        active.updated_at = Set(now());
-        active.update(&self.db).await?;
+        if claim.exec(&self.db).await?.rows_affected != 1 {
+            self.blobs.discard_part(&pending).await;
+            let size = self
+                .session(owner_id, image, id)
+                .await
+                .map(|s| s.size as u64)
+                .unwrap_or(current);
+            return Err(DomainError::RangeNotSatisfiable { size });
+        }
+        if let Err(err) = self.blobs.commit_part(&pending, part).await {
+            // Give the claim back, so the client can send the chunk again.
+            upload_session::Entity::update_many()
+                .col_expr(upload_session::Column::Size, Expr::value(current as i64))
+                .col_expr(upload_session::Column::Parts, Expr::value(part as i32))
+                .filter(upload_session::Column::Id.eq(id))
+                .filter(upload_session::Column::Parts.eq(part as i32 + 1))
+                .exec(&self.db)
+                .await?;
+            self.blobs.discard_part(&pending).await;
+            return Err(err);
+        }
         Ok(total)
     }
 

@@ -283,6 +283,21 @@ impl Domain {
             .one(&self.db)
             .await?
             .ok_or_else(|| refuse("unknown token"))?;
+        self.actor_for_token(token).await
+    }
+
+    /// The actor behind the access token with this id (the one a bearer token was issued
+    /// for), if it is still valid.
+    pub async fn actor_for_token_id(&self, token_id: i64) -> DomainResult<Actor> {
+        let token = access_token::Entity::find_by_id(token_id)
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| DomainError::Unauthenticated("bad credentials: unknown token".into()))?;
+        self.actor_for_token(token).await
+    }
+
+    async fn actor_for_token(&self, token: access_token::Model) -> DomainResult<Actor> {
+        let refuse = |why: &str| DomainError::Unauthenticated(format!("bad credentials: {why}"));
         let now = Utc::now();
         if token.revoked_at.is_some() {
             return Err(refuse("token revoked"));

@@ -11,6 +11,8 @@ pub enum StorageKey {
     Upload(uuid::Uuid),
     /// A numbered piece of a multi-request upload (OCI chunked uploads).
     UploadPart(uuid::Uuid, u32),
+    /// A chunk being received, before it is claimed as the upload's next part.
+    UploadPending(uuid::Uuid, uuid::Uuid),
 }
 
 impl StorageKey {
@@ -28,6 +30,7 @@ impl fmt::Display for StorageKey {
             Self::Blob(hex) => write!(f, "blobs/sha256/short/{hex}"),
             Self::Upload(id) => write!(f, "uploads/{id}/data"),
             Self::UploadPart(id, n) => write!(f, "uploads/{id}/part-{n:08}"),
+            Self::UploadPending(id, nonce) => write!(f, "uploads/{id}/pending-{nonce}"),
         }
     }
 }

@@ -46,6 +46,21 @@ pub struct StagedBlob {
     pub digests: Digests,
 }
 
+/// A chunk of a multi-request upload, stored but not yet the upload's next part.
+#[derive(Debug)]
+pub struct PendingPart {
+    upload: uuid::Uuid,
+    nonce: uuid::Uuid,
+    pub size: u64,
+    pub digests: Digests,
+}
+
+impl PendingPart {
+    fn key(&self) -> StorageKey {
+        StorageKey::UploadPending(self.upload, self.nonce)
+    }
+}
+
 impl StagedBlob {
     /// `sha256:<hex>`, the blob's identity.
     pub fn digest(&self) -> String {
@@ -152,20 +167,27 @@ impl BlobStore {
         }
     }
 
-    /// Streams one chunk of a multi-request upload to `uploads/<id>/part-N`, hashing it.
-    /// Nothing is verified yet: the whole upload is checked when it completes.
+    /// Streams one chunk of a multi-request upload to a pending key of its own, hashing it.
+    /// Nothing is verified yet: the whole upload is checked when it completes. The caller
+    /// then claims the next part number and `commit_part`s it, or `discard_part`s it, so
+    /// chunks racing on one upload never write over each other.
     pub async fn stage_part<S, E>(
         &self,
         upload: uuid::Uuid,
-        part: u32,
         body: S,
         max_size: u64,
-    ) -> DomainResult<(u64, Digests)>
+    ) -> DomainResult<PendingPart>
     where
         S: Stream<Item = Result<Bytes, E>> + Send,
         E: std::fmt::Display,
     {
-        let key = StorageKey::UploadPart(upload, part).path();
+        let pending = PendingPart {
+            upload,
+            nonce: uuid::Uuid::new_v4(),
+            size: 0,
+            digests: Digests::default(),
+        };
+        let key = pending.key().path();
         let writer_upload = self.store.put_multipart(&key).await?;
         let mut writer = WriteMultipart::new_with_chunk_size(writer_upload, PART_SIZE);
         let expect = Expectations {
@@ -173,9 +195,13 @@ impl BlobStore {
             ..Default::default()
         };
         match write_hashing(&mut writer, body, DigestSet::default(), &expect).await {
-            Ok(done) => {
+            Ok((size, digests)) => {
                 writer.finish().await?;
-                Ok(done)
+                Ok(PendingPart {
+                    size,
+                    digests,
+                    ..pending
+                })
             }
             Err(err) => {
                 if let Err(abort) = writer.abort().await {
@@ -183,6 +209,25 @@ impl BlobStore {
                 }
                 Err(err)
             }
+        }
+    }
+
+    /// Makes a pending chunk the upload's part number `part` (claimed by the caller).
+    pub async fn commit_part(&self, pending: &PendingPart, part: u32) -> DomainResult<()> {
+        self.store
+            .rename(
+                &pending.key().path(),
+                &StorageKey::UploadPart(pending.upload, part).path(),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Drops a pending chunk that was not claimed.
+    pub async fn discard_part(&self, pending: &PendingPart) {
+        match self.store.delete(&pending.key().path()).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+            Err(e) => tracing::warn!(error = %e, "removing an unclaimed chunk"),
         }
     }
 
@@ -218,18 +263,6 @@ impl BlobStore {
             })
             .try_flatten()
             .boxed()
-    }
-
-    /// Removes one chunk (an empty one that added nothing).
-    pub async fn delete_upload_part(&self, upload: uuid::Uuid, part: u32) -> DomainResult<()> {
-        match self
-            .store
-            .delete(&StorageKey::UploadPart(upload, part).path())
-            .await
-        {
-            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(e) => Err(e.into()),
-        }
     }
 
     /// Removes an upload's chunks.

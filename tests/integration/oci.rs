@@ -5,6 +5,7 @@ use std::{
     process::{Command, Output},
 };
 
+use futures::StreamExt;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256, Sha512};
@@ -461,6 +462,47 @@ async fn public_private_and_read_only_access() {
         .await
         .expect("get");
     assert_eq!(bad.status(), 401);
+
+    // A bearer token speaks for the access token it was issued from, checked on every
+    // request: revoking that token ends the bearer token at once, not when it expires.
+    let made = app
+        .gql_ok(Some(&token), r#"mutation { createAccessToken(input: {name: "ci", scopes: ["read:packages"], packagePatterns: ["closed"]}) { token accessToken { id } } }"#, json!({}))
+        .await;
+    let limited = made["createAccessToken"]["token"].as_str().expect("token");
+    let limited_id = made["createAccessToken"]["accessToken"]["id"]
+        .as_str()
+        .expect("id");
+    let bearer: Value = app
+        .http
+        .get(format!(
+            "{}/v2/token?scope=repository:pat/closed:pull",
+            app.url
+        ))
+        .basic_auth("pat", Some(limited))
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    let bearer = bearer["token"].as_str().expect("token").to_string();
+    let manifest = |name: &'static str| {
+        app.http
+            .get(format!("{}/v2/pat/{name}/manifests/v1", app.url))
+            .bearer_auth(&bearer)
+            .header("Accept", "application/vnd.oci.image.manifest.v1+json")
+            .send()
+    };
+    assert_eq!(manifest("closed").await.expect("get").status(), 200);
+    app.gql_ok(
+        Some(&token),
+        r#"mutation($id: ID!) { revokeAccessToken(input: {accessTokenId: $id}) { accessToken { revokedAt } } }"#,
+        json!({"id": limited_id}),
+    )
+    .await;
+    let after = manifest("closed").await.expect("get");
+    assert_eq!(after.status(), 401);
+    assert!(after.headers().contains_key("www-authenticate"));
 }
 
 #[tokio::test]
@@ -1189,4 +1231,86 @@ async fn manifests_tags_referrers_mounts_and_errors() {
         challenge.contains("scope=\"repository:mo/app:pull\""),
         "{challenge}"
     );
+}
+
+/// Two chunks sent at once for the same offset of one upload: exactly one is appended, the
+/// other gets 416 with where the upload stands, and the upload completes with the winner's
+/// bytes intact.
+#[tokio::test]
+async fn racing_chunks_never_overwrite_each_other() {
+    let app = TestApp::spawn().await;
+    let token = app.user_with_token("rae");
+    let reg = Registry {
+        app: &app,
+        user: "rae",
+        token: &token,
+    };
+    let start = reg
+        .send(Method::POST, "/v2/rae/race/blobs/uploads/", &[], vec![])
+        .await;
+    let location = start.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_string();
+    let url = if location.starts_with("http") {
+        location.clone()
+    } else {
+        format!("{}{location}", app.url)
+    };
+    // Each body arrives in two halves 300 ms apart, so both requests are past the offset
+    // check before either is stored.
+    let chunk = |fill: u8| {
+        let half = vec![fill; 50_000];
+        let stream = futures::stream::iter([half.clone(), half])
+            .enumerate()
+            .then(|(i, b)| async move {
+                if i == 1 {
+                    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+                }
+                Ok::<_, std::io::Error>(b)
+            });
+        app.http
+            .patch(&url)
+            .basic_auth("rae", Some(&token))
+            .header("content-range", "0-99999")
+            .header("content-type", "application/octet-stream")
+            .body(reqwest::Body::wrap_stream(stream))
+            .send()
+    };
+    let (a, b) = tokio::join!(chunk(b'a'), chunk(b'b'));
+    let (a, b) = (a.expect("a"), b.expect("b"));
+    let mut statuses = [a.status(), b.status()];
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [StatusCode::ACCEPTED, StatusCode::RANGE_NOT_SATISFIABLE]
+    );
+    let (winner, loser) = if a.status() == StatusCode::ACCEPTED {
+        (b'a', b)
+    } else {
+        (b'b', a)
+    };
+    assert_eq!(loser.headers()["range"], "0-99999");
+    let status = reg.send(Method::GET, &location, &[], vec![]).await;
+    assert_eq!(status.headers()["range"], "0-99999");
+    let data = vec![winner; 100_000];
+    let digest = sha256(&data);
+    let done = reg
+        .send(
+            Method::PUT,
+            &format!("{location}?digest={digest}"),
+            &[],
+            vec![],
+        )
+        .await;
+    assert_eq!(done.status(), StatusCode::CREATED);
+    let got = reg
+        .send(
+            Method::GET,
+            &format!("/v2/rae/race/blobs/{digest}"),
+            &[],
+            vec![],
+        )
+        .await;
+    assert_eq!(got.bytes().await.expect("body").as_ref(), &data[..]);
 }

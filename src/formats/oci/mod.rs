@@ -105,7 +105,7 @@ async fn caller(
                 .map_err(|e| unauthorized(state, scope, &format!("invalid token: {e}")))?;
             let actor = state
                 .domain
-                .actor_for_subject(&claims.sub)
+                .actor_for_bearer(&claims)
                 .await
                 .map_err(|e| unauthorized(state, scope, &e.to_string()))?;
             Ok(Caller {
