@@ -25,6 +25,10 @@ pub struct Config {
 #[derive(Clone, Debug)]
 pub struct Limits {
     pub generic_file_bytes: u64,
+    /// The largest npm tarball a publish may carry.
+    pub npm_tarball_bytes: u64,
+    /// The largest container blob (layer, config) an upload may store.
+    pub container_blob_bytes: u64,
     pub description_chars: usize,
     pub license_chars: usize,
 }
@@ -33,6 +37,8 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             generic_file_bytes: 10 * 1024 * 1024 * 1024,
+            npm_tarball_bytes: 256 * 1024 * 1024,
+            container_blob_bytes: 10 * 1024 * 1024 * 1024,
             description_chars: 512,
             license_chars: 256,
         }
@@ -52,6 +58,8 @@ struct FileConfig {
     delete_download_threshold: Option<i64>,
     restore_days: Option<i64>,
     generic_file_bytes: Option<u64>,
+    npm_tarball_bytes: Option<u64>,
+    container_blob_bytes: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -109,6 +117,8 @@ impl Config {
         );
         from_env!(restore_days, "PACKYARD_RESTORE_DAYS");
         from_env!(generic_file_bytes, "PACKYARD_GENERIC_FILE_BYTES");
+        from_env!(npm_tarball_bytes, "PACKYARD_NPM_TARBALL_BYTES");
+        from_env!(container_blob_bytes, "PACKYARD_CONTAINER_BLOB_BYTES");
 
         let listen_text = cfg.listen.unwrap_or_else(|| "127.0.0.1:8080".into());
         let listen: SocketAddr = listen_text
@@ -156,6 +166,12 @@ impl Config {
         let mut limits = Limits::default();
         if let Some(n) = cfg.generic_file_bytes {
             limits.generic_file_bytes = n;
+        }
+        if let Some(n) = cfg.npm_tarball_bytes {
+            limits.npm_tarball_bytes = n;
+        }
+        if let Some(n) = cfg.container_blob_bytes {
+            limits.container_blob_bytes = n;
         }
         Ok(Self {
             listen,

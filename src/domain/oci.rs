@@ -35,8 +35,6 @@ use crate::{
 
 /// The largest manifest accepted (distribution uses 4 MiB too).
 pub const MANIFEST_MAX: usize = 4 * 1024 * 1024;
-/// The largest layer accepted.
-pub const LAYER_MAX: u64 = 10 * 1024 * 1024 * 1024;
 /// Chunks smaller than this (but the last) are refused; advertised as `OCI-Chunk-Min-Length`.
 pub const CHUNK_MIN: u64 = 0;
 /// Upload sessions idle longer than this are expired by GC.
@@ -589,7 +587,7 @@ impl Domain {
         let owner_id = self.authorize_push(actor, image).await?;
         let mut expect = digest.expectations();
         expect.size = size;
-        expect.max_size = Some(LAYER_MAX);
+        expect.max_size = Some(self.config.limits.container_blob_bytes);
         let staged = self.blobs.stage(body, digest.wants(), &expect).await?;
         self.link_blob(owner_id, image, &staged).await?;
         Ok(BlobInfo {
@@ -698,7 +696,14 @@ impl Domain {
         let part = session.parts as u32;
         let pending = self
             .blobs
-            .stage_part(upload, body, LAYER_MAX.saturating_sub(current))
+            .stage_part(
+                upload,
+                body,
+                self.config
+                    .limits
+                    .container_blob_bytes
+                    .saturating_sub(current),
+            )
             .await?;
         if pending.size == 0 {
             self.blobs.discard_part(&pending).await;

@@ -146,19 +146,31 @@ impl Domain {
             .map(|r| r.id))
     }
 
-    /// Publishes a version with its files in one transaction. On the first publish the
-    /// package is created (the publisher becomes its admin).
-    pub async fn publish(&self, actor: &Actor, req: PublishRequest) -> DomainResult<Published> {
+    /// Checks that `actor` may publish to `r` (write on an existing package, or creating it
+    /// under its owner), so a door can refuse before it receives any bytes. `publish`
+    /// checks again.
+    pub async fn authorize_publish(&self, actor: &Actor, r: &PackageRef) -> DomainResult<()> {
         let owner = self
-            .account_model(&req.package.owner)
+            .account_model(&r.owner)
             .await
-            .map_err(|_| DomainError::not_found(format!("owner {}", req.package.owner)))?;
-        let existing = self.package_model(&req.package).await?.map(|(p, _)| p);
-        match &existing {
-            Some(pkg) => {
-                self.authorize_package(actor, Action::Write, pkg, &owner)
-                    .await?;
-            }
+            .map_err(|_| DomainError::not_found(format!("owner {}", r.owner)))?;
+        let existing = self.package_model(r).await?.map(|(p, _)| p);
+        self.authorize_publish_to(actor, r, &owner, existing.as_ref())
+            .await
+    }
+
+    async fn authorize_publish_to(
+        &self,
+        actor: &Actor,
+        r: &PackageRef,
+        owner: &account::Model,
+        existing: Option<&package::Model>,
+    ) -> DomainResult<()> {
+        match existing {
+            Some(pkg) => self
+                .authorize_package(actor, Action::Write, pkg, owner)
+                .await
+                .map(|_| ()),
             None => {
                 let org_role = match actor.user_id() {
                     Some(uid) if owner.kind == AccountKind::Organization.as_str() => {
@@ -173,9 +185,21 @@ impl Domain {
                     org_role,
                     members_can_create_packages: owner.members_can_create_packages,
                 };
-                policy::authorize_create(actor, &facts, req.package.name.as_str())?;
+                policy::authorize_create(actor, &facts, r.name.as_str())
             }
         }
+    }
+
+    /// Publishes a version with its files in one transaction. On the first publish the
+    /// package is created (the publisher becomes its admin).
+    pub async fn publish(&self, actor: &Actor, req: PublishRequest) -> DomainResult<Published> {
+        let owner = self
+            .account_model(&req.package.owner)
+            .await
+            .map_err(|_| DomainError::not_found(format!("owner {}", req.package.owner)))?;
+        let existing = self.package_model(&req.package).await?.map(|(p, _)| p);
+        self.authorize_publish_to(actor, &req.package, &owner, existing.as_ref())
+            .await?;
         let linked = match (&existing, &req.repository_url) {
             (Some(p), _) if p.repository_id.is_some() => p.repository_id,
             (_, Some(url)) => self.repository_from_url(&owner, url).await?,

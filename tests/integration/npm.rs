@@ -140,6 +140,65 @@ fn node_require(app: &Path, name: &str) -> String {
     String::from_utf8_lossy(&out.stdout).to_string()
 }
 
+/// Every file under `dir`, recursively.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                todo.push(path);
+            } else {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+/// `PACKYARD_NPM_TARBALL_BYTES` caps a publish's tarball while it streams in: 413 in npm's
+/// shape, and nothing stored.
+#[tokio::test]
+async fn npm_tarball_limit() {
+    use base64::Engine;
+    let app = TestApp::spawn_with(&[("PACKYARD_NPM_TARBALL_BYTES", "4096")]).await;
+    let token = app.user_with_token("lim");
+    let tarball: Vec<u8> = (0..10_000u32).map(|i| (i * 7919 % 251) as u8).collect();
+    let doc = json!({
+        "name": "@lim/big",
+        "versions": {"1.0.0": {"name": "@lim/big", "version": "1.0.0"}},
+        "dist-tags": {"latest": "1.0.0"},
+        "_attachments": {"@lim/big-1.0.0.tgz": {
+            "content_type": "application/octet-stream",
+            "data": base64::engine::general_purpose::STANDARD.encode(&tarball),
+            "length": tarball.len(),
+        }},
+    });
+    let resp = app
+        .http
+        .put(format!("{}/npm/@lim%2fbig", app.url))
+        .bearer_auth(&token)
+        .json(&doc)
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(resp.status(), 413);
+    assert!(
+        resp.json::<Value>().await.expect("json")["error"]
+            .as_str()
+            .expect("error")
+            .contains("4096")
+    );
+    assert_eq!(app.get(Some(&token), "/npm/@lim%2fbig").await.status(), 404);
+    let stored: Vec<PathBuf> = files_under(&app.data_dir.path().join("blobs"))
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains("sha256"))
+        .collect();
+    assert!(stored.is_empty(), "{stored:?}");
+}
+
 #[tokio::test]
 async fn npm_cli_lifecycle() {
     let app = TestApp::spawn().await;
@@ -362,11 +421,17 @@ async fn npm_access_rules_and_other_clients() {
     let reader = Npm::new(&app, "olive", Some(&reader_token));
     let dir = consumer(reader.path());
     reader.ok(&["install", "@olive/secret"], &dir);
+    let stored_before = files_under(&app.data_dir.path().join("blobs"));
     let denied = reader.fails(
         &["publish"],
         &package(reader.path(), "@olive/secret", "1.0.1", json!({})),
     );
     assert!(denied.contains("403"), "{denied}");
+    // Refused before the tarball was received: nothing was stored.
+    assert_eq!(
+        files_under(&app.data_dir.path().join("blobs")),
+        stored_before
+    );
 
     // A package-lock made against Packyard installs again from a clean cache.
     assert!(dir.join("package-lock.json").exists());
@@ -602,4 +667,11 @@ async fn npm_protocol_details() {
         .expect("json");
     assert_eq!(doc["versions"]["0.1.0"]["deprecated"], "use 0.3");
     assert!(doc["versions"].get("0.3.0").is_some());
+    // Documents without a tarball stored no (empty) blob.
+    let empty = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+    assert!(
+        !files_under(&app.data_dir.path().join("blobs"))
+            .iter()
+            .any(|p| p.to_string_lossy().contains(empty))
+    );
 }

@@ -40,8 +40,6 @@ use crate::{
 
 use document::{DocumentSplitter, PublishDocument};
 
-/// Largest tarball accepted (npm's own registry limit is similar).
-const TARBALL_MAX: u64 = 256 * 1024 * 1024;
 /// Largest publish document without its tarball (manifest, README).
 const DOCUMENT_MAX: usize = 16 * 1024 * 1024;
 
@@ -517,6 +515,10 @@ async fn put_document(
         )
         .into());
     }
+    // Refused before a byte of the tarball is received. (An update document needs write
+    // too, and is checked again where it is applied.)
+    state.domain.authorize_publish(&actor, r).await?;
+    let tarball_max = state.config.limits.npm_tarball_bytes;
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
     let want = DigestSet {
         md5: false,
@@ -524,14 +526,23 @@ async fn put_document(
         sha512: true,
     };
     let expect = Expectations {
-        max_size: Some(TARBALL_MAX),
+        max_size: Some(tarball_max),
         ..Default::default()
     };
-    let stage = state
-        .domain
-        .stage_blob(tokio_stream_from(rx), want, &expect);
+    // Staging starts with the first tarball byte: a document without one (an update)
+    // stores nothing.
+    let stage = async move {
+        let mut rx = rx;
+        match rx.recv().await {
+            None => Ok(None),
+            Some(first) => {
+                let body = futures::stream::once(async { first }).chain(tokio_stream_from(rx));
+                state.domain.stage_blob(body, want, &expect).await.map(Some)
+            }
+        }
+    };
     let split = async move {
-        let mut splitter = DocumentSplitter::new(DOCUMENT_MAX, TARBALL_MAX);
+        let mut splitter = DocumentSplitter::new(DOCUMENT_MAX, tarball_max);
         let mut stream = body.into_data_stream();
         let mut decoded = Vec::new();
         while let Some(chunk) = stream.next().await {
@@ -578,7 +589,7 @@ async fn put_document(
         let rev = doc.rev.clone().or(url_rev);
         return update_versions(state, &actor, r, rev, doc).await;
     }
-    let staged = staged?;
+    let staged = staged?.ok_or_else(|| DomainError::invalid("the attached tarball is empty"))?;
     publish_version(state, &actor, r, doc, staged).await
 }
 
