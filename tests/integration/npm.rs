@@ -506,6 +506,37 @@ async fn npm_protocol_details() {
             .trim(),
         "pete"
     );
+    // npm token list / revoke: a second token is listed, then revoked by its id.
+    let other = app.token("pete", "read:packages");
+    let registry = npm.registry.clone();
+    let listed: Value = serde_json::from_str(&npm.ok(
+        &["token", "list", "--json", "--registry", &registry],
+        npm.path(),
+    ))
+    .expect("json");
+    let listed = listed.as_array().expect("tokens");
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    let ro = listed
+        .iter()
+        .find(|t| t["readonly"] == true)
+        .expect("the read-only token");
+    assert!(other.starts_with(ro["token"].as_str().expect("prefix")));
+    assert!(!ro["token"].as_str().expect("prefix").is_empty());
+    let id = ro["id"].as_str().expect("id").to_string();
+    npm.ok(&["token", "revoke", &id, "--registry", &registry], npm.path());
+    assert_eq!(
+        app.get(Some(&other), "/npm/-/whoami").await.status(),
+        401,
+        "the revoked token is refused"
+    );
+    let listed: Value = serde_json::from_str(&npm.ok(
+        &["token", "list", "--json", "--registry", &registry],
+        npm.path(),
+    ))
+    .expect("json");
+    assert_eq!(listed.as_array().expect("tokens").len(), 1);
+    assert_eq!(app.get(Some(&token), "/npm/-/whoami").await.status(), 200);
+
     let wrong = app
         .http
         .put(format!("{}/npm/-/user/org.couchdb.user:pete", app.url))

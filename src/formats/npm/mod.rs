@@ -50,6 +50,8 @@ pub fn routes() -> Router<AppState> {
         .route("/npm/-/v1/search", get(search))
         .route("/npm/-/user/{user}", put(login))
         .route("/npm/-/user/token/{token}", delete(logout))
+        .route("/npm/-/npm/v1/tokens", get(list_tokens))
+        .route("/npm/-/npm/v1/tokens/token/{key}", delete(revoke_token))
         .route("/npm/-/package/{a}/dist-tags", get(list_dist_tags_encoded))
         .route(
             "/npm/-/package/{a}/dist-tags/{tag}",
@@ -199,6 +201,59 @@ async fn whoami(State(state): State<AppState>, actor: NpmActor) -> NpmResult {
         }
         Actor::Anonymous => Err(DomainError::Unauthenticated("not logged in".into()).into()),
     }
+}
+
+/// The key `npm token list` shows (and `npm token revoke` takes a prefix of) for a token:
+/// stable, unique, and not the token's hash.
+fn token_key(id: i64) -> String {
+    crate::storage::hex_sha256(format!("packyard-access-token:{id}").as_bytes())
+}
+
+/// `npm token list`: the caller's active tokens, as npm's token API lists them.
+async fn list_tokens(State(state): State<AppState>, actor: NpmActor) -> NpmResult {
+    let actor = actor.into_inner();
+    let now = chrono::Utc::now();
+    let objects: Vec<Value> = state
+        .domain
+        .list_access_tokens(&actor)
+        .await?
+        .into_iter()
+        .filter(|t| t.revoked_at.is_none() && t.expires_at.is_none_or(|at| at > now))
+        .map(|t| {
+            json!({
+                "key": token_key(t.id),
+                "token": t.display_prefix,
+                "name": t.name,
+                "created": t.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                "updated": t.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                "expires": t.expires_at.map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+                "readonly": !t.scopes.iter().any(|s| s == "write:packages"),
+                "cidr_whitelist": null,
+            })
+        })
+        .collect();
+    Ok(
+        Json(json!({"total": objects.len(), "objects": objects, "urls": {"next": null}}))
+            .into_response(),
+    )
+}
+
+/// `npm token revoke`: revokes one of the caller's tokens by its key.
+async fn revoke_token(
+    State(state): State<AppState>,
+    actor: NpmActor,
+    Path(key): Path<String>,
+) -> NpmResult {
+    let actor = actor.into_inner();
+    let token = state
+        .domain
+        .list_access_tokens(&actor)
+        .await?
+        .into_iter()
+        .find(|t| t.revoked_at.is_none() && token_key(t.id) == key)
+        .ok_or_else(|| DomainError::not_found("token"))?;
+    state.domain.revoke_access_token(&actor, token.id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 #[derive(Deserialize)]
