@@ -2,14 +2,15 @@
 //! manifest is a version named by its digest, tags are package tags, layers and configs
 //! are files. Uploads are sessions in the database with their chunks in the blob store, so
 //! they survive restarts and work across replicas.
-use std::str::FromStr;
+use std::{collections::HashMap, str::FromStr};
 
 use bytes::Bytes;
 use chrono::Duration;
-use entity::{blob, image_blob, package_tag, package_version, upload_session};
+use entity::{account, blob, image_blob, package, package_tag, package_version, upload_session};
 use futures::Stream;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, Order, QueryFilter, QueryOrder,
+    QuerySelect, Set,
     sea_query::{Expr, OnConflict},
 };
 use serde_json::Value;
@@ -26,7 +27,7 @@ use crate::{
         metadata::VersionMetadata,
         names::FileName,
         now,
-        packages::{PackageFilter, PackageOrder, PackageRef, live_version},
+        packages::{PackageRef, live_version},
         publish::{NewFile, OnExisting, PublishRequest},
     },
     error::{DomainError, DomainResult},
@@ -1189,34 +1190,49 @@ impl Domain {
         })
     }
 
-    /// Image names the actor may read, in lexical order after `last`.
+    /// The catalog: container images the caller may read, in `owner/name` order, `n` after
+    /// `last`, paged in SQL (keyset on owner login then name), whatever the registry's size.
     pub async fn catalog(
         &self,
         actor: &Actor,
         n: u64,
         last: Option<&str>,
     ) -> DomainResult<(Vec<String>, bool)> {
-        let filter = PackageFilter {
-            package_type: Some(PackageType::Container),
-            ..Default::default()
-        };
-        // Lists are bounded by the readable set; names are sorted in Rust (owner/name).
-        let (packages, _) = self
-            .list_packages(actor, &filter, PackageOrder::NameAsc, 0, 10_000)
+        const OWNER_LOGIN: &str = "(SELECT login FROM account WHERE account.id = package.owner_id)";
+        let mut cond = Condition::all()
+            .add(self.readable_condition(actor))
+            .add(package::Column::DeletedAt.is_null())
+            .add(package::Column::Format.eq(PackageType::Container.as_str()));
+        if let Some(last) = last {
+            let (owner, name) = last.split_once('/').unwrap_or((last, ""));
+            cond = cond.add(self.sql_expr(
+                &format!("({OWNER_LOGIN} > $1 OR ({OWNER_LOGIN} = $2 AND package.name > $3))"),
+                [owner, owner, name],
+            ));
+        }
+        let rows = package::Entity::find()
+            .filter(cond)
+            .order_by(Expr::cust(OWNER_LOGIN), Order::Asc)
+            .order_by_asc(package::Column::Name)
+            .limit(n + 1)
+            .all(&self.db)
             .await?;
-        let mut names: Vec<String> = packages
+        let owners: HashMap<i64, String> = account::Entity::find()
+            .filter(account::Column::Id.is_in(rows.iter().map(|p| p.owner_id)))
+            .all(&self.db)
+            .await?
             .into_iter()
-            .map(|p| format!("{}/{}", p.owner_login, p.name))
+            .map(|a| (a.id, a.login))
             .collect();
-        names.sort();
-        names.retain(|name| last.is_none_or(|l| name.as_str() > l));
-        let more = names.len() as u64 > n;
-        names.truncate(n as usize);
+        let more = rows.len() as u64 > n;
+        let names = rows
+            .into_iter()
+            .take(n as usize)
+            .filter_map(|p| Some(format!("{}/{}", owners.get(&p.owner_id)?, p.name)))
+            .collect();
         Ok((names, more))
     }
 
-    /// Manifests whose `subject` is `digest`, as OCI descriptors, optionally filtered by
-    /// artifact type.
     pub async fn referrers(
         &self,
         actor: &Actor,

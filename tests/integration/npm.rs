@@ -523,7 +523,10 @@ async fn npm_protocol_details() {
     assert!(other.starts_with(ro["token"].as_str().expect("prefix")));
     assert!(!ro["token"].as_str().expect("prefix").is_empty());
     let id = ro["id"].as_str().expect("id").to_string();
-    npm.ok(&["token", "revoke", &id, "--registry", &registry], npm.path());
+    npm.ok(
+        &["token", "revoke", &id, "--registry", &registry],
+        npm.path(),
+    );
     assert_eq!(
         app.get(Some(&other), "/npm/-/whoami").await.status(),
         401,

@@ -1314,3 +1314,56 @@ async fn racing_chunks_never_overwrite_each_other() {
         .await;
     assert_eq!(got.bytes().await.expect("body").as_ref(), &data[..]);
 }
+
+/// `/v2/_catalog` pages in `owner/name` order with `n`, `last` and `Link`, across owners,
+/// listing only what the caller may read.
+#[tokio::test]
+async fn catalog_pages_in_owner_name_order() {
+    let app = TestApp::spawn().await;
+    let ab_token = app.user_with_token("ab");
+    let zed_token = app.user_with_token("zed");
+    let ab = Registry {
+        app: &app,
+        user: "ab",
+        token: &ab_token,
+    };
+    let zed = Registry {
+        app: &app,
+        user: "zed",
+        token: &zed_token,
+    };
+    ab.image("ab/zz", "v1", b"one").await;
+    ab.image("ab/x/y", "v1", b"two").await;
+    zed.image("zed/a", "v1", b"three").await;
+    zed.image("zed/hidden", "v1", b"four").await;
+    let id = app
+        .gql_ok(
+            Some(&zed_token),
+            r#"{ package(owner: "zed", packageType: CONTAINER, name: "a") { id } }"#,
+            json!({}),
+        )
+        .await["package"]["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    app.gql_ok(Some(&zed_token), r#"mutation($p: ID!) { setPackageVisibility(input: {packageId: $p, visibility: PUBLIC}) { package { id } } }"#, json!({"p": id})).await;
+
+    let first = ab.send(Method::GET, "/v2/_catalog?n=2", &[], vec![]).await;
+    let link = first.headers()["link"].to_str().expect("link").to_string();
+    assert_eq!(link, "</v2/_catalog?n=2&last=ab/zz>; rel=\"next\"");
+    let body: Value = first.json().await.expect("json");
+    assert_eq!(body["repositories"], json!(["ab/x/y", "ab/zz"]));
+    let next = ab
+        .send(Method::GET, "/v2/_catalog?n=2&last=ab/zz", &[], vec![])
+        .await;
+    assert!(next.headers().get("link").is_none());
+    let body: Value = next.json().await.expect("json");
+    assert_eq!(body["repositories"], json!(["zed/a"]));
+    let all: Value = zed
+        .send(Method::GET, "/v2/_catalog", &[], vec![])
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(all["repositories"], json!(["zed/a", "zed/hidden"]));
+}
