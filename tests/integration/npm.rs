@@ -230,6 +230,13 @@ async fn npm_cli_lifecycle() {
         json!({"latest": "1.0.0", "beta": "1.1.0-beta.1"})
     );
     assert_eq!(view["description"], "@nora/greet for tests");
+    // dist.fileCount / unpackedSize are measured from the tarball's contents.
+    let unpacked: u64 = ["package.json", "index.js", "README.md"]
+        .iter()
+        .map(|f| std::fs::metadata(v1.join(f)).expect("file").len())
+        .sum();
+    assert_eq!(view["dist"]["fileCount"], 3);
+    assert_eq!(view["dist"]["unpackedSize"], unpacked);
     assert!(
         view["dist"]["tarball"]
             .as_str()

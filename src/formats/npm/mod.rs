@@ -745,6 +745,13 @@ async fn publish_version(
         for private in ["dist", "readme", "_attachments", "_id", "_rev"] {
             map.remove(private);
         }
+        // What we measured ourselves; the packument adds the tarball's URL and digests.
+        if let Some(u) = contents.unpacked {
+            map.insert(
+                "dist".into(),
+                json!({"fileCount": u.files, "unpackedSize": u.bytes}),
+            );
+        }
     }
     let text = |key: &str| {
         manifest

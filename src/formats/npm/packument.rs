@@ -82,7 +82,11 @@ pub async fn build(
         };
         manifest.insert("name".into(), Value::String(name.clone()));
         manifest.insert("version".into(), Value::String(v.version.clone()));
-        let mut dist = Map::new();
+        // `fileCount` and `unpackedSize`, measured at publish.
+        let mut dist = match manifest.remove("dist") {
+            Some(Value::Object(measured)) => measured,
+            _ => Map::new(),
+        };
         dist.insert(
             "tarball".into(),
             Value::String(format!("{base}/npm/{name}/-/{}", file.name)),
@@ -93,7 +97,6 @@ pub async fn build(
         if let Some(integrity) = integrity_of(file.sha512.as_deref()) {
             dist.insert("integrity".into(), Value::String(integrity));
         }
-        dist.insert("unpackedSize".into(), json!(file.size));
         if abbreviated {
             manifest.retain(|k, _| ABBREVIATED.contains(&k.as_str()));
         } else {

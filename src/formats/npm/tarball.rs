@@ -12,6 +12,15 @@ const SCAN_MAX: u64 = 1024 * 1024 * 1024;
 pub struct TarballContents {
     pub manifest: serde_json::Value,
     pub readme: Option<String>,
+    /// Regular files and their total size once unpacked (`dist.fileCount`,
+    /// `dist.unpackedSize`); `None` when the walk stopped at the scan limit.
+    pub unpacked: Option<Unpacked>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Unpacked {
+    pub files: u64,
+    pub bytes: u64,
 }
 
 /// Walks a `.tgz`, returning its `package.json` (required) and README (optional).
@@ -22,8 +31,23 @@ pub fn inspect(reader: impl Read) -> Result<TarballContents, DomainError> {
     let mut archive = tar::Archive::new(gz);
     let mut manifest = None;
     let mut readme = None;
+    let mut unpacked = Some(Unpacked { files: 0, bytes: 0 });
     for entry in archive.entries().map_err(bad)? {
-        let entry = entry.map_err(bad)?;
+        // Past the manifest, an archive too big to walk whole only loses its totals.
+        let mut entry = match entry {
+            Ok(e) => e,
+            Err(_) if manifest.is_some() => {
+                unpacked = None;
+                break;
+            }
+            Err(e) => return Err(bad(e)),
+        };
+        if entry.header().entry_type().is_file()
+            && let Some(u) = unpacked.as_mut()
+        {
+            u.files += 1;
+            u.bytes += entry.size();
+        }
         let path = entry.path().map_err(bad)?.to_string_lossy().to_string();
         // npm packs under `package/`, but any single top-level directory is accepted.
         let Some((_, inner)) = path.split_once('/') else {
@@ -36,7 +60,7 @@ pub fn inspect(reader: impl Read) -> Result<TarballContents, DomainError> {
                 ));
             }
             let mut text = String::new();
-            entry
+            (&mut entry)
                 .take(MANIFEST_MAX)
                 .read_to_string(&mut text)
                 .map_err(bad)?;
@@ -48,19 +72,20 @@ pub fn inspect(reader: impl Read) -> Result<TarballContents, DomainError> {
             && inner.to_ascii_lowercase().starts_with("readme")
         {
             let mut text = String::new();
-            entry
+            (&mut entry)
                 .take(README_MAX)
                 .read_to_string(&mut text)
                 .map_err(bad)?;
             readme = Some(text);
         }
-        if manifest.is_some() && readme.is_some() {
-            break;
-        }
     }
     let manifest =
         manifest.ok_or_else(|| DomainError::invalid("the tarball has no package/package.json"))?;
-    Ok(TarballContents { manifest, readme })
+    Ok(TarballContents {
+        manifest,
+        readme,
+        unpacked,
+    })
 }
 
 #[cfg(test)]
@@ -98,6 +123,13 @@ mod tests {
         let c = inspect(tgz.as_slice()).expect("valid");
         assert_eq!(c.manifest["version"], "1.0.0");
         assert_eq!(c.readme.as_deref(), Some("# Hello"));
+        assert_eq!(
+            c.unpacked,
+            Some(Unpacked {
+                files: 3,
+                bytes: 18 + 7 + 33
+            })
+        );
     }
 
     #[test]
