@@ -6,6 +6,7 @@ pub mod audit_event;
 pub mod blob;
 pub mod download_daily;
 pub mod image_blob;
+pub mod image_referrer;
 pub mod membership;
 pub mod package;
 pub mod package_file;

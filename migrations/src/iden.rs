@@ -210,3 +210,11 @@ pub enum ImageBlob {
     Digest,
     CreatedAt,
 }
+
+#[derive(DeriveIden)]
+pub enum ImageReferrer {
+    Table,
+    VersionId,
+    PackageId,
+    Subject,
+}

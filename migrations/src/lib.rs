@@ -4,6 +4,7 @@ pub use sea_orm_migration::prelude::*;
 mod iden;
 mod m20261124_000001_core;
 mod m20261124_000002_oci;
+mod m20261130_000003_referrers;
 
 pub struct Migrator;
 
@@ -13,6 +14,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261124_000001_core::Migration),
             Box::new(m20261124_000002_oci::Migration),
+            Box::new(m20261130_000003_referrers::Migration),
         ]
     }
 }

@@ -6,11 +6,14 @@ use std::{collections::HashMap, str::FromStr};
 
 use bytes::Bytes;
 use chrono::Duration;
-use entity::{account, blob, image_blob, package, package_tag, package_version, upload_session};
+use entity::{
+    account, blob, image_blob, image_referrer, package, package_tag, package_version,
+    upload_session,
+};
 use futures::Stream;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, EntityTrait, Order, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    QuerySelect, QueryTrait, Set,
     sea_query::{Expr, OnConflict},
 };
 use serde_json::Value;
@@ -27,7 +30,7 @@ use crate::{
         metadata::VersionMetadata,
         names::FileName,
         now,
-        packages::{PackageRef, live_version},
+        packages::{PackageRef, live_version, version_info},
         publish::{NewFile, OnExisting, PublishRequest},
     },
     error::{DomainError, DomainResult},
@@ -1246,7 +1249,25 @@ impl Domain {
             Err(e) => return Err(e),
         };
         let subject = digest.to_string();
-        let versions = self.all_versions(actor, pkg.id).await?;
+        // Only the manifests the index names (find_package checked read access).
+        let versions = package_version::Entity::find()
+            .filter(package_version::Column::PackageId.eq(pkg.id))
+            .filter(package_version::Column::DeletedAt.is_null())
+            .filter(
+                package_version::Column::Id.in_subquery(
+                    image_referrer::Entity::find()
+                        .select_only()
+                        .column(image_referrer::Column::VersionId)
+                        .filter(image_referrer::Column::PackageId.eq(pkg.id))
+                        .filter(image_referrer::Column::Subject.eq(subject.as_str()))
+                        .into_query(),
+                ),
+            )
+            .order_by_asc(package_version::Column::Id)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(version_info);
         let mut out = Vec::new();
         for v in versions {
             if let Ok(VersionMetadata::Container {

@@ -1,7 +1,10 @@
 //! Publishing: stage blobs outside any transaction, then record the version, its files,
 //! blobs and tags in one transaction.
 use bytes::Bytes;
-use entity::{account, blob, package, package_file, package_grant, package_version, repository};
+use entity::{
+    account, blob, image_referrer, package, package_file, package_grant, package_version,
+    repository,
+};
 use futures::Stream;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter,
@@ -395,6 +398,21 @@ impl Domain {
         }
         for tag in &req.tags {
             upsert_tag(txn, pkg.id, tag, version.id).await?;
+        }
+        // A manifest naming a subject is indexed for the referrers API.
+        if created_version
+            && let VersionMetadata::Container {
+                subject: Some(subject),
+                ..
+            } = &req.metadata
+        {
+            image_referrer::ActiveModel {
+                version_id: Set(version.id),
+                package_id: Set(pkg.id),
+                subject: Set(subject.clone()),
+            }
+            .insert(txn)
+            .await?;
         }
         audit::record(
             txn,
