@@ -1,6 +1,10 @@
 //! Gathering the facts `auth::policy` decides on: the actor's role on a package (grants,
 //! ownership, organization ownership, repository inheritance) and organization membership.
-use entity::{account, package, package_grant, repository, repository_collaborator, team_member};
+use std::collections::HashMap;
+
+use entity::{
+    account, membership, package, package_grant, repository, repository_collaborator, team_member,
+};
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, sea_query::Expr};
 
 use crate::{
@@ -41,81 +45,145 @@ impl Domain {
         pkg: &package::Model,
         owner: &account::Model,
     ) -> DomainResult<Access> {
-        let mut best: Option<Role> = None;
-        let mut raise = |r: Role| best = best.max(Some(r));
-        let mut org_member = false;
+        let mut all = self.access_to_many(actor, &[(pkg, owner)]).await?;
+        Ok(all.remove(&pkg.id).unwrap_or(Access {
+            role: None,
+            org_member: false,
+        }))
+    }
+
+    /// [`Self::access_to`] for many packages at once, in a constant number of queries.
+    pub(crate) async fn access_to_many(
+        &self,
+        actor: &Actor,
+        packages: &[(&package::Model, &account::Model)],
+    ) -> DomainResult<HashMap<i64, Access>> {
+        let mut out: HashMap<i64, Access> = packages
+            .iter()
+            .map(|(p, _)| {
+                (
+                    p.id,
+                    Access {
+                        role: None,
+                        org_member: false,
+                    },
+                )
+            })
+            .collect();
+        let raise = |out: &mut HashMap<i64, Access>, package_id: i64, r: Role| {
+            if let Some(a) = out.get_mut(&package_id) {
+                a.role = a.role.max(Some(r));
+            }
+        };
+        let package_ids = || packages.iter().map(|(p, _)| p.id);
         match actor {
             Actor::Anonymous => {}
             Actor::User { id, .. } => {
                 let user_id = *id;
-                if owner.kind == AccountKind::User.as_str() && owner.id == user_id {
-                    raise(Role::Admin);
+                let orgs: Vec<i64> = packages
+                    .iter()
+                    .filter(|(_, o)| o.kind == AccountKind::Organization.as_str())
+                    .map(|(_, o)| o.id)
+                    .collect();
+                let mut org_roles: HashMap<i64, OrgRole> = HashMap::new();
+                if !orgs.is_empty() {
+                    for m in membership::Entity::find()
+                        .filter(membership::Column::UserId.eq(user_id))
+                        .filter(membership::Column::OrganizationId.is_in(orgs))
+                        .all(&self.db)
+                        .await?
+                    {
+                        org_roles.insert(m.organization_id, parse_stored(&m.role)?);
+                    }
                 }
-                if owner.kind == AccountKind::Organization.as_str() {
-                    match self.org_role(owner.id, user_id).await? {
+                for (pkg, owner) in packages {
+                    if owner.kind == AccountKind::User.as_str() && owner.id == user_id {
+                        raise(&mut out, pkg.id, Role::Admin);
+                    }
+                    match org_roles.get(&owner.id) {
                         Some(OrgRole::Owner) => {
-                            org_member = true;
-                            raise(Role::Admin);
+                            raise(&mut out, pkg.id, Role::Admin);
+                            if let Some(a) = out.get_mut(&pkg.id) {
+                                a.org_member = true;
+                            }
                         }
-                        Some(OrgRole::Member) => org_member = true,
+                        Some(OrgRole::Member) => {
+                            if let Some(a) = out.get_mut(&pkg.id) {
+                                a.org_member = true;
+                            }
+                        }
                         None => {}
                     }
                 }
                 let teams = self.team_ids(user_id).await?;
-                let grants = package_grant::Entity::find()
-                    .filter(package_grant::Column::PackageId.eq(pkg.id))
+                for g in package_grant::Entity::find()
+                    .filter(package_grant::Column::PackageId.is_in(package_ids()))
                     .filter(
                         Condition::any()
                             .add(package_grant::Column::UserId.eq(user_id))
                             .add(package_grant::Column::TeamId.is_in(teams.clone())),
                     )
                     .all(&self.db)
-                    .await?;
-                for g in grants {
-                    raise(parse_stored(&g.role)?);
-                }
-                if pkg.inherit_access
-                    && let Some(repo_id) = pkg.repository_id
+                    .await?
                 {
-                    if let Some(repo) = repository::Entity::find_by_id(repo_id)
-                        .one(&self.db)
+                    raise(&mut out, g.package_id, parse_stored(&g.role)?);
+                }
+                // Inherited from linked repositories: owned, or as a collaborator.
+                let inheriting: Vec<(i64, i64)> = packages
+                    .iter()
+                    .filter(|(p, _)| p.inherit_access)
+                    .filter_map(|(p, _)| Some((p.id, p.repository_id?)))
+                    .collect();
+                if !inheriting.is_empty() {
+                    let repo_ids: Vec<i64> = inheriting.iter().map(|(_, r)| *r).collect();
+                    let mut repo_roles: HashMap<i64, Role> = HashMap::new();
+                    for repo in repository::Entity::find()
+                        .filter(repository::Column::Id.is_in(repo_ids.clone()))
+                        .all(&self.db)
                         .await?
-                        && repo.owner_id == user_id
                     {
-                        raise(Role::Admin);
+                        if repo.owner_id == user_id {
+                            repo_roles.insert(repo.id, Role::Admin);
+                        }
                     }
-                    let collaborations = repository_collaborator::Entity::find()
-                        .filter(repository_collaborator::Column::RepositoryId.eq(repo_id))
+                    for c in repository_collaborator::Entity::find()
+                        .filter(repository_collaborator::Column::RepositoryId.is_in(repo_ids))
                         .filter(
                             Condition::any()
                                 .add(repository_collaborator::Column::UserId.eq(user_id))
                                 .add(repository_collaborator::Column::TeamId.is_in(teams)),
                         )
                         .all(&self.db)
-                        .await?;
-                    for c in collaborations {
-                        raise(parse_stored::<RepositoryRole>(&c.role)?.package_role());
+                        .await?
+                    {
+                        let role = parse_stored::<RepositoryRole>(&c.role)?.package_role();
+                        let best = repo_roles.entry(c.repository_id).or_insert(role);
+                        *best = (*best).max(role);
+                    }
+                    for (package_id, repo_id) in inheriting {
+                        if let Some(role) = repo_roles.get(&repo_id) {
+                            raise(&mut out, package_id, *role);
+                        }
                     }
                 }
             }
             Actor::Repository { repository_id, .. } => {
-                if pkg.inherit_access && pkg.repository_id == Some(*repository_id) {
-                    raise(Role::Write);
+                for (pkg, _) in packages {
+                    if pkg.inherit_access && pkg.repository_id == Some(*repository_id) {
+                        raise(&mut out, pkg.id, Role::Write);
+                    }
                 }
-                let grants = package_grant::Entity::find()
-                    .filter(package_grant::Column::PackageId.eq(pkg.id))
+                for g in package_grant::Entity::find()
+                    .filter(package_grant::Column::PackageId.is_in(package_ids()))
                     .filter(package_grant::Column::RepositoryId.eq(*repository_id))
                     .all(&self.db)
-                    .await?;
-                for g in grants {
-                    raise(parse_stored(&g.role)?);
+                    .await?
+                {
+                    raise(&mut out, g.package_id, parse_stored(&g.role)?);
                 }
             }
         }
-        Ok(Access {
-            role: best,
-            org_member,
-        })
+        Ok(out)
     }
 
     /// Runs the gate for one package; `Ok(role)` is the actor's effective role.
@@ -148,21 +216,48 @@ impl Domain {
         Ok(policy::effective_role(actor, &facts))
     }
 
-    /// The actor's effective role on a package it may read (`None`: read-only by visibility).
-    pub async fn viewer_role(&self, actor: &Actor, package_id: i64) -> DomainResult<Option<Role>> {
-        let (pkg, owner) = self.package_model_by_id(package_id).await?;
-        let access = self.access_to(actor, &pkg, &owner).await?;
-        let facts = PackageFacts {
-            owner_login: &owner.login,
-            name: &pkg.name,
-            visibility: parse_stored(&pkg.visibility)?,
-            role: access.role,
-            org_member: access.org_member,
-        };
-        if pkg.deleted_at.is_some() || !policy::can_read(actor, &facts) {
-            return Err(crate::error::DomainError::not_found("package"));
+    /// The actor's effective role on each of these packages (`None`: read-only by
+    /// visibility), for a whole page in a constant number of queries. Packages the actor
+    /// may not read are left out.
+    pub async fn viewer_roles(
+        &self,
+        actor: &Actor,
+        package_ids: &[i64],
+    ) -> DomainResult<HashMap<i64, Option<Role>>> {
+        let packages = package::Entity::find()
+            .filter(package::Column::Id.is_in(package_ids.iter().copied()))
+            .filter(package::Column::DeletedAt.is_null())
+            .all(&self.db)
+            .await?;
+        let owners: HashMap<i64, account::Model> = account::Entity::find()
+            .filter(account::Column::Id.is_in(packages.iter().map(|p| p.owner_id)))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|a| (a.id, a))
+            .collect();
+        let pairs: Vec<(&package::Model, &account::Model)> = packages
+            .iter()
+            .filter_map(|p| Some((p, owners.get(&p.owner_id)?)))
+            .collect();
+        let access = self.access_to_many(actor, &pairs).await?;
+        let mut out = HashMap::new();
+        for (pkg, owner) in pairs {
+            let Some(a) = access.get(&pkg.id) else {
+                continue;
+            };
+            let facts = PackageFacts {
+                owner_login: &owner.login,
+                name: &pkg.name,
+                visibility: parse_stored(&pkg.visibility)?,
+                role: a.role,
+                org_member: a.org_member,
+            };
+            if policy::can_read(actor, &facts) {
+                out.insert(pkg.id, policy::effective_role(actor, &facts));
+            }
         }
-        Ok(policy::effective_role(actor, &facts))
+        Ok(out)
     }
 
     /// A SQL condition on `package` that keeps exactly the packages the actor may read:

@@ -5,8 +5,10 @@ use std::{collections::HashMap, sync::Arc, time::Duration};
 use async_graphql::dataloader::{DataLoader, Loader};
 
 use crate::{
+    auth::Actor,
     domain::{
         Domain,
+        types::Role,
         views::{AccountInfo, FileInfo, PackageInfo, RepositoryInfo, TagInfo, VersionInfo},
     },
     graphql::gql_error,
@@ -76,8 +78,22 @@ loader!(
         .map(|v| v.into_iter().map(|r| (r.id, r)).collect())
 );
 
+/// The caller's effective role on packages (`viewerPermission`); unreadable ones are
+/// left out.
+pub struct ViewerRoleLoader(Arc<Domain>, Actor);
+
+impl Loader<i64> for ViewerRoleLoader {
+    type Value = Option<Role>;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[i64]) -> LoadResult<Option<Role>> {
+        self.0.viewer_roles(&self.1, keys).await.map_err(gql_error)
+    }
+}
+
 /// The loaders of one request.
 pub struct Loaders {
+    pub viewer_roles: DataLoader<ViewerRoleLoader>,
     pub latest_version: DataLoader<LatestVersionLoader>,
     pub package_tags: DataLoader<PackageTagsLoader>,
     pub version_tags: DataLoader<VersionTagsLoader>,
@@ -90,7 +106,7 @@ pub struct Loaders {
 }
 
 impl Loaders {
-    pub fn new(domain: Arc<Domain>) -> Self {
+    pub fn new(domain: Arc<Domain>, actor: Actor) -> Self {
         let d = || domain.clone();
         // Sibling fields of a page register their keys over a few milliseconds in debug
         // builds; a slightly longer window keeps one batch per level.
@@ -100,6 +116,7 @@ impl Loaders {
             };
         }
         Self {
+            viewer_roles: new!(ViewerRoleLoader(d(), actor)),
             latest_version: new!(LatestVersionLoader(d())),
             package_tags: new!(PackageTagsLoader(d())),
             version_tags: new!(VersionTagsLoader(d())),

@@ -160,11 +160,10 @@ impl PackageObject {
         c: &Context<'_>,
     ) -> async_graphql::Result<Option<PackageRole>> {
         let c = ctx(c)?;
-        Ok(c.domain
-            .viewer_role(c.actor, self.0.id)
-            .await
-            .gql()?
-            .map(Into::into))
+        match c.loaders.viewer_roles.load_one(self.0.id).await? {
+            Some(role) => Ok(role.map(Into::into)),
+            None => Err(DomainError::not_found("package")).gql(),
+        }
     }
     /// Who was granted access (visible to the package's admins).
     async fn grants(&self, c: &Context<'_>) -> async_graphql::Result<Vec<PackageGrantObject>> {

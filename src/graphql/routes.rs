@@ -50,7 +50,7 @@ async fn execute(
             return (StatusCode::UNAUTHORIZED, GraphQLResponse::from(body)).into_response();
         }
     };
-    let loaders = Loaders::new(state.domain.clone());
+    let loaders = Loaders::new(state.domain.clone(), actor.clone());
     let request = request.into_inner().data(actor).data(loaders);
     GraphQLResponse::from(state.schema.execute(request).await).into_response()
 }
