@@ -1,9 +1,12 @@
 //! Users, organizations, memberships, teams, repositories and collaborators.
 use argon2::{Argon2, PasswordHash, PasswordHasher, PasswordVerifier, password_hash::SaltString};
-use entity::{account, membership, repository, repository_collaborator, team, team_member};
+use entity::{
+    account, membership, package, package_grant, repository, repository_collaborator, team,
+    team_member,
+};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Set,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait, Set, TransactionTrait,
 };
 
 use crate::{
@@ -446,6 +449,21 @@ impl Domain {
         team_member::Entity::delete_many()
             .filter(team_member::Column::UserId.eq(user.id))
             .filter(team_member::Column::TeamId.is_in(teams))
+            .exec(&txn)
+            .await?;
+        // Grants on the organization's packages are for members only (granting checks it,
+        // and a member who publishes a package is granted admin on it): they go too.
+        package_grant::Entity::delete_many()
+            .filter(package_grant::Column::UserId.eq(user.id))
+            .filter(
+                package_grant::Column::PackageId.in_subquery(
+                    package::Entity::find()
+                        .select_only()
+                        .column(package::Column::Id)
+                        .filter(package::Column::OwnerId.eq(org.id))
+                        .into_query(),
+                ),
+            )
             .exec(&txn)
             .await?;
         audit::record(

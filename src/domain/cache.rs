@@ -62,8 +62,19 @@ impl ReadCache {
             .map(|(_, p, o)| (p.clone(), o.clone()))
     }
 
-    pub fn put_package(&self, r: &PackageRef, pkg: &package::Model, owner: &account::Model) {
+    /// Caches a package read after `started`, unless it changed since (a read racing a
+    /// delete must not put the deleted package back).
+    pub fn put_package(
+        &self,
+        r: &PackageRef,
+        started: Instant,
+        pkg: &package::Model,
+        owner: &account::Model,
+    ) {
         if pkg.visibility != "public" || pkg.deleted_at.is_some() {
+            return;
+        }
+        if self.changed_since(pkg.id, started) {
             return;
         }
         if let Ok(mut map) = self.packages.lock() {
@@ -84,7 +95,17 @@ impl ReadCache {
             .map(|(_, v, f)| (v.clone(), f.clone()))
     }
 
-    pub fn put_file(&self, package_id: i64, version: &VersionInfo, file: &FileInfo) {
+    /// Caches a file read after `started`, unless its package changed since.
+    pub fn put_file(
+        &self,
+        package_id: i64,
+        started: Instant,
+        version: &VersionInfo,
+        file: &FileInfo,
+    ) {
+        if self.changed_since(package_id, started) {
+            return;
+        }
         if let Ok(mut map) = self.files.lock() {
             bounded(&mut map);
             map.insert(
@@ -110,19 +131,21 @@ impl ReadCache {
         started: Instant,
         document: Document,
     ) {
-        let changed_since = self
-            .changed
-            .lock()
-            .ok()
-            .and_then(|m| m.get(&package_id).copied())
-            .is_some_and(|at| at >= started);
-        if changed_since {
+        if self.changed_since(package_id, started) {
             return;
         }
         if let Ok(mut map) = self.documents.lock() {
             bounded(&mut map);
             map.insert((package_id, kind), (started, document));
         }
+    }
+
+    fn changed_since(&self, package_id: i64, started: Instant) -> bool {
+        self.changed
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&package_id).copied())
+            .is_some_and(|at| at >= started)
     }
 
     /// Forgets everything about a package (called by every mutation).

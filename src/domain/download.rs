@@ -86,6 +86,7 @@ impl Domain {
         if let Some((v, f)) = self.cache.file(pkg.id, version.as_str(), name.as_str()) {
             return Ok((pkg, v, f));
         }
+        let started = std::time::Instant::now();
         let (pkg, v) = self.find_version(actor, r, version).await?;
         let f = package_file::Entity::find()
             .filter(package_file::Column::VersionId.eq(v.id))
@@ -98,7 +99,7 @@ impl Domain {
             .await?;
         let file = file_info(f, b.as_ref());
         if pkg.visibility == crate::domain::Visibility::Public {
-            self.cache.put_file(pkg.id, &v, &file);
+            self.cache.put_file(pkg.id, started, &v, &file);
         }
         Ok((pkg, v, file))
     }

@@ -174,10 +174,11 @@ impl Domain {
         let (pkg, owner) = match self.cache.package(r) {
             Some(hit) => hit,
             None => {
+                let started = std::time::Instant::now();
                 let found = self.package_model(r).await?.ok_or_else(|| {
                     DomainError::not_found(format!("package {}/{}", r.owner, r.name))
                 })?;
-                self.cache.put_package(r, &found.0, &found.1);
+                self.cache.put_package(r, started, &found.0, &found.1);
                 found
             }
         };
@@ -825,6 +826,7 @@ impl Domain {
             .ok_or_else(|| DomainError::not_found(format!("version {version}")))?;
         let txn = self.db.begin().await?;
         let tag = upsert_tag(&txn, pkg.id, tag, v.id).await?;
+        touch_package(&txn, pkg.id).await?;
         txn.commit().await?;
         self.cache.invalidate(pkg.id);
         Ok(TagInfo {
@@ -845,14 +847,17 @@ impl Domain {
             .ok_or_else(|| DomainError::not_found(format!("package {}/{}", r.owner, r.name)))?;
         self.authorize_package(actor, Action::Write, &pkg, &owner)
             .await?;
+        let txn = self.db.begin().await?;
         let removed = package_tag::Entity::delete_many()
             .filter(package_tag::Column::PackageId.eq(pkg.id))
             .filter(package_tag::Column::Name.eq(tag))
-            .exec(&self.db)
+            .exec(&txn)
             .await?;
         if removed.rows_affected == 0 {
             return Err(DomainError::not_found(format!("tag {tag}")));
         }
+        touch_package(&txn, pkg.id).await?;
+        txn.commit().await?;
         self.cache.invalidate(pkg.id);
         Ok(())
     }
@@ -1201,6 +1206,17 @@ pub(crate) async fn upsert_tag<C: sea_orm::ConnectionTrait>(
 }
 
 /// The live version of a package with that name, if any.
+/// Marks a package as changed (its `updatedAt`, and npm's document revision) when its
+/// tags move.
+async fn touch_package<C: sea_orm::ConnectionTrait>(db: &C, package_id: i64) -> DomainResult<()> {
+    package::Entity::update_many()
+        .col_expr(package::Column::UpdatedAt, Expr::value(now()))
+        .filter(package::Column::Id.eq(package_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 pub(crate) async fn live_version<C: sea_orm::ConnectionTrait>(
     db: &C,
     package_id: i64,

@@ -160,37 +160,62 @@ impl Domain {
         let existing = self.package_model(r).await?.map(|(p, _)| p);
         self.authorize_publish_to(actor, r, &owner, existing.as_ref())
             .await
+            .map(|_| ())
     }
 
+    /// The gate of a publish; `Ok(role)` is the caller's role on the package (`Admin` for a
+    /// package it creates).
     async fn authorize_publish_to(
         &self,
         actor: &Actor,
         r: &PackageRef,
         owner: &account::Model,
         existing: Option<&package::Model>,
-    ) -> DomainResult<()> {
+    ) -> DomainResult<Option<Role>> {
         match existing {
-            Some(pkg) => self
+            Some(pkg) => match self
                 .authorize_package(actor, Action::Write, pkg, owner)
                 .await
-                .map(|_| ()),
+            {
+                // A package the caller may not read answers as a name it may not create,
+                // so the answer doesn't tell whether a private package exists (a caller
+                // who may create packages there learns only that the name is taken).
+                Err(DomainError::NotFound(_)) => {
+                    self.authorize_create_in(actor, r, owner).await?;
+                    Err(DomainError::forbidden(format!(
+                        "{}/{} is taken by a package you may not publish to",
+                        owner.login, r.name
+                    )))
+                }
+                other => other,
+            },
             None => {
-                let org_role = match actor.user_id() {
-                    Some(uid) if owner.kind == AccountKind::Organization.as_str() => {
-                        self.org_role(owner.id, uid).await?
-                    }
-                    _ => None,
-                };
-                let facts = OwnerFacts {
-                    owner_id: owner.id,
-                    owner_login: &owner.login,
-                    is_organization: owner.kind == AccountKind::Organization.as_str(),
-                    org_role,
-                    members_can_create_packages: owner.members_can_create_packages,
-                };
-                policy::authorize_create(actor, &facts, r.name.as_str())
+                self.authorize_create_in(actor, r, owner).await?;
+                Ok(Some(Role::Admin))
             }
         }
+    }
+
+    async fn authorize_create_in(
+        &self,
+        actor: &Actor,
+        r: &PackageRef,
+        owner: &account::Model,
+    ) -> DomainResult<()> {
+        let org_role = match actor.user_id() {
+            Some(uid) if owner.kind == AccountKind::Organization.as_str() => {
+                self.org_role(owner.id, uid).await?
+            }
+            _ => None,
+        };
+        let facts = OwnerFacts {
+            owner_id: owner.id,
+            owner_login: &owner.login,
+            is_organization: owner.kind == AccountKind::Organization.as_str(),
+            org_role,
+            members_can_create_packages: owner.members_can_create_packages,
+        };
+        policy::authorize_create(actor, &facts, r.name.as_str())
     }
 
     /// Publishes a version with its files in one transaction. On the first publish the
@@ -201,10 +226,14 @@ impl Domain {
             .await
             .map_err(|_| DomainError::not_found(format!("owner {}", req.package.owner)))?;
         let existing = self.package_model(&req.package).await?.map(|(p, _)| p);
-        self.authorize_publish_to(actor, &req.package, &owner, existing.as_ref())
+        let role = self
+            .authorize_publish_to(actor, &req.package, &owner, existing.as_ref())
             .await?;
         let linked = match (&existing, &req.repository_url) {
             (Some(p), _) if p.repository_id.is_some() => p.repository_id,
+            // Linking decides who inherits access: for an existing package that is an
+            // admin's call (as `linkPackageRepository` is), not any writer's.
+            (Some(_), Some(_)) if role != Some(Role::Admin) => None,
             (_, Some(url)) => self.repository_from_url(&owner, url).await?,
             (None, None) => match actor {
                 // A repository's CI token links what it creates to its repository.

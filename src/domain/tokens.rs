@@ -18,6 +18,8 @@ use crate::{
 #[derive(Clone, Debug, Default)]
 pub struct TokenRequest {
     pub name: String,
+    /// The latest the token may expire (a token made by a token expires no later).
+    pub expires_by: Option<chrono::DateTime<chrono::Utc>>,
     pub scopes: String,
     pub expires_in_days: Option<i64>,
     /// Fine-grained: only this owner.
@@ -101,7 +103,15 @@ impl Domain {
             scopes: Set(scopes.names().join(",")),
             owner_login: Set(owner_login),
             package_patterns: Set(patterns),
-            expires_at: Set(request.expires_in_days.map(|d| now() + Duration::days(d))),
+            expires_at: Set(
+                match (
+                    request.expires_in_days.map(|d| now() + Duration::days(d)),
+                    request.expires_by,
+                ) {
+                    (Some(at), Some(by)) => Some(at.min(by)),
+                    (at, by) => at.or(by),
+                },
+            ),
             last_used_at: Set(None),
             revoked_at: Set(None),
             created_at: Set(now()),
@@ -135,7 +145,9 @@ impl Domain {
         let user = self.verify_password(login, password).await?;
         let request = TokenRequest {
             name: token_name.to_string(),
-            scopes: "read:packages,write:packages,delete:packages".into(),
+            // A password login may do what the password may, short of organization admin:
+            // `user` lets `npm token list|revoke` manage the user's tokens.
+            scopes: "read:packages,write:packages,delete:packages,user".into(),
             ..Default::default()
         };
         self.issue_token(Some(user.id), None, &request).await
@@ -158,7 +170,10 @@ impl Domain {
         if !actor.has_scope(Scope::User) {
             return Err(DomainError::forbidden("the token lacks the user scope"));
         }
-        // A token can't widen its own powers.
+        // A token can't widen its own powers: not its scopes, not its owner or package
+        // limits, not its lifetime. What it leaves out, the new token inherits.
+        let mut request = request.clone();
+        let mut expires_by = None;
         if let Some(grant) = actor.token() {
             let asked = Scopes::parse(&request.scopes).map_err(DomainError::InvalidInput)?;
             if asked
@@ -170,7 +185,35 @@ impl Domain {
                     "a token can't create a token with scopes it lacks",
                 ));
             }
+            if let Some(owner) = &grant.owner_login {
+                match &request.owner_login {
+                    None => request.owner_login = Some(owner.clone()),
+                    Some(asked) if asked.eq_ignore_ascii_case(owner) => {}
+                    Some(_) => {
+                        return Err(DomainError::forbidden(
+                            "a token limited to one owner can't create a token for another",
+                        ));
+                    }
+                }
+            }
+            if let Some(patterns) = &grant.package_patterns {
+                match &request.package_patterns {
+                    None => request.package_patterns = Some(patterns.clone()),
+                    Some(asked) if asked.iter().all(|p| patterns.contains(p)) => {}
+                    Some(_) => {
+                        return Err(DomainError::forbidden(
+                            "a token limited to some packages can't create a token for others",
+                        ));
+                    }
+                }
+            }
+            expires_by = access_token::Entity::find_by_id(grant.token_id)
+                .one(&self.db)
+                .await?
+                .and_then(|t| t.expires_at);
         }
+        request.expires_by = expires_by;
+        let request = &request;
         let result = match repository_id {
             None => self.issue_token(Some(user_id), None, request).await?,
             Some(id) => {
@@ -203,6 +246,9 @@ impl Domain {
         let user_id = actor
             .user_id()
             .ok_or_else(|| DomainError::Unauthenticated("authentication required".into()))?;
+        if !actor.has_scope(Scope::User) {
+            return Err(DomainError::forbidden("the token lacks the user scope"));
+        }
         Ok(access_token::Entity::find()
             .filter(access_token::Column::UserId.eq(user_id))
             .order_by_asc(access_token::Column::Id)
@@ -223,6 +269,10 @@ impl Domain {
         let user_id = actor
             .user_id()
             .ok_or_else(|| DomainError::Unauthenticated("authentication required".into()))?;
+        // A leaked read-only token must not be able to revoke its owner's other tokens.
+        if !actor.has_scope(Scope::User) {
+            return Err(DomainError::forbidden("the token lacks the user scope"));
+        }
         let token = access_token::Entity::find_by_id(token_id)
             .one(&self.db)
             .await?;

@@ -133,6 +133,8 @@ async fn upload_file(
         .unwrap_or("application/octet-stream")
         .to_string();
     let domain = &state.domain;
+    // Refused before a byte is stored.
+    domain.authorize_publish(&actor, &path.package).await?;
     let staged = domain
         .stage_blob(
             body.into_data_stream(),

@@ -42,6 +42,23 @@ pub fn file_response(download: FileDownload, head: bool) -> Response {
     headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     headers.insert(header::ETAG, header_value(&format!("\"{}\"", file.sha256)));
     headers.insert("x-checksum-sha256", header_value(&file.sha256));
+    // Uploaded bytes are never a page of this origin: a browser downloads them instead of
+    // rendering them (an uploaded `text/html` can't script the registry with a visitor's
+    // credentials), doesn't sniff another type, and sandboxes them if it renders anyway.
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("sandbox; default-src 'none'"),
+    );
+    let disposition = if file.name.contains(['"', '\\']) || !file.name.is_ascii() {
+        "attachment".to_string()
+    } else {
+        format!("attachment; filename=\"{}\"", file.name)
+    };
+    headers.insert(header::CONTENT_DISPOSITION, header_value(&disposition));
     if partial {
         headers.insert(
             header::CONTENT_RANGE,

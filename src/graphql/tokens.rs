@@ -101,6 +101,7 @@ impl TokenMutation {
             expires_in_days: input.expires_in_days,
             owner_login: input.owner_login,
             package_patterns: input.package_patterns,
+            expires_by: None,
         };
         let (info, secret) = c
             .domain

@@ -41,6 +41,18 @@ async fn lifecycle() {
         .await;
     assert_eq!(got.status(), 200);
     assert_eq!(got.headers()["content-length"], "14");
+    // Uploaded bytes are downloaded, never rendered as a page of the registry.
+    assert_eq!(got.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(
+        got.headers()["content-disposition"],
+        "attachment; filename=\"tool.tar.gz\""
+    );
+    assert!(
+        got.headers()["content-security-policy"]
+            .to_str()
+            .expect("csp")
+            .starts_with("sandbox")
+    );
     assert_eq!(got.text().await.expect("body"), "hello packyard");
     assert_eq!(
         app.get(None, "/generic/alice/tool/1.0.0/tool.tar.gz")

@@ -116,10 +116,12 @@ async fn actors_by_visibility_by_action() {
         Row { who: "admin",     vis: Private,  want: [200, 201, 200, 204] },
         Row { who: "owner",     vis: Private,  want: [200, 201, 200, 204] },
         Row { who: "member",    vis: Internal, want: [200, 403, 403, 403] },
-        Row { who: "member",    vis: Private,  want: [404, 404, 404, 404] },
+        // Writing to a package one may not read answers as writing a name one may not
+        // create (403), so a publish doesn't tell whether a private package exists.
+        Row { who: "member",    vis: Private,  want: [404, 403, 404, 404] },
         Row { who: "stranger",  vis: Public,   want: [200, 403, 403, 403] },
-        Row { who: "stranger",  vis: Internal, want: [404, 404, 404, 404] },
-        Row { who: "stranger",  vis: Private,  want: [404, 404, 404, 404] },
+        Row { who: "stranger",  vis: Internal, want: [404, 403, 404, 404] },
+        Row { who: "stranger",  vis: Private,  want: [404, 403, 404, 404] },
         Row { who: "read-only", vis: Private,  want: [200, 403, 403, 403] },
         Row { who: "expired",   vis: Public,   want: [401, 401, 401, 401] },
         Row { who: "revoked",   vis: Private,  want: [401, 401, 401, 401] },
@@ -211,4 +213,115 @@ async fn actors_by_visibility_by_action() {
         "permission table mismatches:\n{}",
         failures.join("\n")
     );
+}
+
+/// Holes a review found, closed: a removed member keeps nothing, a restricted token can't
+/// mint an unrestricted one, a read-only token can't manage tokens, and publishing doesn't
+/// tell an outsider whether a private package exists (nor store the upload first).
+#[tokio::test]
+async fn removed_members_restricted_tokens_and_existence() {
+    let app = TestApp::spawn().await;
+    let owner = app.user_with_token("olga");
+    app.create_org("acme", "olga");
+    let bob = app.user_with_token("bob");
+    let eve = app.user_with_token("eve");
+    app.gql_ok(Some(&owner), r#"mutation { addOrganizationMember(input: {organizationLogin: "acme", login: "bob"}) { member { role } } }"#, json!({})).await;
+
+    // Bob publishes a private package of the org (and so is granted admin on it).
+    assert_eq!(
+        app.put_generic(Some(&bob), "acme/secret/1/f", "x")
+            .await
+            .status(),
+        201
+    );
+    assert_eq!(
+        app.get(Some(&bob), "/generic/acme/secret/1/f")
+            .await
+            .status(),
+        200
+    );
+    app.gql_ok(Some(&owner), r#"mutation { removeOrganizationMember(input: {organizationLogin: "acme", login: "bob"}) { organization { login } } }"#, json!({})).await;
+    assert_eq!(
+        app.get(Some(&bob), "/generic/acme/secret/1/f")
+            .await
+            .status(),
+        404,
+        "a removed member keeps no access through the grant publishing gave him"
+    );
+
+    // An outsider gets the same answer for a private package and for a free name, and
+    // nothing it sent is stored.
+    let blobs = || {
+        walk(&app.data_dir.path().join("blobs"))
+            .into_iter()
+            .filter(|p| p.contains("sha256"))
+            .count()
+    };
+    let before = blobs();
+    let taken = app
+        .put_generic(Some(&eve), "acme/secret/2/f", "eve's bytes")
+        .await;
+    let free = app
+        .put_generic(Some(&eve), "acme/nothing-here/1/f", "eve's bytes")
+        .await;
+    assert_eq!(taken.status(), 403);
+    assert_eq!(free.status(), 403);
+    assert_eq!(blobs(), before);
+    let anonymous = app.put_generic(None, "acme/secret/2/f", "x").await;
+    assert_eq!(anonymous.status(), 401);
+
+    // A restricted token's children inherit its limits, and can't shed them.
+    let made = app
+        .gql_ok(Some(&eve), r#"mutation { createAccessToken(input: {name: "ci", scopes: ["user", "write:packages"], ownerLogin: "eve", packagePatterns: ["web-*"], expiresInDays: 3}) { token } }"#, json!({}))
+        .await;
+    let limited = made["createAccessToken"]["token"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    let child = app
+        .gql_ok(Some(&limited), r#"mutation { createAccessToken(input: {name: "child", scopes: ["write:packages"], expiresInDays: 300}) { accessToken { ownerLogin packagePatterns expiresAt } } }"#, json!({}))
+        .await;
+    let child = &child["createAccessToken"]["accessToken"];
+    assert_eq!(child["ownerLogin"], "eve");
+    assert_eq!(child["packagePatterns"], json!(["web-*"]));
+    let expires: chrono::DateTime<Utc> = child["expiresAt"]
+        .as_str()
+        .expect("expiresAt")
+        .parse()
+        .expect("date");
+    assert!(expires <= Utc::now() + Duration::days(3));
+    for widen in [
+        r#"mutation { createAccessToken(input: {name: "x", scopes: ["write:packages"], packagePatterns: ["*"]}) { token } }"#,
+        r#"mutation { createAccessToken(input: {name: "x", scopes: ["write:packages"], ownerLogin: "acme"}) { token } }"#,
+    ] {
+        let refused = app.graphql(Some(&limited), widen, json!({})).await;
+        assert_eq!(
+            refused["errors"][0]["extensions"]["code"], "FORBIDDEN",
+            "{refused}"
+        );
+    }
+
+    // A read-only token can neither list nor revoke its owner's tokens.
+    let read_only = app.token("eve", "read:packages");
+    let listed = app
+        .graphql(
+            Some(&read_only),
+            "{ viewer { accessTokens { id } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(listed["errors"][0]["extensions"]["code"], "FORBIDDEN");
+}
+
+fn walk(dir: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path.display().to_string());
+        }
+    }
+    out
 }

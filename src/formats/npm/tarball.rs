@@ -71,12 +71,14 @@ pub fn inspect(reader: impl Read) -> Result<TarballContents, DomainError> {
             && !inner.contains('/')
             && inner.to_ascii_lowercase().starts_with("readme")
         {
-            let mut text = String::new();
+            // Whatever its encoding (or a cut inside a character), a README never fails the
+            // publish: it is shown as best we can.
+            let mut bytes = Vec::new();
             (&mut entry)
                 .take(README_MAX)
-                .read_to_string(&mut text)
+                .read_to_end(&mut bytes)
                 .map_err(bad)?;
-            readme = Some(text);
+            readme = Some(String::from_utf8_lossy(&bytes).into_owned());
         }
     }
     let manifest =
@@ -130,6 +132,19 @@ mod tests {
                 bytes: 18 + 7 + 33
             })
         );
+    }
+
+    #[test]
+    fn a_readme_in_another_encoding_is_shown_lossily() {
+        let tgz = make_tgz(&[
+            ("package/README", b"caf\xe9"),
+            (
+                "package/package.json",
+                br#"{"name":"@a/b","version":"1.0.0"}"#,
+            ),
+        ]);
+        let c = inspect(tgz.as_slice()).expect("valid");
+        assert_eq!(c.readme.as_deref(), Some("caf\u{fffd}"));
     }
 
     #[test]
