@@ -196,7 +196,12 @@ impl Domain {
             .ok_or_else(|| DomainError::not_found(format!("file {name}")))?;
         if remaining <= 1 {
             // The last file: delete the version instead, so it can be restored with its file.
-            self.delete_version(actor, v.id, true).await?;
+            self.delete_version(
+                actor,
+                v.id,
+                crate::domain::packages::LastVersion::DeletesPackage,
+            )
+            .await?;
             return Ok(());
         }
         let txn = self.db.begin().await?;

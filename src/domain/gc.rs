@@ -1,6 +1,6 @@
 //! Garbage collection: purge deletions past the restore period, then blobs no file refers to.
 use chrono::Duration;
-use entity::{blob, package, package_file, package_version};
+use entity::{blob, image_blob, package, package_file, package_version};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect, QueryTrait};
 
 use crate::{
@@ -43,8 +43,16 @@ impl Domain {
             .column(package_file::Column::BlobDigest)
             .distinct()
             .into_query();
+        // Blobs linked to an image within the grace period are about to be used by a
+        // manifest (a push in progress, a mount of an old layer): they stay too.
+        let recently_linked = image_blob::Entity::find()
+            .select_only()
+            .column(image_blob::Column::Digest)
+            .filter(image_blob::Column::CreatedAt.gte(now() - grace))
+            .into_query();
         let orphans = blob::Entity::find()
             .filter(blob::Column::Digest.not_in_subquery(referenced))
+            .filter(blob::Column::Digest.not_in_subquery(recently_linked))
             .filter(blob::Column::CreatedAt.lt(now() - grace))
             .all(&self.db)
             .await?;

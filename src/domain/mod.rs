@@ -136,6 +136,15 @@ impl Domain {
         sea_orm::sea_query::Expr::cust_with_values(template, values)
     }
 
+    /// A SQL expression of `column` that compares and sorts byte by byte (PostgreSQL's
+    /// `COLLATE "C"`; SQLite's default already does).
+    pub(crate) fn bytewise(&self, column: &str) -> String {
+        match self.db.get_database_backend() {
+            sea_orm::DatabaseBackend::Postgres => format!("{column} COLLATE \"C\""),
+            _ => column.to_string(),
+        }
+    }
+
     pub fn config(&self) -> &Config {
         &self.config
     }

@@ -37,6 +37,8 @@ use crate::{
     storage::{BlobRead, DigestSet, Digests, Expectations, StagedBlob},
 };
 
+/// The most `repository:...` scopes one token request may ask for.
+const MAX_TOKEN_SCOPES: usize = 32;
 /// The largest manifest accepted (distribution uses 4 MiB too).
 pub const MANIFEST_MAX: usize = 4 * 1024 * 1024;
 /// Chunks smaller than this (but the last) are refused; advertised as `OCI-Chunk-Min-Length`.
@@ -263,38 +265,43 @@ impl Domain {
         audience: &str,
         scopes: &[String],
     ) -> DomainResult<(String, i64)> {
+        // Each requested scope costs lookups; no client asks for more than a few.
+        let requested: Vec<&str> = scopes.iter().flat_map(|s| s.split(' ')).collect();
+        if requested.len() > MAX_TOKEN_SCOPES {
+            return Err(DomainError::invalid(format!(
+                "at most {MAX_TOKEN_SCOPES} scopes per token"
+            )));
+        }
         let mut access = Vec::new();
-        for scope in scopes {
-            for one in scope.split(' ') {
-                let mut parts = one.splitn(3, ':');
-                let (Some(kind), Some(name), Some(actions)) =
-                    (parts.next(), parts.next(), parts.next())
-                else {
-                    continue;
-                };
-                if kind == "registry" && name == "catalog" {
-                    access.push(Access {
-                        kind: kind.into(),
-                        name: name.into(),
-                        actions: vec!["*".into()],
-                    });
-                    continue;
-                }
-                if kind != "repository" {
-                    continue;
-                }
-                let Ok(image) = ImageName::parse(name) else {
-                    continue;
-                };
-                let wanted: Vec<&str> = actions.split(',').collect();
-                let granted = self.granted_actions(actor, &image, &wanted).await?;
-                if !granted.is_empty() {
-                    access.push(Access {
-                        kind: kind.into(),
-                        name: name.into(),
-                        actions: granted,
-                    });
-                }
+        for one in requested {
+            let mut parts = one.splitn(3, ':');
+            let (Some(kind), Some(name), Some(actions)) =
+                (parts.next(), parts.next(), parts.next())
+            else {
+                continue;
+            };
+            if kind == "registry" && name == "catalog" {
+                access.push(Access {
+                    kind: kind.into(),
+                    name: name.into(),
+                    actions: vec!["*".into()],
+                });
+                continue;
+            }
+            if kind != "repository" {
+                continue;
+            }
+            let Ok(image) = ImageName::parse(name) else {
+                continue;
+            };
+            let wanted: Vec<&str> = actions.split(',').collect();
+            let granted = self.granted_actions(actor, &image, &wanted).await?;
+            if !granted.is_empty() {
+                access.push(Access {
+                    kind: kind.into(),
+                    name: name.into(),
+                    actions: granted,
+                });
             }
         }
         let sub = match actor {
@@ -372,9 +379,21 @@ impl Domain {
     async fn authorize_push(&self, actor: &Actor, image: &ImageName) -> DomainResult<i64> {
         match self.package_model(&image.package_ref()).await? {
             Some((pkg, owner)) => {
-                self.authorize_package(actor, Action::Write, &pkg, &owner)
-                    .await?;
-                Ok(owner.id)
+                match self
+                    .authorize_package(actor, Action::Write, &pkg, &owner)
+                    .await
+                {
+                    Ok(_) => Ok(owner.id),
+                    // An image the caller may not read answers as one it may not create,
+                    // so pushing doesn't tell whether a private image exists.
+                    Err(DomainError::NotFound(_)) if actor.is_anonymous() => Err(
+                        DomainError::Unauthenticated("authentication required".into()),
+                    ),
+                    Err(DomainError::NotFound(_)) => Err(DomainError::forbidden(format!(
+                        "you may not push to {image}"
+                    ))),
+                    Err(e) => Err(e),
+                }
             }
             None => {
                 if self.may_create_image(actor, image).await? {
@@ -404,7 +423,7 @@ impl Domain {
             None if self.may_create_image(actor, image).await? => {
                 Ok(self.account_model(&image.owner).await?.id)
             }
-            None => Err(DomainError::not_found(format!("repository {image}"))),
+            None => Err(DomainError::not_found(format!("package {image}"))),
         }
     }
 
@@ -484,12 +503,14 @@ impl Domain {
             ..Default::default()
         })
         .on_conflict(
+            // Linked again: fresh again, so garbage collection leaves the blob to the
+            // manifest that is about to use it (see `collect_garbage`).
             OnConflict::columns([
                 image_blob::Column::OwnerId,
                 image_blob::Column::Name,
                 image_blob::Column::Digest,
             ])
-            .do_nothing()
+            .update_column(image_blob::Column::CreatedAt)
             .to_owned(),
         )
         .exec_without_returning(&self.db)
@@ -923,9 +944,13 @@ impl Domain {
                 .get("config")
                 .cloned()
                 .ok_or_else(|| DomainError::invalid("image manifest without config"))?;
-            for descriptor in std::iter::once(config).chain(descriptors("layers")) {
-                // Foreign layers live elsewhere.
-                if descriptor.get("urls").is_some() {
+            for (n, descriptor) in std::iter::once(config)
+                .chain(descriptors("layers"))
+                .enumerate()
+            {
+                // Foreign layers live elsewhere. The config never does: it must be a blob
+                // of this image (its labels become the package's description).
+                if n > 0 && descriptor.get("urls").is_some() {
                     continue;
                 }
                 let d: OciDigest = descriptor
@@ -1078,7 +1103,7 @@ impl Domain {
         let (pkg, owner) = self
             .package_model(&image.package_ref())
             .await?
-            .ok_or_else(|| DomainError::not_found(format!("repository {image}")))?;
+            .ok_or_else(|| DomainError::not_found(format!("package {image}")))?;
         self.authorize_package(actor, Action::Read, &pkg, &owner)
             .await?;
         let version = match reference {
@@ -1154,9 +1179,14 @@ impl Domain {
             Reference::Tag(t) => self.delete_tag(actor, &r, t).await,
             Reference::Digest(_) => {
                 let (_, version) = self.manifest_version(actor, image, reference).await?;
-                self.delete_version_named(actor, &r, &VersionName::parse(&version.version)?)
-                    .await
-                    .map(|_| ())
+                self.delete_version_named(
+                    actor,
+                    &r,
+                    &VersionName::parse(&version.version)?,
+                    crate::domain::packages::LastVersion::KeepsPackage,
+                )
+                .await
+                .map(|_| ())
             }
         }
     }
@@ -1170,20 +1200,25 @@ impl Domain {
         last: Option<&str>,
     ) -> DomainResult<(Vec<String>, bool)> {
         let pkg = self.find_package(actor, &image.package_ref()).await?;
+        // Lexical means byte order (the spec's, and what clients compare `last` with),
+        // whatever the database's collation; paged in SQL.
+        let name = self.bytewise("package_tag.name");
         let mut query =
             package_tag::Entity::find().filter(package_tag::Column::PackageId.eq(pkg.id));
         if let Some(last) = last {
-            query = query.filter(package_tag::Column::Name.gt(last));
+            query = query.filter(self.sql_expr(&format!("{name} > $1"), [last]));
         }
-        let tags: Vec<String> = query
-            .order_by_asc(package_tag::Column::Name)
+        let query = query.order_by(Expr::cust(name), Order::Asc);
+        let query = match n {
+            Some(n) => query.limit(n + 1),
+            None => query,
+        };
+        let mut tags: Vec<String> = query
             .all(&self.db)
             .await?
             .into_iter()
             .map(|t| t.name)
             .collect();
-        let mut tags = tags;
-        tags.sort();
         Ok(match n {
             Some(n) if (tags.len() as u64) > n => {
                 tags.truncate(n as usize);
@@ -1201,22 +1236,24 @@ impl Domain {
         n: u64,
         last: Option<&str>,
     ) -> DomainResult<(Vec<String>, bool)> {
-        const OWNER_LOGIN: &str = "(SELECT login FROM account WHERE account.id = package.owner_id)";
+        let owner_login =
+            self.bytewise("(SELECT login FROM account WHERE account.id = package.owner_id)");
+        let name = self.bytewise("package.name");
         let mut cond = Condition::all()
             .add(self.readable_condition(actor))
             .add(package::Column::DeletedAt.is_null())
             .add(package::Column::Format.eq(PackageType::Container.as_str()));
         if let Some(last) = last {
-            let (owner, name) = last.split_once('/').unwrap_or((last, ""));
+            let (owner, last_name) = last.split_once('/').unwrap_or((last, ""));
             cond = cond.add(self.sql_expr(
-                &format!("({OWNER_LOGIN} > $1 OR ({OWNER_LOGIN} = $2 AND package.name > $3))"),
-                [owner, owner, name],
+                &format!("({owner_login} > $1 OR ({owner_login} = $2 AND {name} > $3))"),
+                [owner, owner, last_name],
             ));
         }
         let rows = package::Entity::find()
             .filter(cond)
-            .order_by(Expr::cust(OWNER_LOGIN), Order::Asc)
-            .order_by_asc(package::Column::Name)
+            .order_by(Expr::cust(owner_login), Order::Asc)
+            .order_by(Expr::cust(name), Order::Asc)
             .limit(n + 1)
             .all(&self.db)
             .await?;

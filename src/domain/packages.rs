@@ -54,6 +54,18 @@ pub enum PackageOrder {
     NameAsc,
 }
 
+/// What deleting the last live version of a package means.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LastVersion {
+    /// Refused (the API): delete the package instead.
+    Refuse,
+    /// The package goes with it, restorable (npm unpublish, a generic `DELETE`).
+    DeletesPackage,
+    /// The package stays, empty, with its settings and grants (a registry deleting an
+    /// image's last manifest, which the next push fills again).
+    KeepsPackage,
+}
+
 /// Who a grant is for.
 #[derive(Clone, Debug)]
 pub enum GrantTarget {
@@ -922,13 +934,12 @@ impl Domain {
         package_info(pkg, owner.login, Some(Role::Admin))
     }
 
-    /// Soft-deletes a version. Through the API the last live version can't be deleted (delete
-    /// the package instead); a native client's unpublish of it (`native`) deletes the package.
+    /// Soft-deletes a version; `last` says what deleting the last live one means.
     pub async fn delete_version(
         &self,
         actor: &Actor,
         version_id: i64,
-        native: bool,
+        last: LastVersion,
     ) -> DomainResult<VersionInfo> {
         let v = package_version::Entity::find_by_id(version_id)
             .one(&self.db)
@@ -946,7 +957,7 @@ impl Domain {
             .filter(package_version::Column::DeletedAt.is_null())
             .count(&self.db)
             .await?;
-        if live <= 1 && !native {
+        if live <= 1 && last == LastVersion::Refuse {
             return Err(DomainError::invalid(
                 "You cannot delete the last version of a package. You must delete the package instead.",
             ));
@@ -960,7 +971,7 @@ impl Domain {
         let mut active = v.into_active_model();
         active.deleted_at = Set(Some(now()));
         let v = active.update(&txn).await?;
-        if live <= 1 {
+        if live <= 1 && last == LastVersion::DeletesPackage {
             let mut p = pkg.clone().into_active_model();
             p.deleted_at = Set(Some(now()));
             p.update(&txn).await?;
@@ -986,6 +997,7 @@ impl Domain {
         actor: &Actor,
         r: &PackageRef,
         version: &VersionName,
+        last: LastVersion,
     ) -> DomainResult<VersionInfo> {
         let (pkg, owner) = self
             .package_model(r)
@@ -996,7 +1008,7 @@ impl Domain {
         let v = live_version(&self.db, pkg.id, version.as_str())
             .await?
             .ok_or_else(|| DomainError::not_found(format!("version {version}")))?;
-        self.delete_version(actor, v.id, true).await
+        self.delete_version(actor, v.id, last).await
     }
 
     fn restorable(&self, deleted_at: Option<chrono::DateTime<chrono::Utc>>) -> DomainResult<()> {

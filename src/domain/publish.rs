@@ -84,6 +84,9 @@ fn truncate_chars(s: Option<String>, max: usize) -> Option<String> {
     })
 }
 
+/// How often a publish that lost a race on a unique row runs (see `Domain::publish`).
+const PUBLISH_ATTEMPTS: u32 = 3;
+
 impl Domain {
     /// Streams an upload into the blob store (no database rows yet). `max_size` is enforced
     /// while streaming.
@@ -221,6 +224,26 @@ impl Domain {
     /// Publishes a version with its files in one transaction. On the first publish the
     /// package is created (the publisher becomes its admin).
     pub async fn publish(&self, actor: &Actor, req: PublishRequest) -> DomainResult<Published> {
+        // Concurrent publishes race on unique rows (the package of a new image whose
+        // platform manifests are pushed in parallel, a tag, the same manifest twice): the
+        // loser's transaction rolls back and it runs again against what the winner wrote.
+        // A real duplicate (a version `Refuse`d) is refused again.
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            match self.publish_once(actor, &req).await {
+                Err(DomainError::AlreadyExists(m))
+                    if attempts < PUBLISH_ATTEMPTS
+                        && !(req.on_existing == OnExisting::Refuse && m.starts_with("version")) =>
+                {
+                    continue;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn publish_once(&self, actor: &Actor, req: &PublishRequest) -> DomainResult<Published> {
         let owner = self
             .account_model(&req.package.owner)
             .await
@@ -244,7 +267,7 @@ impl Domain {
         };
         let txn = self.db.begin().await?;
         let result = self
-            .publish_in(&txn, actor, &owner, existing, linked, &req)
+            .publish_in(&txn, actor, &owner, existing, linked, req)
             .await;
         match result {
             Ok(published) => {

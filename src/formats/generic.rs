@@ -262,7 +262,12 @@ async fn delete_version(
     let path = parse_path(&owner, &package, &version, None)?;
     state
         .domain
-        .delete_version_named(&actor.into_inner(), &path.package, &path.version)
+        .delete_version_named(
+            &actor.into_inner(),
+            &path.package,
+            &path.version,
+            crate::domain::packages::LastVersion::DeletesPackage,
+        )
         .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

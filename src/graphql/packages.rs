@@ -629,7 +629,7 @@ impl PackageMutation {
             .delete_version(
                 c.actor,
                 ids::decode(&input.package_version_id, "PackageVersion")?,
-                false,
+                crate::domain::packages::LastVersion::Refuse,
             )
             .await
             .gql()?;

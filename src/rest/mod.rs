@@ -417,7 +417,10 @@ async fn delete_version(
 ) -> RestResult {
     let actor = actor.into_inner();
     let (_, v) = version_of(&state, &actor, &path).await?;
-    state.domain.delete_version(&actor, v.id, false).await?;
+    state
+        .domain
+        .delete_version(&actor, v.id, crate::domain::packages::LastVersion::Refuse)
+        .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

@@ -1150,15 +1150,9 @@ async fn manifests_tags_referrers_mounts_and_errors() {
     let resp = ned
         .send(Method::POST, "/v2/mo/app/blobs/uploads/", &[], vec![])
         .await;
-    assert_eq!(
-        resp.status(),
-        StatusCode::NOT_FOUND,
-        "a private image stays unknown"
-    );
-    assert_eq!(
-        error_code(&resp.json().await.expect("json")),
-        "NAME_UNKNOWN"
-    );
+    // Pushing answers as for a name ned may not create: it doesn't tell the image exists.
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    assert_eq!(error_code(&resp.json().await.expect("json")), "DENIED");
     let resp = ned
         .send(Method::POST, "/v2/mo/new/blobs/uploads/", &[], vec![])
         .await;
@@ -1366,4 +1360,253 @@ async fn catalog_pages_in_owner_name_order() {
         .await
         .expect("json");
     assert_eq!(all["repositories"], json!(["zed/a", "zed/hidden"]));
+}
+
+/// A bearer token for `scopes`, from the token endpoint with Basic credentials.
+async fn bearer(app: &TestApp, user: &str, token: &str, scopes: &[&str]) -> String {
+    let query: Vec<String> = scopes.iter().map(|s| format!("scope={s}")).collect();
+    let body: Value = app
+        .http
+        .get(format!("{}/v2/token?{}", app.url, query.join("&")))
+        .basic_auth(user, Some(token))
+        .send()
+        .await
+        .expect("token")
+        .json()
+        .await
+        .expect("json");
+    body["token"].as_str().expect("token").to_string()
+}
+
+/// What a review of the registry found, closed: parallel pushes to a new image, the last
+/// manifest's delete, existence leaks, the token endpoint's body, mounts beyond a bearer
+/// token's scope, blob ranges, untagging with push, and tag order.
+#[tokio::test]
+async fn registry_review_fixes() {
+    let app = TestApp::spawn().await;
+    let token = app.user_with_token("pia");
+    let outsider_token = app.user_with_token("oz");
+    let reg = Registry {
+        app: &app,
+        user: "pia",
+        token: &token,
+    };
+    let outsider = Registry {
+        app: &app,
+        user: "oz",
+        token: &outsider_token,
+    };
+
+    // Platform manifests of a new image pushed in parallel (buildx does): all land.
+    let mut manifests = Vec::new();
+    for i in 0..4u8 {
+        let config = reg
+            .push_blob(
+                "pia/multi",
+                format!(r#"{{"os":"linux","n":{i}}}"#).as_bytes(),
+            )
+            .await;
+        let layer = reg.push_blob("pia/multi", &[i; 64]).await;
+        manifests.push(json!({
+            "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config, "size": 20},
+            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": layer, "size": 64}],
+        }));
+    }
+    let reg = &reg;
+    let pushes = manifests.iter().map(|m| {
+        let digest = sha256(m.to_string().as_bytes());
+        async move { reg.push_manifest("pia/multi", &digest, m).await.status() }
+    });
+    let statuses = futures::future::join_all(pushes).await;
+    assert!(
+        statuses.iter().all(|s| *s == StatusCode::CREATED),
+        "{statuses:?}"
+    );
+
+    // Deleting every manifest keeps the image (its settings and grants), and its blobs
+    // can still be deleted.
+    for m in &manifests {
+        let digest = sha256(m.to_string().as_bytes());
+        let resp = reg
+            .send(
+                Method::DELETE,
+                &format!("/v2/pia/multi/manifests/{digest}"),
+                &[],
+                vec![],
+            )
+            .await;
+        assert_eq!(resp.status(), StatusCode::ACCEPTED);
+    }
+    let data = app
+        .gql_ok(
+            Some(&token),
+            r#"{ package(owner: "pia", packageType: CONTAINER, name: "multi") { versions { totalCount } } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(data["package"]["versions"]["totalCount"], 0);
+    let layer = sha256(&[0u8; 64]);
+    let resp = reg
+        .send(
+            Method::DELETE,
+            &format!("/v2/pia/multi/blobs/{layer}"),
+            &[],
+            vec![],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::ACCEPTED);
+
+    // An outsider can't tell a private image from a free name, pushing or pulling.
+    reg.image("pia/private", "v1", b"secret layer").await;
+    let start = |name: &'static str| {
+        outsider.send(
+            Method::POST,
+            Box::leak(format!("/v2/{name}/blobs/uploads/").into_boxed_str()),
+            &[],
+            vec![],
+        )
+    };
+    let (taken, free) = (start("pia/private").await, start("pia/free").await);
+    assert_eq!(taken.status(), free.status());
+    let (taken, free): (Value, Value) = (
+        taken.json().await.expect("json"),
+        free.json().await.expect("json"),
+    );
+    assert_eq!(
+        taken.to_string().replace("private", "NAME"),
+        free.to_string().replace("free", "NAME")
+    );
+    let get = |name: &'static str| {
+        outsider.send(
+            Method::GET,
+            Box::leak(format!("/v2/{name}/manifests/v1").into_boxed_str()),
+            &[],
+            vec![],
+        )
+    };
+    let (taken, free) = (get("pia/private").await, get("pia/free").await);
+    assert_eq!(taken.status(), StatusCode::NOT_FOUND);
+    assert_eq!(free.status(), StatusCode::NOT_FOUND);
+    let (taken, free): (Value, Value) = (
+        taken.json().await.expect("json"),
+        free.json().await.expect("json"),
+    );
+    assert_eq!(
+        taken.to_string().replace("private", "NAME"),
+        free.to_string().replace("free", "NAME")
+    );
+
+    // The token endpoint reads a small form, before anyone is authenticated.
+    let big = app
+        .http
+        .post(format!("{}/v2/token", app.url))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(vec![b'a'; 1024 * 1024])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(big.status(), StatusCode::PAYLOAD_TOO_LARGE);
+
+    // A bearer token scoped to one image can't mount from another it wasn't granted, even
+    // though its user could read that one: the mount falls back to an upload.
+    let private_layer = sha256(b"secret layer");
+    let scoped = bearer(&app, "pia", &token, &["repository:pia/other:pull,push"]).await;
+    let mount = app
+        .http
+        .post(format!(
+            "{}/v2/pia/other/blobs/uploads/?mount={private_layer}&from=pia/private",
+            app.url
+        ))
+        .bearer_auth(&scoped)
+        .send()
+        .await
+        .expect("mount");
+    assert_eq!(mount.status(), StatusCode::ACCEPTED);
+    let granted = bearer(
+        &app,
+        "pia",
+        &token,
+        &[
+            "repository:pia/other:pull,push",
+            "repository:pia/private:pull",
+        ],
+    )
+    .await;
+    let mount = app
+        .http
+        .post(format!(
+            "{}/v2/pia/other/blobs/uploads/?mount={private_layer}&from=pia/private",
+            app.url
+        ))
+        .bearer_auth(&granted)
+        .send()
+        .await
+        .expect("mount");
+    assert_eq!(mount.status(), StatusCode::CREATED);
+
+    // A range outside a blob: 416 with Content-Range, as HTTP says.
+    let resp = reg
+        .send(
+            Method::GET,
+            &format!("/v2/pia/private/blobs/{private_layer}"),
+            &[("range", "bytes=1000-2000")],
+            vec![],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::RANGE_NOT_SATISFIABLE);
+    assert_eq!(resp.headers()["content-range"], "bytes */12");
+
+    // Tags list in byte order, paged, whatever the database's collation; untagging with a
+    // push-scoped bearer token.
+    let digest = reg.image("pia/tags", "b", b"tagged").await;
+    let body = reg
+        .send(
+            Method::GET,
+            &format!("/v2/pia/tags/manifests/{digest}"),
+            &[],
+            vec![],
+        )
+        .await
+        .bytes()
+        .await
+        .expect("body")
+        .to_vec();
+    for t in ["B", "a", "_x", "a.1", "Z-9"] {
+        let resp = reg
+            .send(
+                Method::PUT,
+                &format!("/v2/pia/tags/manifests/{t}"),
+                &[("content-type", "application/vnd.oci.image.manifest.v1+json")],
+                body.clone(),
+            )
+            .await;
+        assert_eq!(resp.status(), StatusCode::CREATED);
+    }
+    let page = move |q: &'static str| async move {
+        let v: Value = reg
+            .send(
+                Method::GET,
+                &format!("/v2/pia/tags/tags/list{q}"),
+                &[],
+                vec![],
+            )
+            .await
+            .json()
+            .await
+            .expect("json");
+        v["tags"].clone()
+    };
+    assert_eq!(page("").await, json!(["B", "Z-9", "_x", "a", "a.1", "b"]));
+    assert_eq!(page("?n=2&last=Z-9").await, json!(["_x", "a"]));
+    let pusher = bearer(&app, "pia", &token, &["repository:pia/tags:pull,push"]).await;
+    let untag = app
+        .http
+        .delete(format!("{}/v2/pia/tags/manifests/a.1", app.url))
+        .bearer_auth(&pusher)
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(untag.status(), StatusCode::ACCEPTED);
+    assert_eq!(page("").await, json!(["B", "Z-9", "_x", "a", "b"]));
 }

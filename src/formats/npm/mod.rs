@@ -856,7 +856,14 @@ async fn update_versions(
     for v in &current {
         match doc.versions.get(&v.version) {
             None => {
-                state.domain.delete_version(actor, v.id, true).await?;
+                state
+                    .domain
+                    .delete_version(
+                        actor,
+                        v.id,
+                        crate::domain::packages::LastVersion::DeletesPackage,
+                    )
+                    .await?;
             }
             Some(sent) => {
                 let mut manifest =
@@ -977,7 +984,16 @@ async fn delete_tarball_prefixed(
 /// document update; deleting a still-live version's tarball deletes the version.
 async fn remove_tarball(state: &AppState, actor: Actor, r: &PackageRef, file: &str) -> NpmResult {
     let version = version_from_file(r, file)?;
-    match state.domain.delete_version_named(&actor, r, &version).await {
+    match state
+        .domain
+        .delete_version_named(
+            &actor,
+            r,
+            &version,
+            crate::domain::packages::LastVersion::DeletesPackage,
+        )
+        .await
+    {
         Ok(_) => Ok(Json(json!({"ok": true})).into_response()),
         // Already gone with the document update that preceded this request.
         Err(DomainError::NotFound(_)) if !actor.is_anonymous() => {

@@ -37,13 +37,22 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/v2/", get(base))
         .route("/v2", get(base))
-        .route("/v2/token", get(token_get).post(token_post))
+        // The token endpoint is answered before any authentication: its body is small.
+        .route(
+            "/v2/token",
+            get(token_get)
+                .post(token_post)
+                .layer(DefaultBodyLimit::max(TOKEN_FORM_MAX)),
+        )
         .route("/v2/_catalog", get(catalog))
         .route("/v2/{*path}", axum::routing::any(dispatch))
         .layer(DefaultBodyLimit::disable())
 }
 
 type OciResult = Result<Response, OciError>;
+
+/// The largest form `POST /v2/token` reads.
+const TOKEN_FORM_MAX: usize = 64 * 1024;
 
 /// The caller of a `/v2` request: who, and (with a bearer token) what it was granted.
 struct Caller {
@@ -299,6 +308,8 @@ async fn dispatch(State(state): State<AppState>, request: Request) -> OciResult 
         .ok_or_else(|| OciError::new(NAME_UNKNOWN, format!("no such endpoint /v2/{path}")))?;
     let action = match (&method, &target) {
         (&Method::GET | &Method::HEAD, _) => "pull",
+        // Untagging needs write, as moving a tag does; a digest (`alg:hex`) deletes.
+        (&Method::DELETE, Target::Manifest(r)) if !r.contains(':') => "push",
         (&Method::DELETE, Target::Manifest(_) | Target::Blob(_)) => "delete",
         _ => "push",
     };
@@ -512,18 +523,20 @@ impl Ctx<'_> {
                 .into_response());
         }
         let range: Option<ByteRange> = range_header(self.headers);
-        let (info, read) = self
+        let opened = self
             .state
             .domain
             .open_image_blob(self.actor(), self.image, &d, range)
-            .await
-            .map_err(|e| {
-                let mut err = not_found(e);
-                if err.status == 416 {
-                    err.range = None;
-                }
-                err
-            })?;
+            .await;
+        let (info, read) = match opened {
+            Ok(found) => found,
+            // A range outside the blob: RFC 9110's 416 with `Content-Range: bytes */size`,
+            // not an upload error.
+            Err(DomainError::RangeNotSatisfiable { size }) => {
+                return Ok(crate::formats::http::range_not_satisfiable(size));
+            }
+            Err(e) => return Err(not_found(e)),
+        };
         let partial = read.range.start != 0 || read.range.end != read.size;
         let mut response = (
             if partial {
@@ -611,8 +624,10 @@ impl Ctx<'_> {
         let upload_err = |e| OciError::from_domain(e, BLOB_UPLOAD_UNKNOWN, BLOB_UPLOAD_INVALID);
         if let (Some(m), Some(from)) = (&mount, &from) {
             let d = digest(m)?;
-            // A source the caller can't read, or without the blob: a plain upload instead.
+            // A source the caller can't read (by its role, or by what its bearer token was
+            // granted), or without the blob: a plain upload instead.
             if let Ok(from_image) = ImageName::parse(from)
+                && self.who.allows(from_image.to_string().as_str(), "pull")
                 && let Some(info) = domain
                     .mount_blob(self.actor(), self.image, &from_image, &d)
                     .await
