@@ -15,6 +15,7 @@ use crate::{
     domain::{
         Domain,
         types::{AccountKind, OrgRole, RepositoryRole, Role, Visibility, parse_stored},
+        views::RepositoryInfo,
     },
     error::DomainResult,
 };
@@ -226,7 +227,6 @@ impl Domain {
     ) -> DomainResult<HashMap<i64, Option<Role>>> {
         let packages = package::Entity::find()
             .filter(package::Column::Id.is_in(package_ids.iter().copied()))
-            .filter(package::Column::DeletedAt.is_null())
             .all(&self.db)
             .await?;
         let owners: HashMap<i64, account::Model> = account::Entity::find()
@@ -253,11 +253,65 @@ impl Domain {
                 role: a.role,
                 org_member: a.org_member,
             };
-            if policy::can_read(actor, &facts) {
+            // A deleted package is seen by those who may restore it.
+            let visible = match pkg.deleted_at {
+                None => policy::can_read(actor, &facts),
+                Some(_) => policy::authorize(actor, Action::Delete, &facts).is_ok(),
+            };
+            if visible {
                 out.insert(pkg.id, policy::effective_role(actor, &facts));
             }
         }
         Ok(out)
+    }
+
+    /// Whether the actor may see a repository: public ones anyone; internal ones the
+    /// owner's members; private ones the owner (its owners, for an organization), its
+    /// collaborators (directly or through a team) and its own CI token.
+    pub async fn can_see_repository(
+        &self,
+        actor: &Actor,
+        repo: &RepositoryInfo,
+    ) -> DomainResult<bool> {
+        if repo.visibility == Visibility::Public || actor.site_admin() {
+            return Ok(true);
+        }
+        let user_id = match actor {
+            Actor::Anonymous => return Ok(false),
+            Actor::Repository { repository_id, .. } => return Ok(*repository_id == repo.id),
+            Actor::User { id, .. } => *id,
+        };
+        if repo.owner_id == user_id {
+            return Ok(true);
+        }
+        match self.org_role(repo.owner_id, user_id).await? {
+            Some(OrgRole::Owner) => return Ok(true),
+            Some(OrgRole::Member) if repo.visibility == Visibility::Internal => return Ok(true),
+            _ => {}
+        }
+        let teams = self.team_ids(user_id).await?;
+        let collaborator = repository_collaborator::Entity::find()
+            .filter(repository_collaborator::Column::RepositoryId.eq(repo.id))
+            .filter(
+                Condition::any()
+                    .add(repository_collaborator::Column::UserId.eq(user_id))
+                    .add(repository_collaborator::Column::TeamId.is_in(teams)),
+            )
+            .one(&self.db)
+            .await?;
+        Ok(collaborator.is_some())
+    }
+
+    /// Whether the actor may see who belongs to an organization (its members, teams and
+    /// their members): its members and site admins.
+    pub async fn can_see_members(&self, actor: &Actor, org_id: i64) -> DomainResult<bool> {
+        if actor.site_admin() {
+            return Ok(true);
+        }
+        Ok(match actor.user_id() {
+            Some(user_id) => self.org_role(org_id, user_id).await?.is_some(),
+            None => false,
+        })
     }
 
     /// A SQL condition on `package` that keeps exactly the packages the actor may read:

@@ -5,8 +5,8 @@ use entity::{
     team_member,
 };
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
-    QuerySelect, QueryTrait, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, QueryTrait, Set, TransactionTrait,
 };
 
 use crate::{
@@ -246,6 +246,7 @@ impl Domain {
                 "the token lacks the admin:org scope",
             ));
         }
+        token_may_touch(actor, org)?;
         if actor.site_admin() || self.org_role(org.id, user_id).await? == Some(OrgRole::Owner) {
             return Ok(());
         }
@@ -376,6 +377,18 @@ impl Domain {
             .await?;
         match existing {
             Some(m) => {
+                if m.role == OrgRole::Owner.as_str() && role != OrgRole::Owner {
+                    let owners = membership::Entity::find()
+                        .filter(membership::Column::OrganizationId.eq(org.id))
+                        .filter(membership::Column::Role.eq(OrgRole::Owner.as_str()))
+                        .count(&self.db)
+                        .await?;
+                    if owners <= 1 {
+                        return Err(DomainError::invalid(
+                            "an organization must keep at least one owner",
+                        ));
+                    }
+                }
                 let mut active = m.into_active_model();
                 active.role = Set(role.as_str().into());
                 active.update(&self.db).await?;
@@ -667,6 +680,7 @@ impl Domain {
         if !actor.has_scope(Scope::User) {
             return Err(DomainError::forbidden("the token lacks the user scope"));
         }
+        token_may_touch(actor, owner)?;
         if actor.site_admin() || owner.id == user_id {
             return Ok(());
         }
@@ -807,5 +821,15 @@ impl Domain {
                 })
             })
             .collect()
+    }
+}
+
+/// A fine-grained token limited to one owner administers that owner only.
+fn token_may_touch(actor: &Actor, account: &account::Model) -> DomainResult<()> {
+    match actor.token().and_then(|t| t.owner_login.as_deref()) {
+        Some(only) if !only.eq_ignore_ascii_case(&account.login) => Err(DomainError::forbidden(
+            format!("the token is limited to {only}"),
+        )),
+        _ => Ok(()),
     }
 }

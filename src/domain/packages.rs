@@ -297,43 +297,83 @@ impl Domain {
             cond = cond.add(self.sql_expr("LOWER(package.name) LIKE $1 ESCAPE '\\'", [like]));
         }
         let query = package::Entity::find().filter(cond);
-        let total = query.clone().count(&self.db).await?;
         let query = match order {
             PackageOrder::CreatedDesc => query.order_by_desc(package::Column::CreatedAt),
             PackageOrder::UpdatedDesc => query.order_by_desc(package::Column::UpdatedAt),
             PackageOrder::NameAsc => query.order_by_asc(package::Column::Name),
-        };
-        let rows = query
-            .order_by_desc(package::Column::Id)
-            .offset(offset)
-            .limit(limit)
-            .all(&self.db)
-            .await?;
-        let owners: HashMap<i64, account::Model> = account::Entity::find()
+        }
+        .order_by_desc(package::Column::Id);
+        if filter.state == State::Deleted {
+            return self.deleted_packages(actor, query, offset, limit).await;
+        }
+        let total = query.clone().count(&self.db).await?;
+        let rows = query.offset(offset).limit(limit).all(&self.db).await?;
+        let owners = self.owners_of(&rows).await?;
+        rows.into_iter()
+            .map(|pkg| {
+                let owner = owners
+                    .get(&pkg.owner_id)
+                    .ok_or_else(|| DomainError::internal("package without owner"))?;
+                package_info(pkg, owner.login.clone(), None)
+            })
+            .collect::<DomainResult<Vec<_>>>()
+            .map(|out| (out, total))
+    }
+
+    async fn owners_of(
+        &self,
+        rows: &[package::Model],
+    ) -> DomainResult<HashMap<i64, account::Model>> {
+        Ok(account::Entity::find()
             .filter(account::Column::Id.is_in(rows.iter().map(|p| p.owner_id)))
             .all(&self.db)
             .await?
             .into_iter()
             .map(|a| (a.id, a))
+            .collect())
+    }
+
+    /// Deleted packages are listed to those who may delete (and so restore) them: the SQL
+    /// condition says "may read", so the rest is decided here for the whole (bounded) set,
+    /// and the count and pages are of what remains.
+    async fn deleted_packages(
+        &self,
+        actor: &Actor,
+        query: sea_orm::Select<package::Entity>,
+        offset: u64,
+        limit: u64,
+    ) -> DomainResult<(Vec<PackageInfo>, u64)> {
+        const DELETED_MAX: u64 = 10_000;
+        let rows = query.limit(DELETED_MAX).all(&self.db).await?;
+        let owners = self.owners_of(&rows).await?;
+        let pairs: Vec<(&package::Model, &account::Model)> = rows
+            .iter()
+            .filter_map(|p| Some((p, owners.get(&p.owner_id)?)))
             .collect();
-        let mut out = Vec::with_capacity(rows.len());
-        for pkg in rows {
-            let owner = owners
-                .get(&pkg.owner_id)
-                .ok_or_else(|| DomainError::internal("package without owner"))?;
-            if filter.state == State::Deleted {
-                // The SQL condition says "may read"; deleted ones need admin.
-                if self
-                    .authorize_package(actor, Action::Delete, &pkg, owner)
-                    .await
-                    .is_err()
-                {
-                    continue;
-                }
+        let access = self.access_to_many(actor, &pairs).await?;
+        let mut allowed = Vec::new();
+        for (pkg, owner) in pairs {
+            let Some(a) = access.get(&pkg.id) else {
+                continue;
+            };
+            let facts = crate::auth::policy::PackageFacts {
+                owner_login: &owner.login,
+                name: &pkg.name,
+                visibility: parse_stored(&pkg.visibility)?,
+                role: a.role,
+                org_member: a.org_member,
+            };
+            if crate::auth::policy::authorize(actor, Action::Delete, &facts).is_ok() {
+                allowed.push(package_info(pkg.clone(), owner.login.clone(), None)?);
             }
-            out.push(package_info(pkg, owner.login.clone(), None)?);
         }
-        Ok((out, total))
+        let total = allowed.len() as u64;
+        let page = allowed
+            .into_iter()
+            .skip(offset as usize)
+            .take(limit as usize)
+            .collect();
+        Ok((page, total))
     }
 
     /// Versions of a package the actor may read, newest first. Deleted versions need admin.

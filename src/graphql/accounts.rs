@@ -101,6 +101,7 @@ impl UserObject {
     }
     /// The packages of this user the viewer may read.
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "crate::graphql::connection::page_cost(first, last) * child_complexity")]
     async fn packages(
         &self,
         c: &Context<'_>,
@@ -130,15 +131,9 @@ impl UserObject {
             last
         )
     }
+    /// The repositories the viewer may see.
     async fn repositories(&self, c: &Context<'_>) -> async_graphql::Result<Vec<RepositoryObject>> {
-        Ok(ctx(c)?
-            .domain
-            .account_repositories(self.0.id)
-            .await
-            .gql()?
-            .into_iter()
-            .map(RepositoryObject)
-            .collect())
+        visible_repositories(c, self.0.id).await
     }
     /// The viewer's own access tokens (empty for anyone else).
     async fn access_tokens(
@@ -187,7 +182,9 @@ impl OrganizationObject {
     async fn members_can_create_packages(&self) -> bool {
         self.0.members_can_create_packages
     }
+    /// Members and their roles (visible to the organization's members).
     async fn members(&self, c: &Context<'_>) -> async_graphql::Result<Vec<OrganizationMember>> {
+        members_only(c, self.0.id).await?;
         Ok(ctx(c)?
             .domain
             .organization_members(self.0.id)
@@ -200,7 +197,9 @@ impl OrganizationObject {
             })
             .collect())
     }
+    /// Teams (visible to the organization's members).
     async fn teams(&self, c: &Context<'_>) -> async_graphql::Result<Vec<TeamObject>> {
+        members_only(c, self.0.id).await?;
         Ok(ctx(c)?
             .domain
             .organization_teams(self.0.id)
@@ -210,18 +209,13 @@ impl OrganizationObject {
             .map(TeamObject)
             .collect())
     }
+    /// The repositories the viewer may see.
     async fn repositories(&self, c: &Context<'_>) -> async_graphql::Result<Vec<RepositoryObject>> {
-        Ok(ctx(c)?
-            .domain
-            .account_repositories(self.0.id)
-            .await
-            .gql()?
-            .into_iter()
-            .map(RepositoryObject)
-            .collect())
+        visible_repositories(c, self.0.id).await
     }
     /// The packages of this organization the viewer may read.
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "crate::graphql::connection::page_cost(first, last) * child_complexity")]
     async fn packages(
         &self,
         c: &Context<'_>,
@@ -273,6 +267,7 @@ impl TeamObject {
         &self.0.name
     }
     async fn members(&self, c: &Context<'_>) -> async_graphql::Result<Vec<UserObject>> {
+        members_only(c, self.0.organization_id).await?;
         Ok(ctx(c)?
             .domain
             .team_members(self.0.id)
@@ -313,10 +308,26 @@ impl RepositoryObject {
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
+    /// Collaborators and their roles (visible to the repository's owners and collaborators).
     async fn collaborators(
         &self,
         c: &Context<'_>,
     ) -> async_graphql::Result<Vec<RepositoryCollaborator>> {
+        let cx = ctx(c)?;
+        let as_private = RepositoryInfo {
+            visibility: crate::domain::Visibility::Private,
+            ..self.0.clone()
+        };
+        if !cx
+            .domain
+            .can_see_repository(cx.actor, &as_private)
+            .await
+            .gql()?
+        {
+            return Err(gql_error(DomainError::forbidden(
+                "collaborators are visible to the repository's owners and collaborators",
+            )));
+        }
         Ok(ctx(c)?
             .domain
             .repository_collaborators(self.0.id)
@@ -328,6 +339,7 @@ impl RepositoryObject {
     }
     /// Packages linked to this repository that the viewer may read.
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "crate::graphql::connection::page_cost(first, last) * child_complexity")]
     async fn packages(
         &self,
         c: &Context<'_>,
@@ -431,12 +443,12 @@ impl AccountQuery {
         owner: String,
         name: String,
     ) -> async_graphql::Result<Option<RepositoryObject>> {
-        match ctx(c)?
-            .domain
-            .find_repository(&owner_name(&owner)?, &name)
-            .await
-        {
-            Ok(r) => Ok(Some(RepositoryObject(r))),
+        let cx = ctx(c)?;
+        match cx.domain.find_repository(&owner_name(&owner)?, &name).await {
+            Ok(r) if cx.domain.can_see_repository(cx.actor, &r).await.gql()? => {
+                Ok(Some(RepositoryObject(r)))
+            }
+            Ok(_) => Ok(None),
             Err(DomainError::NotFound(_)) => Ok(None),
             Err(e) => Err(gql_error(e)),
         }
@@ -758,5 +770,32 @@ impl AccountMutation {
             client_mutation_id: input.client_mutation_id,
             repository: RepositoryObject(repo),
         })
+    }
+}
+
+/// An account's repositories the viewer may see.
+async fn visible_repositories(
+    c: &Context<'_>,
+    account_id: i64,
+) -> async_graphql::Result<Vec<RepositoryObject>> {
+    let cx = ctx(c)?;
+    let mut out = Vec::new();
+    for repo in cx.domain.account_repositories(account_id).await.gql()? {
+        if cx.domain.can_see_repository(cx.actor, &repo).await.gql()? {
+            out.push(RepositoryObject(repo));
+        }
+    }
+    Ok(out)
+}
+
+/// Who belongs to an organization is for its members to see.
+async fn members_only(c: &Context<'_>, org_id: i64) -> async_graphql::Result<()> {
+    let cx = ctx(c)?;
+    if cx.domain.can_see_members(cx.actor, org_id).await.gql()? {
+        Ok(())
+    } else {
+        Err(gql_error(DomainError::forbidden(
+            "an organization's members and teams are visible to its members",
+        )))
     }
 }

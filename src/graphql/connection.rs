@@ -11,6 +11,13 @@ use crate::{error::DomainError, error::DomainResult, graphql::gql_error};
 pub const MAX_PAGE: i32 = 100;
 const DEFAULT_PAGE: u64 = 30;
 
+/// The cost factor of a connection field for the complexity limit: the page it may return.
+pub fn page_cost(first: Option<i32>, last: Option<i32>) -> usize {
+    first
+        .or(last)
+        .map_or(DEFAULT_PAGE as usize, |n| n.clamp(1, MAX_PAGE) as usize)
+}
+
 #[derive(SimpleObject)]
 pub struct Counted {
     /// How many nodes the whole connection has.
@@ -51,7 +58,14 @@ where
         if let (Some(last), Some(e)) = (last, end) {
             start = start.max(e.saturating_sub(last as u64));
         }
-        let limit = end.map_or(DEFAULT_PAGE, |e| e.saturating_sub(start));
+        // Cursors are the client's to forge: whatever they say, a page is at most MAX_PAGE
+        // (`before` alone pages backwards from it by the default page size).
+        if first.is_none() && last.is_none() && let Some(e) = end {
+            start = start.max(e.saturating_sub(DEFAULT_PAGE));
+        }
+        let limit = end
+            .map_or(DEFAULT_PAGE, |e| e.saturating_sub(start))
+            .min(MAX_PAGE as u64);
         let (items, total) = fetch(start, limit).await.map_err(gql_error)?;
         let fetched = items.len() as u64;
         let mut connection = Connection::with_additional_fields(start > 0, start + fetched < total, Counted { total_count: total });

@@ -71,16 +71,25 @@ impl NodeQuery {
                 let account = c.domain.account_by_id(n).await.gql()?;
                 Some(crate::graphql::accounts::account_node(account))
             }
-            "Team" => c
-                .domain
-                .teams_by_ids(&[n])
-                .await
-                .gql()?
-                .pop()
-                .map(|t| Node::Team(TeamObject(t))),
-            "Repository" => Some(Node::Repository(RepositoryObject(
-                c.domain.repository_by_id(n).await.gql()?,
-            ))),
+            "Team" => match c.domain.teams_by_ids(&[n]).await.gql()?.pop() {
+                Some(t)
+                    if c.domain
+                        .can_see_members(c.actor, t.organization_id)
+                        .await
+                        .gql()? =>
+                {
+                    Some(Node::Team(TeamObject(t)))
+                }
+                _ => None,
+            },
+            "Repository" => {
+                let repo = c.domain.repository_by_id(n).await.gql()?;
+                if c.domain.can_see_repository(c.actor, &repo).await.gql()? {
+                    Some(Node::Repository(RepositoryObject(repo)))
+                } else {
+                    None
+                }
+            }
             "Package" => Some(Node::Package(PackageObject(
                 c.domain.package_by_id(c.actor, n).await.gql()?,
             ))),

@@ -68,13 +68,14 @@ impl PackageObject {
     }
     /// The linked repository, if any.
     async fn repository(&self, c: &Context<'_>) -> async_graphql::Result<Option<RepositoryObject>> {
+        let cx = ctx(c)?;
         match self.0.repository_id {
-            Some(id) => Ok(ctx(c)?
-                .loaders
-                .repositories
-                .load_one(id)
-                .await?
-                .map(RepositoryObject)),
+            Some(id) => match cx.loaders.repositories.load_one(id).await? {
+                Some(repo) if cx.domain.can_see_repository(cx.actor, &repo).await.gql()? => {
+                    Ok(Some(RepositoryObject(repo)))
+                }
+                _ => Ok(None),
+            },
             None => Ok(None),
         }
     }
@@ -116,6 +117,7 @@ impl PackageObject {
         }
     }
     /// Versions, newest first. `DELETED` lists soft-deleted ones (admins only).
+    #[graphql(complexity = "crate::graphql::connection::page_cost(first, last) * child_complexity")]
     async fn versions(
         &self,
         c: &Context<'_>,
@@ -356,13 +358,14 @@ impl PackageGrantObject {
         }
     }
     async fn repository(&self, c: &Context<'_>) -> async_graphql::Result<Option<RepositoryObject>> {
+        let cx = ctx(c)?;
         match self.0.repository_id {
-            Some(id) => Ok(ctx(c)?
-                .loaders
-                .repositories
-                .load_one(id)
-                .await?
-                .map(RepositoryObject)),
+            Some(id) => match cx.loaders.repositories.load_one(id).await? {
+                Some(repo) if cx.domain.can_see_repository(cx.actor, &repo).await.gql()? => {
+                    Ok(Some(RepositoryObject(repo)))
+                }
+                _ => Ok(None),
+            },
             None => Ok(None),
         }
     }
@@ -458,6 +461,7 @@ impl PackageQuery {
 
     /// Packages across every owner that the viewer may read.
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "crate::graphql::connection::page_cost(first, last) * child_complexity")]
     async fn packages(
         &self,
         c: &Context<'_>,

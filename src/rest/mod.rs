@@ -125,7 +125,10 @@ struct ListQuery {
 fn page(q: &ListQuery) -> Result<(u64, u64), RestError> {
     let per_page = q.per_page.unwrap_or(30).clamp(1, MAX_PER_PAGE);
     let page = q.page.unwrap_or(1).max(1);
-    if page * per_page > MAX_WINDOW {
+    if page
+        .checked_mul(per_page)
+        .is_none_or(|end| end > MAX_WINDOW)
+    {
         return Err(
             DomainError::invalid(format!("page × per_page may be at most {MAX_WINDOW}")).into(),
         );

@@ -256,6 +256,32 @@ async fn connections_page_both_ways() {
     assert_eq!(tail["pageInfo"]["hasPreviousPage"], true);
     let too_many = app.graphql(Some(&token), Q, json!({"first": 101})).await;
     assert!(too_many["errors"].is_array(), "{too_many:#}");
+    // A forged cursor can't lift the page cap: `before` far past the end pages back from
+    // there by the default page, never more than 100 nodes.
+    let forged = {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("1000000")
+    };
+    let page =
+        app.gql_ok(Some(&token), Q, json!({"before": forged})).await["viewer"]["packages"].clone();
+    // (Unclamped, this asked for a million rows and returned all 5.)
+    assert_eq!(page["nodes"], json!([]));
+    // Nested connections cost what they may return: 100 packages × 100 versions × files
+    // is refused before it runs.
+    let nested = app
+        .graphql(
+            Some(&token),
+            "{ viewer { packages(first: 100) { nodes { versions(first: 100) { nodes { files { name } } } } } } }",
+            json!({}),
+        )
+        .await;
+    assert!(
+        nested["errors"][0]["message"]
+            .as_str()
+            .expect("error")
+            .contains("complex"),
+        "{nested:#}"
+    );
 }
 
 /// Listing a page of packages with their latest version, tags, files and statistics runs a
@@ -577,4 +603,112 @@ async fn tokens_can_be_listed_and_revoked() {
         .await
         .expect("post");
     assert_eq!(after.status(), 401);
+}
+
+/// What a review of the API found, closed: an owner-limited token administering other
+/// organizations, private repositories and membership readable by anyone, the last owner
+/// demoting themselves, and deleted-package listings counting what they don't show.
+#[tokio::test]
+async fn review_fixes_for_accounts_and_listings() {
+    let app = TestApp::spawn().await;
+    let alice = app.user_with_token("alice");
+    app.create_org("acme", "alice");
+    app.create_org("sandbox", "alice");
+    let eve = app.user_with_token("eve");
+
+    // A token limited to "sandbox" administers sandbox only.
+    let limited = app
+        .gql_ok(Some(&alice), r#"mutation { createAccessToken(input: {name: "s", scopes: ["admin:org", "user"], ownerLogin: "sandbox"}) { token } }"#, json!({}))
+        .await["createAccessToken"]["token"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    let add = r#"mutation($o: String!) { addOrganizationMember(input: {organizationLogin: $o, login: "eve"}) { member { role } } }"#;
+    assert_eq!(
+        code(&app.graphql(Some(&limited), add, json!({"o": "acme"})).await),
+        "FORBIDDEN"
+    );
+    app.gql_ok(Some(&limited), add, json!({"o": "sandbox"}))
+        .await;
+
+    // The last owner can't demote themselves.
+    let demote = app.graphql(Some(&alice), r#"mutation { addOrganizationMember(input: {organizationLogin: "acme", login: "alice", role: MEMBER}) { member { role } } }"#, json!({})).await;
+    assert_eq!(code(&demote), "BAD_USER_INPUT");
+
+    // Private repositories and who belongs to acme are for acme's people.
+    app.gql_ok(Some(&alice), r#"mutation { createRepository(input: {ownerLogin: "acme", name: "hidden"}) { repository { id } } }"#, json!({})).await;
+    app.gql_ok(Some(&alice), r#"mutation { createRepository(input: {ownerLogin: "acme", name: "shown", visibility: PUBLIC}) { repository { id } } }"#, json!({})).await;
+    let seen = |token: Option<String>| {
+        let app = &app;
+        async move {
+            app.graphql(
+                token.as_deref(),
+                r#"{ organization(login: "acme") { repositories { name } } repository(owner: "acme", name: "hidden") { name } }"#,
+                json!({}),
+            )
+            .await
+        }
+    };
+    for outsider in [None, Some(eve.clone())] {
+        let data = seen(outsider).await;
+        assert_eq!(
+            data["data"]["organization"]["repositories"],
+            json!([{"name": "shown"}])
+        );
+        assert!(data["data"]["repository"].is_null());
+    }
+    let data = seen(Some(alice.clone())).await;
+    assert_eq!(
+        data["data"]["organization"]["repositories"]
+            .as_array()
+            .expect("repos")
+            .len(),
+        2
+    );
+    let members = app
+        .graphql(
+            None,
+            r#"{ organization(login: "acme") { members { user { login } } } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(code(&members), "FORBIDDEN");
+    let collaborators = app
+        .graphql(
+            Some(&eve),
+            r#"{ repository(owner: "acme", name: "shown") { collaborators { role } } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(code(&collaborators), "FORBIDDEN");
+
+    // Deleted packages: counted and paged as shown (to who may restore them).
+    for i in 0..3 {
+        app.put_generic(Some(&alice), &format!("alice/gone{i}/1/f"), "x")
+            .await;
+        let id = app.gql_ok(Some(&alice), r#"query($n: String!) { package(owner: "alice", packageType: GENERIC, name: $n) { id } }"#, json!({"n": format!("gone{i}")})).await["package"]["id"].as_str().expect("id").to_string();
+        app.gql_ok(Some(&alice), r#"mutation($p: ID!) { setPackageVisibility(input: {packageId: $p, visibility: PUBLIC}) { package { id } } }"#, json!({"p": id})).await;
+        app.gql_ok(
+            Some(&alice),
+            r#"mutation($p: ID!) { deletePackage(input: {packageId: $p}) { package { id } } }"#,
+            json!({"p": id}),
+        )
+        .await;
+    }
+    const DELETED: &str =
+        r#"{ packages(state: DELETED, first: 2) { totalCount nodes { name viewerPermission } } }"#;
+    let theirs = app.gql_ok(Some(&eve), DELETED, json!({})).await;
+    assert_eq!(theirs["packages"]["totalCount"], 0);
+    let mine = app.gql_ok(Some(&alice), DELETED, json!({})).await;
+    assert_eq!(mine["packages"]["totalCount"], 3);
+    assert_eq!(mine["packages"]["nodes"][0]["viewerPermission"], "ADMIN");
+
+    // REST paging can't overflow.
+    let resp = app
+        .get(
+            Some(&alice),
+            "/api/v3/user/packages?package_type=generic&page=184467440737095517&per_page=100",
+        )
+        .await;
+    assert_eq!(resp.status(), 400);
 }
