@@ -27,11 +27,19 @@ die() { echo "install-deps.sh: $*" >&2; exit 1; }
 APT_PACKAGES=(
   skopeo podman buildah umoci          # OCI clients, daemonless (podman/buildah: --storage-driver vfs)
   docker.io                            # dockerd 20.10 for a private daemon (the docker CLI is preinstalled)
-  docker-registry                      # CNCF distribution, a peer for the OCI benchmark
-  nginx-light wrk                      # benchmark peer and load generator
   jq curl
   uidmap fuse-overlayfs slirp4netns    # what podman/buildah expect to find
 )
+if [ "$BENCH" = 1 ]; then
+  APT_PACKAGES+=(
+    docker-registry                    # CNCF distribution, a peer for the OCI benchmark
+    nginx-light wrk                    # benchmark peer and load generator
+  )
+fi
+# The npm tests run node and npm (this machine kind ships Node 20; a bare Debian gets its own).
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  APT_PACKAGES+=(nodejs npm)
+fi
 is_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 has_candidate() {
   local c
@@ -94,20 +102,27 @@ pkg_version() { # dir package
 NODE_DIR="$TOOLS/node"
 YARN_VERSION=1.22.22   # yarn classic (v1)
 PNPM_VERSION=9.15.9    # pnpm 9 runs on Node 18/20
-node_missing=()
-for spec in "yarn@$YARN_VERSION" "pnpm@$PNPM_VERSION"; do
+NODE_SPECS=("yarn@$YARN_VERSION" "pnpm@$PNPM_VERSION")
+node_ok=1
+for spec in "${NODE_SPECS[@]}"; do
   name="${spec%@*}"
   if [ "$(pkg_version "$NODE_DIR" "$name")" = "${spec#*@}" ] && [ -x "$NODE_DIR/node_modules/.bin/$name" ]; then
     say "$name" "present"
   else
-    node_missing+=("$spec")
+    node_ok=0
   fi
 done
-if [ "${#node_missing[@]}" -gt 0 ]; then
-  command -v npm >/dev/null || die "npm is needed to install ${node_missing[*]}"
+if [ "$node_ok" = 0 ]; then
+  command -v npm >/dev/null || die "npm is needed to install ${NODE_SPECS[*]}"
   mkdir -p "$NODE_DIR"
-  npm_private install --prefix "$NODE_DIR" --no-save --silent "${node_missing[@]}" >/dev/null
-  for spec in "${node_missing[@]}"; do say "${spec%@*}" installed; done
+  # All of them in one install: `npm install --no-save X` removes what an earlier
+  # --no-save install put there.
+  npm_private install --prefix "$NODE_DIR" --no-save --silent "${NODE_SPECS[@]}" >/dev/null
+  for spec in "${NODE_SPECS[@]}"; do
+    name="${spec%@*}"
+    [ -x "$NODE_DIR/node_modules/.bin/$name" ] || die "$name did not install"
+    say "$name" installed
+  done
 fi
 
 # --- benchmark peers -------------------------------------------------------------------------

@@ -149,9 +149,32 @@ impl Config {
                 format!("{database_url:?}: expected sqlite://... or postgres://..."),
             ));
         }
-        let storage_url = cfg
-            .storage_url
-            .unwrap_or_else(|| format!("file://{}", absolute(&data_dir.join("blobs")).display()));
+        let storage_url = match cfg.storage_url {
+            Some(url) => url,
+            None => {
+                let dir = absolute(&data_dir.join("blobs"));
+                // Percent-encoded: a `#` or `?` in the path must not end it.
+                Url::from_directory_path(&dir)
+                    .map_err(|()| {
+                        bad(
+                            "PACKYARD_DATA_DIR",
+                            format!("{}: not a usable path", dir.display()),
+                        )
+                    })?
+                    .to_string()
+            }
+        };
+        // Bearer tokens are HMAC-signed with it: a short (or empty, from an unset template
+        // variable) secret would let anyone forge them.
+        let jwt_secret = match cfg.jwt_secret {
+            Some(secret) if secret.len() < 32 => {
+                return Err(bad(
+                    "PACKYARD_JWT_SECRET",
+                    "must be at least 32 bytes (or unset: one is generated and kept)",
+                ));
+            }
+            other => other,
+        };
         let restore_days = cfg.restore_days.unwrap_or(30);
         if restore_days < 0 {
             return Err(bad("PACKYARD_RESTORE_DAYS", "must not be negative"));
@@ -173,13 +196,34 @@ impl Config {
         if let Some(n) = cfg.container_blob_bytes {
             limits.container_blob_bytes = n;
         }
+        // On S3 a blob reaches its content address by CopyObject, which stops at 5 GiB.
+        if storage_url.starts_with("s3:") {
+            const S3_COPY_MAX: u64 = 5 * 1024 * 1024 * 1024;
+            for (setting, asked, limit) in [
+                (
+                    "PACKYARD_GENERIC_FILE_BYTES",
+                    cfg.generic_file_bytes,
+                    &mut limits.generic_file_bytes,
+                ),
+                (
+                    "PACKYARD_CONTAINER_BLOB_BYTES",
+                    cfg.container_blob_bytes,
+                    &mut limits.container_blob_bytes,
+                ),
+            ] {
+                if asked.is_some_and(|n| n > S3_COPY_MAX) {
+                    return Err(bad(setting, "at most 5 GiB on S3 (its CopyObject limit)"));
+                }
+                *limit = (*limit).min(S3_COPY_MAX);
+            }
+        }
         Ok(Self {
             listen,
             public_url,
             data_dir,
             database_url,
             storage_url,
-            jwt_secret: cfg.jwt_secret,
+            jwt_secret,
             limits,
             delete_download_threshold,
             restore_days,
@@ -243,5 +287,35 @@ mod tests {
         std::fs::write(&path, "lisen = 1\n").expect("write");
         let err = Config::load_from(Some(&path), &[]).expect_err("unknown key");
         assert!(err.message.contains("lisen"), "{}", err.message);
+        // An empty or short bearer-token secret would make tokens forgeable.
+        for secret in ["", "short"] {
+            let err = Config::load_from(None, &env(&[("PACKYARD_JWT_SECRET", secret)]))
+                .expect_err("short secret");
+            assert_eq!(err.setting, "PACKYARD_JWT_SECRET");
+        }
+        // S3 can't hold a blob over 5 GiB: the limits say so.
+        let s3 = "s3://bucket?endpoint=http://127.0.0.1:9000";
+        let c = Config::load_from(None, &env(&[("PACKYARD_STORAGE_URL", s3)])).expect("s3");
+        assert_eq!(c.limits.generic_file_bytes, 5 * 1024 * 1024 * 1024);
+        let err = Config::load_from(
+            None,
+            &env(&[
+                ("PACKYARD_STORAGE_URL", s3),
+                ("PACKYARD_CONTAINER_BLOB_BYTES", "6000000000"),
+            ]),
+        )
+        .expect_err("too big for S3");
+        assert_eq!(err.setting, "PACKYARD_CONTAINER_BLOB_BYTES");
+    }
+
+    #[test]
+    fn a_data_dir_with_url_characters_stays_whole() {
+        let c = Config::load_from(None, &env(&[("PACKYARD_DATA_DIR", "/srv/reg#2?x")]))
+            .expect("config");
+        let url = url::Url::parse(&c.storage_url).expect("url");
+        assert_eq!(
+            url.to_file_path().expect("path"),
+            std::path::PathBuf::from("/srv/reg#2?x/blobs/")
+        );
     }
 }

@@ -43,8 +43,33 @@ fn router(state: AppState) -> Router {
         .merge(formats::routes())
         .merge(rest::routes())
         .layer(CorsLayer::permissive().allow_private_network(false))
+        .layer(middleware::from_fn(close_after_refused_upload))
         .layer(middleware::from_fn(telemetry::request_span))
         .with_state(state)
+}
+
+/// A request refused before its body was read (too large, not allowed) leaves the rest of
+/// the body on the connection: the server drops the connection after the answer, and says
+/// so, so a client doesn't send its next request down a connection about to close.
+async fn close_after_refused_upload(
+    request: axum::extract::Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    let has_body = request
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .is_some_and(|v| v != "0")
+        || request
+            .headers()
+            .contains_key(axum::http::header::TRANSFER_ENCODING);
+    let mut response = next.run(request).await;
+    if has_body && (response.status().is_client_error() || response.status().is_server_error()) {
+        response.headers_mut().insert(
+            axum::http::header::CONNECTION,
+            axum::http::HeaderValue::from_static("close"),
+        );
+    }
+    response
 }
 
 /// Serves until ctrl-c / SIGTERM, running background jobs beside the server.
@@ -67,7 +92,9 @@ pub async fn serve(config: Config) -> Result<(), String> {
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(|e| format!("server: {e}"))?;
-    jobs.abort();
+    // Let a flush in progress finish (aborting it would lose the counts it took), then
+    // write what was counted since.
+    jobs.stop().await;
     if let Err(e) = state.domain.flush_downloads().await {
         tracing::warn!(error = %e, "flushing download counts at shutdown");
     }

@@ -23,6 +23,8 @@ use crate::domain::{
 pub const TTL: Duration = Duration::from_secs(2);
 /// Entries per map before it is cleared (bounded memory).
 const MAX_ENTRIES: usize = 20_000;
+/// Bytes of rendered documents kept.
+const MAX_DOCUMENT_BYTES: usize = 64 * 1024 * 1024;
 
 type FileKey = (i64, String, String);
 type DocumentKey = (i64, &'static str);
@@ -136,7 +138,20 @@ impl ReadCache {
         }
         if let Ok(mut map) = self.documents.lock() {
             bounded(&mut map);
-            map.insert((package_id, kind), (started, document));
+            // Bounded in bytes too (packuments of big packages are megabytes): expired
+            // entries go first, then everything.
+            let size = |m: &HashMap<DocumentKey, (Instant, Document)>| {
+                m.values().map(|(_, d)| d.body.len()).sum::<usize>()
+            };
+            if size(&map) + document.body.len() > MAX_DOCUMENT_BYTES {
+                map.retain(|_, (at, _)| fresh(at));
+                if size(&map) + document.body.len() > MAX_DOCUMENT_BYTES {
+                    map.clear();
+                }
+            }
+            if document.body.len() <= MAX_DOCUMENT_BYTES {
+                map.insert((package_id, kind), (started, document));
+            }
         }
     }
 

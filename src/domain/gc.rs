@@ -59,24 +59,49 @@ impl Domain {
         for orphan in orphans {
             let hex = orphan.digest.trim_start_matches("sha256:").to_string();
             // Row first: a blob without a row is an orphan GC finds again; a row without a
-            // blob would be a broken download.
-            blob::Entity::delete_by_id(orphan.digest)
+            // blob would be a broken download. The delete re-checks, as of now, that the row
+            // is still old and unreferenced: a publish that claimed it since keeps it.
+            let referenced = package_file::Entity::find()
+                .select_only()
+                .column(package_file::Column::BlobDigest)
+                .filter(package_file::Column::BlobDigest.eq(orphan.digest.as_str()))
+                .into_query();
+            let linked = image_blob::Entity::find()
+                .select_only()
+                .column(image_blob::Column::Digest)
+                .filter(image_blob::Column::Digest.eq(orphan.digest.as_str()))
+                .filter(image_blob::Column::CreatedAt.gte(now() - grace))
+                .into_query();
+            let deleted = blob::Entity::delete_many()
+                .filter(blob::Column::Digest.eq(orphan.digest.as_str()))
+                .filter(blob::Column::CreatedAt.lt(now() - grace))
+                .filter(blob::Column::Digest.not_in_subquery(referenced))
+                .filter(blob::Column::Digest.not_in_subquery(linked))
                 .exec(&self.db)
                 .await?;
-            self.blobs.delete(&hex).await?;
-            report.blobs_removed += 1;
+            if deleted.rows_affected == 1 {
+                self.blobs.delete(&hex).await?;
+                report.blobs_removed += 1;
+            }
         }
         // Blobs staged but never recorded (a publish refused after its upload, a crash
         // between staging and commit) have no row at all.
-        for hex in self.blobs.blobs_older_than(now() - grace).await? {
-            let digest = format!("sha256:{hex}");
-            if blob::Entity::find_by_id(digest)
-                .one(&self.db)
+        let old = self.blobs.blobs_older_than(now() - grace).await?;
+        for chunk in old.chunks(500) {
+            let recorded: std::collections::HashSet<String> = blob::Entity::find()
+                .select_only()
+                .column(blob::Column::Digest)
+                .filter(blob::Column::Digest.is_in(chunk.iter().map(|h| format!("sha256:{h}"))))
+                .into_tuple::<String>()
+                .all(&self.db)
                 .await?
-                .is_none()
-            {
-                self.blobs.delete(&hex).await?;
-                report.blobs_removed += 1;
+                .into_iter()
+                .collect();
+            for hex in chunk {
+                if !recorded.contains(&format!("sha256:{hex}")) {
+                    self.blobs.delete(hex).await?;
+                    report.blobs_removed += 1;
+                }
             }
         }
         // Upload sessions may idle for their TTL before their chunks count as abandoned.

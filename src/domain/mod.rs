@@ -91,6 +91,10 @@ impl Domain {
             .map_err(|e| format!("migrations: {e}"))?;
         let blobs =
             BlobStore::from_url(&config.storage_url).map_err(|e| format!("storage: {e}"))?;
+        blobs
+            .write_marker()
+            .await
+            .map_err(|e| format!("storage: writing to {}: {e}", config.storage_url))?;
         Ok(Self {
             db,
             blobs,

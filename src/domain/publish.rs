@@ -8,7 +8,8 @@ use entity::{
 use futures::Stream;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter,
-    Set, TransactionTrait, sea_query::OnConflict,
+    Set, TransactionTrait,
+    sea_query::{Expr, OnConflict},
 };
 
 use crate::{
@@ -100,7 +101,9 @@ impl Domain {
         S: Stream<Item = Result<Bytes, E>> + Send,
         E: std::fmt::Display,
     {
-        self.blobs.stage(body, want, expect).await
+        let staged = self.blobs.stage(body, want, expect).await?;
+        self.claim_blob(&staged).await?;
+        Ok(staged)
     }
 
     /// Stores a small document held in memory (manifests, metadata).
@@ -110,7 +113,22 @@ impl Domain {
         want: DigestSet,
         expect: &Expectations,
     ) -> DomainResult<StagedBlob> {
-        self.blobs.stage_bytes(bytes, want, expect).await
+        let staged = self.blobs.stage_bytes(bytes, want, expect).await?;
+        self.claim_blob(&staged).await?;
+        Ok(staged)
+    }
+
+    /// Content that was already stored (staging found it and wrote nothing) may be an
+    /// orphan past its grace period: making its row fresh again keeps garbage collection,
+    /// which deletes only rows still old and unreferenced, away from it until the publish
+    /// that is about to reference it commits.
+    pub(crate) async fn claim_blob(&self, staged: &StagedBlob) -> DomainResult<()> {
+        blob::Entity::update_many()
+            .col_expr(blob::Column::CreatedAt, Expr::value(now()))
+            .filter(blob::Column::Digest.eq(staged.digest()))
+            .exec(&self.db)
+            .await?;
+        Ok(())
     }
 
     /// The repository a metadata URL names, if it is one of the owner's on this server.

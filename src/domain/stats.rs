@@ -31,6 +31,13 @@ impl DownloadCounter {
         }
     }
 
+    /// Puts counts back that could not be written (they go with the next flush).
+    fn restore(&self, key: (i64, i64, NaiveDate), count: i64) {
+        if let Ok(mut pending) = self.pending.lock() {
+            *pending.entry(key).or_default() += count;
+        }
+    }
+
     fn take(&self) -> HashMap<(i64, i64, NaiveDate), i64> {
         self.pending
             .lock()
@@ -68,8 +75,15 @@ impl Domain {
                 .exec(&self.db)
                 .await;
             if let Err(err) = result {
-                // A version purged meanwhile: its counts go with it.
-                tracing::warn!(version_id, error = %err, "dropping download counts");
+                let text = err.to_string().to_ascii_lowercase();
+                if text.contains("foreign key") {
+                    // A version purged meanwhile: its counts go with it.
+                    tracing::warn!(version_id, error = %err, "dropping download counts");
+                } else {
+                    // The database is away (restarting, locked): count them next time.
+                    tracing::warn!(version_id, error = %err, "keeping download counts for later");
+                    self.downloads.restore((package_id, version_id, day), count);
+                }
             }
         }
         Ok(())

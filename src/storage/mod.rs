@@ -77,6 +77,9 @@ pub struct BlobRead {
     pub stream: BoxStream<'static, std::io::Result<Bytes>>,
 }
 
+/// A small object written at start; its absence means the store is not the one we use.
+const MARKER: &str = "config/store-marker";
+
 #[derive(Clone)]
 pub struct BlobStore {
     store: Arc<dyn ObjectStore>,
@@ -94,7 +97,12 @@ impl BlobStore {
                     .to_file_path()
                     .map_err(|_| format!("{url:?}: not a directory path"))?;
                 std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-                let store = LocalFileSystem::new_with_prefix(&dir).map_err(|e| e.to_string())?;
+                // Durable (a blob is on disk before its row commits) and tidy (no empty
+                // upload directories left behind).
+                let store = LocalFileSystem::new_with_prefix(&dir)
+                    .map_err(|e| e.to_string())?
+                    .with_automatic_cleanup(true)
+                    .with_fsync(true);
                 Ok(Self {
                     store: Arc::new(store),
                     local_root: Some(dir),
@@ -108,7 +116,14 @@ impl BlobStore {
                 let bucket = parsed
                     .host_str()
                     .ok_or_else(|| format!("{url:?}: no bucket"))?;
-                let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
+                // No deadline on a whole request: a slow client's multi-GB download streams
+                // as long as bytes keep coming (a read stalling for a minute fails).
+                let client = object_store::ClientOptions::new()
+                    .with_timeout_disabled()
+                    .with_read_timeout(std::time::Duration::from_secs(60));
+                let mut builder = AmazonS3Builder::from_env()
+                    .with_bucket_name(bucket)
+                    .with_client_options(client);
                 for (key, value) in parsed.query_pairs() {
                     builder = match key.as_ref() {
                         "endpoint" => builder
@@ -438,6 +453,16 @@ impl BlobStore {
         &self,
         cutoff: chrono::DateTime<chrono::Utc>,
     ) -> DomainResult<u64> {
+        if let Some(root) = &self.local_root {
+            // On a local directory, walk the files themselves: a write cut off by a crash
+            // leaves `name#N` staging files that object_store's listing hides.
+            let dir = root.join("uploads");
+            let cutoff = std::time::SystemTime::from(cutoff);
+            return tokio::task::spawn_blocking(move || remove_files_older_than(&dir, cutoff))
+                .await
+                .map_err(DomainError::internal)?
+                .map_err(DomainError::internal);
+        }
         let mut listing = self.store.list(Some(&Path::from("uploads")));
         let mut stale = Vec::new();
         while let Some(meta) = listing.next().await {
@@ -455,13 +480,54 @@ impl BlobStore {
         Ok(stale.len() as u64)
     }
 
-    /// Checks the store answers (readiness probe).
+    /// Writes the marker `ping` looks for (at start).
+    pub async fn write_marker(&self) -> DomainResult<()> {
+        self.store
+            .put(
+                &Path::from(MARKER),
+                PutPayload::from_static(b"packyard blob store\n"),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Checks the store answers and is the one this server wrote to (readiness probe): a
+    /// blob directory gone or unmounted, or a bucket without its data, is not ready.
     pub async fn ping(&self) -> DomainResult<()> {
-        match self.store.head(&Path::from("readyz-probe")).await {
-            Ok(_) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+        match self.store.head(&Path::from(MARKER)).await {
+            Ok(_) => Ok(()),
+            Err(object_store::Error::NotFound { .. }) => Err(DomainError::Unavailable(
+                "the blob store has lost its marker (unmounted or emptied?)".into(),
+            )),
             Err(e) => Err(e.into()),
         }
     }
+}
+
+/// Removes the files under `dir` last modified before `cutoff`; returns how many.
+fn remove_files_older_than(
+    dir: &std::path::Path,
+    cutoff: std::time::SystemTime,
+) -> std::io::Result<u64> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    let mut removed = 0;
+    for entry in entries {
+        let entry = entry?;
+        let path = entry.path();
+        let meta = entry.metadata()?;
+        if meta.is_dir() {
+            // (Empty directories stay: one may be an upload about to write its first byte.)
+            removed += remove_files_older_than(&path, cutoff)?;
+        } else if meta.modified()? < cutoff {
+            std::fs::remove_file(&path)?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
 }
 
 async fn write_hashing<S, E>(

@@ -647,16 +647,22 @@ async fn docker_login_build_push_pull() {
             .env("HOME", d);
         c
     };
-    for _ in 0..100 {
-        if docker(&["info"])
+    // dockerd starts in about a second; a loaded CI machine gets a minute.
+    let up = (0..300).any(|_| {
+        let ok = docker(&["info"])
             .output()
             .map(|o| o.status.success())
-            .unwrap_or(false)
-        {
-            break;
+            .unwrap_or(false);
+        if !ok {
+            std::thread::sleep(std::time::Duration::from_millis(200));
         }
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
+        ok
+    });
+    assert!(
+        up,
+        "dockerd did not come up in 60 s:\n{}",
+        std::fs::read_to_string(d.join("dockerd.err")).unwrap_or_default()
+    );
     std::fs::create_dir_all(d.join("ctx")).expect("ctx");
     std::fs::write(d.join("ctx/hello.txt"), "hello from docker").expect("file");
     std::fs::write(d.join("ctx/Dockerfile"), "FROM scratch\nCOPY hello.txt /\n")

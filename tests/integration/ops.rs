@@ -16,6 +16,9 @@ async fn health_readiness_and_metrics() {
     );
     let log = app.log();
     assert!(log.contains("packyard serving"), "{log}");
+    // A blob store that lost its data (an unmounted volume, an emptied bucket) is not ready.
+    std::fs::remove_file(app.data_dir.path().join("blobs/config/store-marker")).expect("marker");
+    assert_eq!(app.get(None, "/readyz").await.status(), 503);
 }
 
 #[test]
