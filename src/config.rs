@@ -20,6 +20,9 @@ pub struct Config {
     pub delete_download_threshold: i64,
     /// Days a deleted package or version stays restorable.
     pub restore_days: i64,
+    /// Whether local blobs are fsync'd before an upload is acknowledged (durable against
+    /// power loss; costs write throughput).
+    pub fsync: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -57,6 +60,7 @@ struct FileConfig {
     jwt_secret: Option<String>,
     delete_download_threshold: Option<i64>,
     restore_days: Option<i64>,
+    fsync: Option<bool>,
     generic_file_bytes: Option<u64>,
     npm_tarball_bytes: Option<u64>,
     container_blob_bytes: Option<u64>,
@@ -116,6 +120,7 @@ impl Config {
             "PACKYARD_DELETE_DOWNLOAD_THRESHOLD"
         );
         from_env!(restore_days, "PACKYARD_RESTORE_DAYS");
+        from_env!(fsync, "PACKYARD_FSYNC");
         from_env!(generic_file_bytes, "PACKYARD_GENERIC_FILE_BYTES");
         from_env!(npm_tarball_bytes, "PACKYARD_NPM_TARBALL_BYTES");
         from_env!(container_blob_bytes, "PACKYARD_CONTAINER_BLOB_BYTES");
@@ -227,6 +232,7 @@ impl Config {
             limits,
             delete_download_threshold,
             restore_days,
+            fsync: cfg.fsync.unwrap_or(true),
         })
     }
 

@@ -89,8 +89,8 @@ impl Domain {
         Migrator::up(&db, None)
             .await
             .map_err(|e| format!("migrations: {e}"))?;
-        let blobs =
-            BlobStore::from_url(&config.storage_url).map_err(|e| format!("storage: {e}"))?;
+        let blobs = BlobStore::open_url(&config.storage_url, config.fsync)
+            .map_err(|e| format!("storage: {e}"))?;
         blobs
             .write_marker()
             .await

@@ -88,8 +88,15 @@ pub struct BlobStore {
 }
 
 impl BlobStore {
-    /// Opens the store named by a `file:///dir`, `memory://` or `s3://bucket?...` URL.
+    /// Opens the store named by a `file:///dir`, `memory://` or `s3://bucket?...` URL
+    /// (durable local writes).
     pub fn from_url(url: &str) -> Result<Self, String> {
+        Self::open_url(url, true)
+    }
+
+    /// Opens a store; `fsync` says whether local writes are synced to disk before they
+    /// count as done.
+    pub fn open_url(url: &str, fsync: bool) -> Result<Self, String> {
         let parsed = url::Url::parse(url).map_err(|e| format!("{url:?}: {e}"))?;
         match parsed.scheme() {
             "file" => {
@@ -102,7 +109,7 @@ impl BlobStore {
                 let store = LocalFileSystem::new_with_prefix(&dir)
                     .map_err(|e| e.to_string())?
                     .with_automatic_cleanup(true)
-                    .with_fsync(true);
+                    .with_fsync(fsync);
                 Ok(Self {
                     store: Arc::new(store),
                     local_root: Some(dir),
