@@ -379,11 +379,13 @@ impl BlobStore {
             GetResultPayload::File(mut file, _) => {
                 use std::io::Seek;
                 file.seek(std::io::SeekFrom::Start(served.start))?;
-                let reader = tokio::io::AsyncReadExt::take(
-                    tokio::fs::File::from_std(file),
-                    served.end - served.start,
-                );
-                tokio_util::io::ReaderStream::with_capacity(reader, LOCAL_READ_CHUNK).boxed()
+                let length = served.end - served.start;
+                let reader =
+                    tokio::io::AsyncReadExt::take(tokio::fs::File::from_std(file), length);
+                // A small file gets a buffer its size, not a 1 MiB one (npm tarballs are
+                // mostly a few KiB: the allocation was most of their cost).
+                let capacity = (length as usize).clamp(1, LOCAL_READ_CHUNK);
+                tokio_util::io::ReaderStream::with_capacity(reader, capacity).boxed()
             }
             GetResultPayload::Stream(stream) => stream.map_err(std::io::Error::other).boxed(),
         };
