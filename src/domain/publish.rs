@@ -358,14 +358,20 @@ impl Domain {
                     )),
                     other => other,
                 })?;
-                if let Some(user_id) = actor.user_id()
-                    && user_id != owner.id
-                {
+                // The publisher becomes admin: a user (unless it is the owner, admin
+                // anyway), or the repository whose CI token published (as a workflow's
+                // repository does on GitHub), so that workflow can manage what it made.
+                let publisher = match actor {
+                    Actor::User { id, .. } if *id != owner.id => Some((Some(*id), None)),
+                    Actor::Repository { repository_id, .. } => Some((None, Some(*repository_id))),
+                    _ => None,
+                };
+                if let Some((user_id, repository_id)) = publisher {
                     package_grant::ActiveModel {
                         package_id: Set(pkg.id),
-                        user_id: Set(Some(user_id)),
+                        user_id: Set(user_id),
                         team_id: Set(None),
-                        repository_id: Set(None),
+                        repository_id: Set(repository_id),
                         role: Set(Role::Admin.as_str().into()),
                         created_at: Set(at),
                         ..Default::default()

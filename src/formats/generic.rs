@@ -22,7 +22,9 @@ use crate::{
         publish::{NewFile, OnExisting, PublishRequest},
     },
     error::DomainError,
-    formats::http::{content_length, file_response, range_header, range_not_satisfiable},
+    formats::http::{
+        content_length, file_response, head_response, range_header, range_not_satisfiable,
+    },
     state::AppState,
     storage::{DigestSet, Expectations},
 };
@@ -224,16 +226,7 @@ async fn head_file(
             &path.file,
         )
         .await?;
-    Ok((
-        StatusCode::OK,
-        [
-            (header::CONTENT_LENGTH, info.size.to_string()),
-            (header::CONTENT_TYPE, info.content_type),
-            (header::ACCEPT_RANGES, "bytes".to_string()),
-            (header::ETAG, format!("\"{}\"", info.sha256)),
-        ],
-    )
-        .into_response())
+    Ok(head_response(&info))
 }
 
 async fn delete_file(

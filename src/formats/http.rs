@@ -5,7 +5,10 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use crate::domain::download::{ByteRange, FileDownload};
+use crate::domain::{
+    download::{ByteRange, FileDownload},
+    views::FileInfo,
+};
 
 /// The `Range` header, if it is a single byte range we serve partially.
 pub fn range_header(headers: &HeaderMap) -> Option<ByteRange> {
@@ -28,37 +31,23 @@ fn header_value(s: &str) -> HeaderValue {
         .unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"))
 }
 
+/// The answer to a HEAD of a file: its headers, no body, and no download counted.
+pub fn head_response(file: &FileInfo) -> Response {
+    let mut headers = file_headers(file);
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(file.size));
+    (StatusCode::OK, headers).into_response()
+}
+
 /// Streams a file download: 200, or 206 with `Content-Range` for a range; HEAD gets the
 /// same headers without the body.
 pub fn file_response(download: FileDownload, head: bool) -> Response {
     let FileDownload { file, read, .. } = download;
     let partial = read.range.start != 0 || read.range.end != read.size;
-    let mut headers = HeaderMap::new();
-    headers.insert(header::CONTENT_TYPE, header_value(&file.content_type));
+    let mut headers = file_headers(&file);
     headers.insert(
         header::CONTENT_LENGTH,
         HeaderValue::from(read.range.end - read.range.start),
     );
-    headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    headers.insert(header::ETAG, header_value(&format!("\"{}\"", file.sha256)));
-    headers.insert("x-checksum-sha256", header_value(&file.sha256));
-    // Uploaded bytes are never a page of this origin: a browser downloads them instead of
-    // rendering them (an uploaded `text/html` can't script the registry with a visitor's
-    // credentials), doesn't sniff another type, and sandboxes them if it renders anyway.
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("sandbox; default-src 'none'"),
-    );
-    let disposition = if file.name.contains(['"', '\\']) || !file.name.is_ascii() {
-        "attachment".to_string()
-    } else {
-        format!("attachment; filename=\"{}\"", file.name)
-    };
-    headers.insert(header::CONTENT_DISPOSITION, header_value(&disposition));
     if partial {
         headers.insert(
             header::CONTENT_RANGE,
@@ -81,6 +70,33 @@ pub fn file_response(download: FileDownload, head: bool) -> Response {
         Body::from_stream(read.stream)
     };
     (status, headers, body).into_response()
+}
+
+/// What every answer about a stored file carries.
+fn file_headers(file: &FileInfo) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert(header::CONTENT_TYPE, header_value(&file.content_type));
+    headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    headers.insert(header::ETAG, header_value(&format!("\"{}\"", file.sha256)));
+    headers.insert("x-checksum-sha256", header_value(&file.sha256));
+    // Uploaded bytes are never a page of this origin: a browser downloads them instead of
+    // rendering them (an uploaded `text/html` can't script the registry with a visitor's
+    // credentials), doesn't sniff another type, and sandboxes them if it renders anyway.
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("sandbox; default-src 'none'"),
+    );
+    let disposition = if file.name.contains(['"', '\\']) || !file.name.is_ascii() {
+        "attachment".to_string()
+    } else {
+        format!("attachment; filename=\"{}\"", file.name)
+    };
+    headers.insert(header::CONTENT_DISPOSITION, header_value(&disposition));
+    headers
 }
 
 /// `416` with the `Content-Range: bytes */size` RFC 9110 asks for.

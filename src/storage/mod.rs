@@ -380,8 +380,7 @@ impl BlobStore {
                 use std::io::Seek;
                 file.seek(std::io::SeekFrom::Start(served.start))?;
                 let length = served.end - served.start;
-                let reader =
-                    tokio::io::AsyncReadExt::take(tokio::fs::File::from_std(file), length);
+                let reader = tokio::io::AsyncReadExt::take(tokio::fs::File::from_std(file), length);
                 // A small file gets a buffer its size, not a 1 MiB one (npm tarballs are
                 // mostly a few KiB: the allocation was most of their cost).
                 let capacity = (length as usize).clamp(1, LOCAL_READ_CHUNK);

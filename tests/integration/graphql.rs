@@ -545,8 +545,13 @@ async fn repository_tokens_and_linking_by_url() {
             .status(),
         201
     );
-    let linked = app.gql_ok(Some(&owner), r#"{ package(owner: "rita", packageType: GENERIC, name: "built") { repository { name } } }"#, json!({})).await;
+    let linked = app.gql_ok(Some(&owner), r#"{ package(owner: "rita", packageType: GENERIC, name: "built") { repository { name } grants { role } } }"#, json!({})).await;
     assert_eq!(linked["package"]["repository"]["name"], "svc");
+    // The repository that published it is its admin (so its workflow can manage it),
+    // whatever the inheritance setting.
+    assert_eq!(linked["package"]["grants"], json!([{"role": "ADMIN"}]));
+    let seen = app.gql_ok(Some(&ci), r#"{ package(owner: "rita", packageType: GENERIC, name: "built") { viewerPermission } }"#, json!({})).await;
+    assert_eq!(seen["package"]["viewerPermission"], "ADMIN");
     // It can't touch the owner's other private packages.
     app.put_generic(Some(&owner), "rita/other/1/f", "x").await;
     assert_eq!(

@@ -716,3 +716,38 @@ async fn npm_protocol_details() {
             .any(|p| p.to_string_lossy().contains(empty))
     );
 }
+
+/// `--access restricted` keeps a package private even where the organization's default is
+/// public, and a HEAD of a tarball (a mirror's probe) is not a download.
+#[tokio::test]
+async fn npm_access_restricted_and_head_probes() {
+    let app = TestApp::spawn().await;
+    let token = app.user_with_token("rita");
+    app.create_org("open-org", "rita");
+    app.gql_ok(Some(&token), r#"mutation { updateOrganizationPackageSettings(input: {organizationLogin: "open-org", defaultPackageVisibility: PUBLIC}) { organization { login } } }"#, json!({})).await;
+    let npm = Npm::new(&app, "open-org", Some(&token));
+    let restricted = package(npm.path(), "@open-org/kept", "1.0.0", json!({}));
+    npm.ok(&["publish", "--access", "restricted"], &restricted);
+    let default = package(npm.path(), "@open-org/shown", "1.0.0", json!({}));
+    npm.ok(&["publish"], &default);
+    assert_eq!(app.get(None, "/npm/@open-org%2fkept").await.status(), 404);
+    assert_eq!(app.get(None, "/npm/@open-org%2fshown").await.status(), 200);
+
+    let url = format!("{}/npm/@open-org/shown/-/shown-1.0.0.tgz", app.url);
+    let head = app.http.head(&url).send().await.expect("head");
+    assert_eq!(head.status(), 200);
+    assert!(head.headers()["content-length"] != "0");
+    let count = || async {
+        app.gql_ok(
+            Some(&token),
+            r#"{ package(owner: "open-org", packageType: NPM, name: "shown") { statistics { downloadsTotalCount } } }"#,
+            json!({}),
+        )
+        .await["package"]["statistics"]["downloadsTotalCount"]
+            .as_i64()
+            .expect("count")
+    };
+    assert_eq!(count().await, 0, "a HEAD is not a download");
+    assert_eq!(app.http.get(&url).send().await.expect("get").status(), 200);
+    assert_eq!(count().await, 1);
+}

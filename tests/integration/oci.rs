@@ -1503,6 +1503,28 @@ async fn registry_review_fixes() {
         free.to_string().replace("free", "NAME")
     );
 
+    // Through the token flow too: a signed-in outsider's bearer token has no pull on the
+    // private image, and the registry says "not found", not "unauthorized".
+    let outsider_bearer = bearer(
+        &app,
+        "oz",
+        &outsider_token,
+        &["repository:pia/private:pull"],
+    )
+    .await;
+    let resp = app
+        .http
+        .get(format!("{}/v2/pia/private/manifests/v1", app.url))
+        .bearer_auth(&outsider_bearer)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        error_code(&resp.json().await.expect("json")),
+        "NAME_UNKNOWN"
+    );
+
     // The token endpoint reads a small form, before anyone is authenticated.
     let big = app
         .http

@@ -451,6 +451,7 @@ async fn serve_packument(
 async fn tarball_encoded(
     State(state): State<AppState>,
     actor: NpmActor,
+    method: axum::http::Method,
     Path((a, file)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> NpmResult {
@@ -460,6 +461,7 @@ async fn tarball_encoded(
         &package_ref(&a)?,
         &file,
         &headers,
+        method == axum::http::Method::HEAD,
     )
     .await
 }
@@ -467,6 +469,7 @@ async fn tarball_encoded(
 async fn tarball(
     State(state): State<AppState>,
     actor: NpmActor,
+    method: axum::http::Method,
     Path((a, b, file)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> NpmResult {
@@ -476,6 +479,7 @@ async fn tarball(
         &package_ref(&joined(&a, &b))?,
         &file,
         &headers,
+        method == axum::http::Method::HEAD,
     )
     .await
 }
@@ -486,9 +490,15 @@ async fn serve_tarball(
     r: &PackageRef,
     file: &str,
     headers: &HeaderMap,
+    head: bool,
 ) -> NpmResult {
     let version = version_from_file(r, file)?;
     let name = FileName::parse(file)?;
+    if head {
+        // A probe (mirrors, proxies) is not a download.
+        let (_, _, info) = state.domain.stat_file(&actor, r, &version, &name).await?;
+        return Ok(crate::formats::http::head_response(&info));
+    }
     let range = crate::formats::http::range_header(headers);
     let download = state
         .domain
@@ -787,8 +797,10 @@ async fn publish_version(
     let prerelease = semver::Version::parse(&version_text)
         .map(|v| !v.pre.is_empty())
         .unwrap_or(false);
+    // `--access` decides a new package's visibility; without it the owner's default does.
     let visibility = match doc.access.as_deref() {
         Some("public") => Some(Visibility::Public),
+        Some("restricted") => Some(Visibility::Private),
         _ => None,
     };
     let file = FileName::parse(&format!("{}-{version}.tgz", r.name))?;

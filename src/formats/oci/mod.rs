@@ -324,6 +324,15 @@ async fn dispatch(State(state): State<AppState>, request: Request) -> OciResult 
     let who = caller(&state, &headers, Some(&scope)).await?;
     let image = ImageName::parse(&name).map_err(|e| OciError::new(NAME_INVALID, e.to_string()))?;
     if !who.allows(&name, action) {
+        // A signed-in caller whose token wasn't granted pull may not read the image: "not
+        // found", as on every door (a missing image answers the same). Anonymous callers
+        // get the challenge, so a client can log in.
+        if action == "pull" && !who.actor.is_anonymous() {
+            return Err(OciError::new(
+                NAME_UNKNOWN,
+                format!("package {image} not found"),
+            ));
+        }
         return Err(unauthorized(
             &state,
             Some(&scope),
