@@ -162,9 +162,11 @@ impl Domain {
         if !owner_login.eq_ignore_ascii_case(&owner.login) {
             return Ok(None);
         }
+        // Repository names match case-insensitively, as GitHub's do.
+        let repo_name = repo_name.to_lowercase();
         Ok(repository::Entity::find()
             .filter(repository::Column::OwnerId.eq(owner.id))
-            .filter(repository::Column::Name.eq(repo_name))
+            .filter(self.sql_expr("LOWER(repository.name) = $1", [repo_name]))
             .one(&self.db)
             .await?
             .map(|r| r.id))

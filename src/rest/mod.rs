@@ -20,7 +20,7 @@ use crate::{
     domain::{
         AccountKind, OwnerName, PackageName, PackageType, State as LiveState, Visibility,
         packages::{PackageFilter, PackageOrder, PackageRef},
-        views::{AccountInfo, PackageInfo, VersionInfo},
+        views::{AccountInfo, PackageInfo, RepositoryInfo, VersionInfo},
     },
     error::DomainError,
     state::AppState,
@@ -183,17 +183,54 @@ fn owner_json(a: &AccountInfo) -> Value {
     })
 }
 
+/// GitHub's `repository` object of a package, when it is linked to one the caller sees.
+fn repository_json(base: &str, r: &RepositoryInfo) -> Value {
+    json!({
+        "id": r.id,
+        "name": r.name,
+        "full_name": format!("{}/{}", r.owner_login, r.name),
+        "private": r.visibility != crate::domain::Visibility::Public,
+        "visibility": r.visibility.as_str(),
+        "description": r.description,
+        "html_url": format!("{base}/{}/{}", r.owner_login, r.name),
+    })
+}
+
+/// The linked repositories of these packages that `actor` may see, by id.
+async fn visible_repositories(
+    state: &AppState,
+    actor: &Actor,
+    packages: &[PackageInfo],
+) -> Result<HashMap<i64, RepositoryInfo>, RestError> {
+    let ids: Vec<i64> = packages.iter().filter_map(|p| p.repository_id).collect();
+    let mut out = HashMap::new();
+    if ids.is_empty() {
+        return Ok(out);
+    }
+    for repo in state.domain.repositories_by_ids(&ids).await? {
+        if state.domain.can_see_repository(actor, &repo).await? {
+            out.insert(repo.id, repo);
+        }
+    }
+    Ok(out)
+}
+
+fn scope_of(kind: Option<AccountKind>) -> &'static str {
+    match kind {
+        Some(AccountKind::Organization) => "orgs",
+        _ => "users",
+    }
+}
+
 fn package_json(
     base: &str,
     p: &PackageInfo,
     owner: Option<&AccountInfo>,
     version_count: i64,
+    repositories: &HashMap<i64, RepositoryInfo>,
 ) -> Value {
-    let scope = match owner.map(|o| o.kind) {
-        Some(AccountKind::Organization) => "orgs",
-        _ => "users",
-    };
-    json!({
+    let scope = scope_of(owner.map(|o| o.kind));
+    let mut out = json!({
         "id": p.id,
         "name": p.name,
         "package_type": p.package_type.as_str(),
@@ -205,13 +242,26 @@ fn package_json(
         "created_at": p.created_at,
         "updated_at": p.updated_at,
         "deleted_at": p.deleted_at,
-    })
+    });
+    if let Some(repo) = p.repository_id.and_then(|id| repositories.get(&id)) {
+        out["repository"] = repository_json(base, repo);
+    }
+    out
 }
 
-fn version_json(base: &str, p: &PackageInfo, v: &VersionInfo, tags: &[String]) -> Value {
+fn version_json(
+    base: &str,
+    p: &PackageInfo,
+    owner_kind: AccountKind,
+    v: &VersionInfo,
+    tags: &[String],
+) -> Value {
     let package_url = format!(
-        "{base}/api/v3/users/{}/packages/{}/{}",
-        p.owner_login, p.package_type, p.name
+        "{base}/api/v3/{}/{}/packages/{}/{}",
+        scope_of(Some(owner_kind)),
+        p.owner_login,
+        p.package_type,
+        p.name
     );
     let mut metadata = json!({"package_type": p.package_type.as_str()});
     if p.package_type == PackageType::Container {
@@ -261,6 +311,7 @@ async fn list_packages(
         .version_counts(&packages.iter().map(|p| p.id).collect::<Vec<_>>())
         .await?;
     let base = state.config.base_url();
+    let repositories = visible_repositories(&state, &actor, &packages).await?;
     let body: Vec<Value> = packages
         .iter()
         .map(|p| {
@@ -269,6 +320,7 @@ async fn list_packages(
                 p,
                 Some(&owner),
                 counts.get(&p.id).copied().unwrap_or(0),
+                &repositories,
             )
         })
         .collect();
@@ -291,11 +343,13 @@ async fn get_package(
         .get(&p.id)
         .copied()
         .unwrap_or(0);
+    let repositories = visible_repositories(&state, &actor, std::slice::from_ref(&p)).await?;
     Ok(Json(package_json(
         &state.config.base_url(),
         &p,
         Some(&owner),
         count,
+        &repositories,
     ))
     .into_response())
 }
@@ -348,12 +402,14 @@ async fn list_versions(
         .await?;
     let tags = tags_by_version(&state, &versions).await?;
     let base = state.config.base_url();
+    let owner_kind = state.domain.account_by_id(p.owner_id).await?.kind;
     let body: Vec<Value> = versions
         .iter()
         .map(|v| {
             version_json(
                 &base,
                 &p,
+                owner_kind,
                 v,
                 tags.get(&v.id).map(Vec::as_slice).unwrap_or(&[]),
             )
@@ -404,9 +460,11 @@ async fn get_version(
     let actor = actor.into_inner();
     let (p, v) = version_of(&state, &actor, &path).await?;
     let tags = tags_by_version(&state, std::slice::from_ref(&v)).await?;
+    let owner_kind = state.domain.account_by_id(p.owner_id).await?.kind;
     Ok(Json(version_json(
         &state.config.base_url(),
         &p,
+        owner_kind,
         &v,
         tags.get(&v.id).map(Vec::as_slice).unwrap_or(&[]),
     ))

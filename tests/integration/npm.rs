@@ -728,8 +728,17 @@ async fn npm_access_restricted_and_head_probes() {
     let npm = Npm::new(&app, "open-org", Some(&token));
     let restricted = package(npm.path(), "@open-org/kept", "1.0.0", json!({}));
     npm.ok(&["publish", "--access", "restricted"], &restricted);
-    let default = package(npm.path(), "@open-org/shown", "1.0.0", json!({}));
+    // The repository URL links case-insensitively, as GitHub's do.
+    app.gql_ok(Some(&token), r#"mutation { createRepository(input: {ownerLogin: "open-org", name: "web"}) { repository { id } } }"#, json!({})).await;
+    let default = package(
+        npm.path(),
+        "@open-org/shown",
+        "1.0.0",
+        json!({"repository": {"type": "git", "url": format!("git+{}/Open-Org/Web.git", app.url)}}),
+    );
     npm.ok(&["publish"], &default);
+    let linked = app.gql_ok(Some(&token), r#"{ package(owner: "open-org", packageType: NPM, name: "shown") { repository { name } } }"#, json!({})).await;
+    assert_eq!(linked["package"]["repository"]["name"], "web");
     assert_eq!(app.get(None, "/npm/@open-org%2fkept").await.status(), 404);
     assert_eq!(app.get(None, "/npm/@open-org%2fshown").await.status(), 200);
 

@@ -80,6 +80,36 @@ async fn github_shaped_packages_api() {
     assert_eq!(versions.as_array().expect("array").len(), 1);
     assert_eq!(versions[0]["name"], "1.1.0");
     assert_eq!(versions[0]["metadata"], json!({"package_type": "generic"}));
+    // An organization's version URLs are under /orgs, as its package's are.
+    assert_eq!(
+        versions[0]["url"],
+        format!(
+            "{}/api/v3/orgs/hooli/packages/generic/cli/versions/{}",
+            app.url, versions[0]["id"]
+        )
+    );
+    // A linked repository shows as `repository`, to those who can see it.
+    let repo = app.gql_ok(Some(&token), r#"mutation { createRepository(input: {ownerLogin: "hooli", name: "tools"}) { repository { id } } }"#, json!({})).await["createRepository"]["repository"]["id"].as_str().expect("id").to_string();
+    app.put_generic(Some(&token), "hooli/linked/1/f", "x").await;
+    let id = app
+        .gql_ok(
+            Some(&token),
+            r#"{ package(owner: "hooli", packageType: GENERIC, name: "linked") { id } }"#,
+            json!({}),
+        )
+        .await["package"]["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    app.gql_ok(Some(&token), r#"mutation($p: ID!, $r: ID!) { linkPackageRepository(input: {packageId: $p, repositoryId: $r}) { package { id } } }"#, json!({"p": id, "r": repo})).await;
+    let linked: Value = app
+        .get(Some(&token), "/api/v3/orgs/hooli/packages/generic/linked")
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(linked["repository"]["full_name"], "hooli/tools");
+    assert_eq!(linked["repository"]["private"], true);
     let newest = versions[0]["id"].as_i64().expect("id");
     let oldest: Value = app
         .get(

@@ -770,7 +770,19 @@ async fn publish_version(
             .map(str::to_string)
     };
     let summary = text("description");
-    let license = text("license");
+    // `"MIT"`, or the legacy `{"type": "MIT"}` / `"licenses": [{"type": ...}, ...]` forms.
+    let license = match (manifest.get("license"), manifest.get("licenses")) {
+        (Some(Value::String(l)), _) => Some(l.clone()),
+        (Some(Value::Object(o)), _) => o.get("type").and_then(Value::as_str).map(str::to_string),
+        (None, Some(Value::Array(all))) => {
+            let types: Vec<&str> = all
+                .iter()
+                .filter_map(|l| l.get("type").and_then(Value::as_str))
+                .collect();
+            (!types.is_empty()).then(|| types.join(" OR "))
+        }
+        _ => None,
+    };
     let repository_url = match manifest.get("repository") {
         Some(Value::String(s)) => Some(s.clone()),
         Some(Value::Object(o)) => o.get("url").and_then(Value::as_str).map(str::to_string),
