@@ -139,12 +139,20 @@ impl Config {
             ));
         }
         let data_dir = cfg.data_dir.unwrap_or_else(|| PathBuf::from("./data"));
-        let database_url = cfg.database_url.unwrap_or_else(|| {
-            format!(
-                "sqlite://{}?mode=rwc",
-                data_dir.join("packyard.db").display()
-            )
-        });
+        let database_url = match cfg.database_url {
+            Some(url) => url,
+            None => {
+                // The path percent-encoded (sqlx decodes it): `?`, `#` or `%` in it stay put.
+                let file = absolute(&data_dir.join("packyard.db"));
+                let encoded = Url::from_file_path(&file).map_err(|()| {
+                    bad(
+                        "PACKYARD_DATA_DIR",
+                        format!("{}: not a usable path", file.display()),
+                    )
+                })?;
+                format!("sqlite://{}?mode=rwc", encoded.path())
+            }
+        };
         if !(database_url.starts_with("sqlite:")
             || database_url.starts_with("postgres://")
             || database_url.starts_with("postgresql://"))
@@ -322,6 +330,13 @@ mod tests {
         assert_eq!(
             url.to_file_path().expect("path"),
             std::path::PathBuf::from("/srv/reg#2?x/blobs/")
+        );
+        // sqlx reads the database path up to the `?` of its options, percent-decoded.
+        let options: sea_orm::sqlx::sqlite::SqliteConnectOptions =
+            c.database_url.parse().expect("sqlite options");
+        assert_eq!(
+            options.get_filename(),
+            std::path::Path::new("/srv/reg#2?x/packyard.db")
         );
     }
 }

@@ -33,10 +33,43 @@ type DocumentKey = (i64, &'static str);
 pub(crate) struct ReadCache {
     packages: Mutex<HashMap<PackageRef, (Instant, package::Model, account::Model)>>,
     files: Mutex<HashMap<FileKey, (Instant, VersionInfo, FileInfo)>>,
-    documents: Mutex<HashMap<DocumentKey, (Instant, Document)>>,
+    documents: Mutex<Documents>,
     /// When each package was last changed here, so a document rendered from older data
     /// is not cached after the change.
     changed: Mutex<HashMap<i64, Instant>>,
+}
+
+/// Rendered documents, with their total size kept as they come and go.
+#[derive(Default)]
+struct Documents {
+    map: HashMap<DocumentKey, (Instant, Document)>,
+    bytes: usize,
+}
+
+impl Documents {
+    fn insert(&mut self, key: DocumentKey, at: Instant, document: Document) {
+        self.bytes += document.body.len();
+        if let Some((_, old)) = self.map.insert(key, (at, document)) {
+            self.bytes -= old.body.len();
+        }
+    }
+
+    fn retain(&mut self, mut keep: impl FnMut(&DocumentKey, &(Instant, Document)) -> bool) {
+        let mut bytes = 0;
+        self.map.retain(|k, v| {
+            let kept = keep(k, v);
+            if kept {
+                bytes += v.1.body.len();
+            }
+            kept
+        });
+        self.bytes = bytes;
+    }
+
+    fn clear(&mut self) {
+        self.map.clear();
+        self.bytes = 0;
+    }
 }
 
 /// A rendered document and its entity tag.
@@ -118,8 +151,9 @@ impl ReadCache {
     }
 
     pub fn document(&self, package_id: i64, kind: &'static str) -> Option<Document> {
-        let map = self.documents.lock().ok()?;
-        map.get(&(package_id, kind))
+        let docs = self.documents.lock().ok()?;
+        docs.map
+            .get(&(package_id, kind))
             .filter(|(at, _)| fresh(at))
             .map(|(_, d)| d.clone())
     }
@@ -136,21 +170,20 @@ impl ReadCache {
         if self.changed_since(package_id, started) {
             return;
         }
-        if let Ok(mut map) = self.documents.lock() {
-            bounded(&mut map);
+        if let Ok(mut docs) = self.documents.lock() {
+            if docs.map.len() >= MAX_ENTRIES {
+                docs.clear();
+            }
             // Bounded in bytes too (packuments of big packages are megabytes): expired
             // entries go first, then everything.
-            let size = |m: &HashMap<DocumentKey, (Instant, Document)>| {
-                m.values().map(|(_, d)| d.body.len()).sum::<usize>()
-            };
-            if size(&map) + document.body.len() > MAX_DOCUMENT_BYTES {
-                map.retain(|_, (at, _)| fresh(at));
-                if size(&map) + document.body.len() > MAX_DOCUMENT_BYTES {
-                    map.clear();
+            if docs.bytes + document.body.len() > MAX_DOCUMENT_BYTES {
+                docs.retain(|_, (at, _)| fresh(at));
+                if docs.bytes + document.body.len() > MAX_DOCUMENT_BYTES {
+                    docs.clear();
                 }
             }
             if document.body.len() <= MAX_DOCUMENT_BYTES {
-                map.insert((package_id, kind), (started, document));
+                docs.insert((package_id, kind), started, document);
             }
         }
     }
@@ -175,8 +208,8 @@ impl ReadCache {
         if let Ok(mut map) = self.files.lock() {
             map.retain(|(id, ..), _| *id != package_id);
         }
-        if let Ok(mut map) = self.documents.lock() {
-            map.retain(|(id, _), _| *id != package_id);
+        if let Ok(mut docs) = self.documents.lock() {
+            docs.retain(|(id, _), _| *id != package_id);
         }
     }
 }

@@ -98,7 +98,14 @@ impl Domain {
                 .into_iter()
                 .collect();
             for hex in chunk {
-                if !recorded.contains(&format!("sha256:{hex}")) {
+                let digest = format!("sha256:{hex}");
+                // Looked at again just before deleting: a publish may have recorded it since.
+                if !recorded.contains(&digest)
+                    && blob::Entity::find_by_id(digest)
+                        .one(&self.db)
+                        .await?
+                        .is_none()
+                {
                     self.blobs.delete(hex).await?;
                     report.blobs_removed += 1;
                 }

@@ -37,6 +37,8 @@ use crate::{
     storage::{BlobRead, DigestSet, Digests, Expectations, StagedBlob},
 };
 
+/// The most tags one page of `tags/list?n=` holds (fewer than asked is allowed).
+const TAGS_PAGE_MAX: u64 = 10_000;
 /// The most `repository:...` scopes one token request may ask for.
 const MAX_TOKEN_SCOPES: usize = 32;
 /// The largest manifest accepted (distribution uses 4 MiB too).
@@ -518,6 +520,28 @@ impl Domain {
         Ok(())
     }
 
+    /// Refreshes a blob and its link to the image; false if the blob is gone.
+    async fn claim_linked(
+        &self,
+        owner_id: i64,
+        image: &ImageName,
+        digest: &str,
+    ) -> DomainResult<bool> {
+        let claimed = blob::Entity::update_many()
+            .col_expr(blob::Column::CreatedAt, Expr::value(now()))
+            .filter(blob::Column::Digest.eq(digest))
+            .exec(&self.db)
+            .await?;
+        image_blob::Entity::update_many()
+            .col_expr(image_blob::Column::CreatedAt, Expr::value(now()))
+            .filter(image_blob::Column::OwnerId.eq(owner_id))
+            .filter(image_blob::Column::Name.eq(image.name.as_str()))
+            .filter(image_blob::Column::Digest.eq(digest))
+            .exec(&self.db)
+            .await?;
+        Ok(claimed.rows_affected == 1)
+    }
+
     /// HEAD of a blob.
     pub async fn stat_image_blob(
         &self,
@@ -923,7 +947,7 @@ impl Domain {
             Reference::Digest(d) => d.expectations(),
             Reference::Tag(_) => Expectations::default(),
         };
-        let staged = self.blobs.stage_bytes(bytes.clone(), want, &expect).await?;
+        let staged = self.stage_bytes(bytes.clone(), want, &expect).await?;
         let digest = staged.digest();
 
         let descriptors = |key: &str| -> Vec<Value> {
@@ -962,6 +986,12 @@ impl Domain {
                     .linked_blob(owner_id, image, &d)
                     .await?
                     .ok_or_else(|| manifest_blob_unknown(&d))?;
+                // Claimed for this manifest: fresh again, so garbage collection (which deletes
+                // only rows still old and unreferenced) leaves it until the publish commits;
+                // gone since the check above means it must be pushed again.
+                if !self.claim_linked(owner_id, image, &row.digest).await? {
+                    return Err(manifest_blob_unknown(&d));
+                }
                 let hex = row.digest.trim_start_matches("sha256:").to_string();
                 let name = FileName::parse(&row.digest)?;
                 if !files.iter().any(|f| f.name == name) {
@@ -1209,6 +1239,7 @@ impl Domain {
             query = query.filter(self.sql_expr(&format!("{name} > $1"), [last]));
         }
         let query = query.order_by(Expr::cust(name), Order::Asc);
+        let n = n.map(|n| n.min(TAGS_PAGE_MAX));
         let query = match n {
             Some(n) => query.limit(n + 1),
             None => query,
@@ -1236,24 +1267,20 @@ impl Domain {
         n: u64,
         last: Option<&str>,
     ) -> DomainResult<(Vec<String>, bool)> {
-        let owner_login =
-            self.bytewise("(SELECT login FROM account WHERE account.id = package.owner_id)");
-        let name = self.bytewise("package.name");
+        // Lexical order of the whole `owner/name`, byte by byte, as the spec asks.
+        let full = self.bytewise(
+            "((SELECT login FROM account WHERE account.id = package.owner_id) || '/' || package.name)",
+        );
         let mut cond = Condition::all()
             .add(self.readable_condition(actor))
             .add(package::Column::DeletedAt.is_null())
             .add(package::Column::Format.eq(PackageType::Container.as_str()));
         if let Some(last) = last {
-            let (owner, last_name) = last.split_once('/').unwrap_or((last, ""));
-            cond = cond.add(self.sql_expr(
-                &format!("({owner_login} > $1 OR ({owner_login} = $2 AND {name} > $3))"),
-                [owner, owner, last_name],
-            ));
+            cond = cond.add(self.sql_expr(&format!("{full} > $1"), [last]));
         }
         let rows = package::Entity::find()
             .filter(cond)
-            .order_by(Expr::cust(owner_login), Order::Asc)
-            .order_by(Expr::cust(name), Order::Asc)
+            .order_by(Expr::cust(full), Order::Asc)
             .limit(n + 1)
             .all(&self.db)
             .await?;

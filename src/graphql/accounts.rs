@@ -779,13 +779,15 @@ async fn visible_repositories(
     account_id: i64,
 ) -> async_graphql::Result<Vec<RepositoryObject>> {
     let cx = ctx(c)?;
-    let mut out = Vec::new();
-    for repo in cx.domain.account_repositories(account_id).await.gql()? {
-        if cx.domain.can_see_repository(cx.actor, &repo).await.gql()? {
-            out.push(RepositoryObject(repo));
-        }
-    }
-    Ok(out)
+    let repos = cx.domain.account_repositories(account_id).await.gql()?;
+    Ok(cx
+        .domain
+        .visible_repositories(cx.actor, repos)
+        .await
+        .gql()?
+        .into_iter()
+        .map(RepositoryObject)
+        .collect())
 }
 
 /// Who belongs to an organization is for its members to see.

@@ -91,8 +91,30 @@ impl Loader<i64> for ViewerRoleLoader {
     }
 }
 
+/// Repositories by id, those the caller may see (a package's link to a private
+/// repository shows only to who can see it).
+pub struct VisibleRepositoryLoader(Arc<Domain>, Actor);
+
+impl Loader<i64> for VisibleRepositoryLoader {
+    type Value = RepositoryInfo;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[i64]) -> LoadResult<RepositoryInfo> {
+        let repos = self.0.repositories_by_ids(keys).await.map_err(gql_error)?;
+        Ok(self
+            .0
+            .visible_repositories(&self.1, repos)
+            .await
+            .map_err(gql_error)?
+            .into_iter()
+            .map(|r| (r.id, r))
+            .collect())
+    }
+}
+
 /// The loaders of one request.
 pub struct Loaders {
+    pub visible_repositories: DataLoader<VisibleRepositoryLoader>,
     pub viewer_roles: DataLoader<ViewerRoleLoader>,
     pub latest_version: DataLoader<LatestVersionLoader>,
     pub package_tags: DataLoader<PackageTagsLoader>,
@@ -116,6 +138,7 @@ impl Loaders {
             };
         }
         Self {
+            visible_repositories: new!(VisibleRepositoryLoader(d(), actor.clone())),
             viewer_roles: new!(ViewerRoleLoader(d(), actor)),
             latest_version: new!(LatestVersionLoader(d())),
             package_tags: new!(PackageTagsLoader(d())),

@@ -68,14 +68,13 @@ impl PackageObject {
     }
     /// The linked repository, if any.
     async fn repository(&self, c: &Context<'_>) -> async_graphql::Result<Option<RepositoryObject>> {
-        let cx = ctx(c)?;
         match self.0.repository_id {
-            Some(id) => match cx.loaders.repositories.load_one(id).await? {
-                Some(repo) if cx.domain.can_see_repository(cx.actor, &repo).await.gql()? => {
-                    Ok(Some(RepositoryObject(repo)))
-                }
-                _ => Ok(None),
-            },
+            Some(id) => Ok(ctx(c)?
+                .loaders
+                .visible_repositories
+                .load_one(id)
+                .await?
+                .map(RepositoryObject)),
             None => Ok(None),
         }
     }
@@ -358,14 +357,13 @@ impl PackageGrantObject {
         }
     }
     async fn repository(&self, c: &Context<'_>) -> async_graphql::Result<Option<RepositoryObject>> {
-        let cx = ctx(c)?;
         match self.0.repository_id {
-            Some(id) => match cx.loaders.repositories.load_one(id).await? {
-                Some(repo) if cx.domain.can_see_repository(cx.actor, &repo).await.gql()? => {
-                    Ok(Some(RepositoryObject(repo)))
-                }
-                _ => Ok(None),
-            },
+            Some(id) => Ok(ctx(c)?
+                .loaders
+                .visible_repositories
+                .load_one(id)
+                .await?
+                .map(RepositoryObject)),
             None => Ok(None),
         }
     }

@@ -207,10 +207,9 @@ async fn visible_repositories(
     if ids.is_empty() {
         return Ok(out);
     }
-    for repo in state.domain.repositories_by_ids(&ids).await? {
-        if state.domain.can_see_repository(actor, &repo).await? {
-            out.insert(repo.id, repo);
-        }
+    let repos = state.domain.repositories_by_ids(&ids).await?;
+    for repo in state.domain.visible_repositories(actor, repos).await? {
+        out.insert(repo.id, repo);
     }
     Ok(out)
 }

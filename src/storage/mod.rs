@@ -172,20 +172,30 @@ impl BlobStore {
         S: Stream<Item = Result<Bytes, E>> + Send,
         E: std::fmt::Display,
     {
-        let temp = StorageKey::Upload(uuid::Uuid::new_v4()).path();
+        let id = uuid::Uuid::new_v4();
+        let temp = StorageKey::Upload(id).path();
         let upload = self.store.put_multipart(&temp).await?;
         let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
-        match write_hashing(&mut writer, body, want, expect).await {
-            Ok((size, digests)) => {
-                writer.finish().await?;
-                self.promote(&temp, size, digests).await
-            }
+        let result = match write_hashing(&mut writer, body, want, expect).await {
+            Ok((size, digests)) => match writer.finish().await {
+                Ok(_) => self.promote(&temp, size, digests).await,
+                Err(e) => Err(e.into()),
+            },
             Err(err) => {
                 if let Err(abort) = writer.abort().await {
                     tracing::warn!(error = %abort, "aborting a failed upload");
                 }
                 Err(err)
             }
+        };
+        self.remove_upload_dir(id);
+        result
+    }
+
+    /// A local upload's directory, once its file has gone (renamed or deleted).
+    fn remove_upload_dir(&self, id: uuid::Uuid) {
+        if let Some(root) = &self.local_root {
+            let _ = std::fs::remove_dir(root.join(format!("uploads/{id}")));
         }
     }
 
@@ -522,17 +532,30 @@ fn remove_files_older_than(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
         Err(e) => return Err(e),
     };
+    let gone = |e: &std::io::Error| e.kind() == std::io::ErrorKind::NotFound;
     let mut removed = 0;
     for entry in entries {
         let entry = entry?;
         let path = entry.path();
-        let meta = entry.metadata()?;
+        // An upload finishing meanwhile takes its file away: not an error.
+        let meta = match entry.metadata() {
+            Ok(m) => m,
+            Err(e) if gone(&e) => continue,
+            Err(e) => return Err(e),
+        };
+        let old = meta.modified()? < cutoff;
         if meta.is_dir() {
-            // (Empty directories stay: one may be an upload about to write its first byte.)
             removed += remove_files_older_than(&path, cutoff)?;
-        } else if meta.modified()? < cutoff {
-            std::fs::remove_file(&path)?;
-            removed += 1;
+            // An old directory left empty (a fresh one may be an upload about to write).
+            if old {
+                let _ = std::fs::remove_dir(&path);
+            }
+        } else if old {
+            match std::fs::remove_file(&path) {
+                Ok(()) => removed += 1,
+                Err(e) if gone(&e) => {}
+                Err(e) => return Err(e),
+            }
         }
     }
     Ok(removed)

@@ -1336,6 +1336,25 @@ async fn catalog_pages_in_owner_name_order() {
     ab.image("ab/x/y", "v1", b"two").await;
     zed.image("zed/a", "v1", b"three").await;
     zed.image("zed/hidden", "v1", b"four").await;
+    // An owner whose login extends another's: `ab-c/...` sorts before `ab/...` ('-' < '/').
+    let abc_token = app.user_with_token("ab-c");
+    let abc = Registry {
+        app: &app,
+        user: "ab-c",
+        token: &abc_token,
+    };
+    abc.image("ab-c/a", "v1", b"five").await;
+    let abc_id = app
+        .gql_ok(
+            Some(&abc_token),
+            r#"{ package(owner: "ab-c", packageType: CONTAINER, name: "a") { id } }"#,
+            json!({}),
+        )
+        .await["package"]["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    app.gql_ok(Some(&abc_token), r#"mutation($p: ID!) { setPackageVisibility(input: {packageId: $p, visibility: PUBLIC}) { package { id } } }"#, json!({"p": abc_id})).await;
     let id = app
         .gql_ok(
             Some(&zed_token),
@@ -1350,22 +1369,25 @@ async fn catalog_pages_in_owner_name_order() {
 
     let first = ab.send(Method::GET, "/v2/_catalog?n=2", &[], vec![]).await;
     let link = first.headers()["link"].to_str().expect("link").to_string();
-    assert_eq!(link, "</v2/_catalog?n=2&last=ab/zz>; rel=\"next\"");
+    assert_eq!(link, "</v2/_catalog?n=2&last=ab/x/y>; rel=\"next\"");
     let body: Value = first.json().await.expect("json");
-    assert_eq!(body["repositories"], json!(["ab/x/y", "ab/zz"]));
+    assert_eq!(body["repositories"], json!(["ab-c/a", "ab/x/y"]));
     let next = ab
-        .send(Method::GET, "/v2/_catalog?n=2&last=ab/zz", &[], vec![])
+        .send(Method::GET, "/v2/_catalog?n=2&last=ab/x/y", &[], vec![])
         .await;
     assert!(next.headers().get("link").is_none());
     let body: Value = next.json().await.expect("json");
-    assert_eq!(body["repositories"], json!(["zed/a"]));
+    assert_eq!(body["repositories"], json!(["ab/zz", "zed/a"]));
     let all: Value = zed
         .send(Method::GET, "/v2/_catalog", &[], vec![])
         .await
         .json()
         .await
         .expect("json");
-    assert_eq!(all["repositories"], json!(["zed/a", "zed/hidden"]));
+    assert_eq!(
+        all["repositories"],
+        json!(["ab-c/a", "zed/a", "zed/hidden"])
+    );
 }
 
 /// A bearer token for `scopes`, from the token endpoint with Basic credentials.
