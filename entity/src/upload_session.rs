@@ -16,6 +16,9 @@ pub struct Model {
     pub parts: i32,
     /// Hex SHA-256 of the first chunk, so a one-chunk upload is promoted without re-reading.
     pub first_part_sha256: Option<String>,
+    /// Comma-separated nonces of the parts, in order: part N is `uploads/<id>/pending-<nonce
+    /// N>`. Sessions from before it was kept (NULL) use `uploads/<id>/part-N`.
+    pub part_nonces: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

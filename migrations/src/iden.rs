@@ -199,6 +199,7 @@ pub enum UploadSession {
     FirstPartSha256,
     CreatedAt,
     UpdatedAt,
+    PartNonces,
 }
 
 #[derive(DeriveIden)]

@@ -5,6 +5,7 @@ mod iden;
 mod m20261124_000001_core;
 mod m20261124_000002_oci;
 mod m20261130_000003_referrers;
+mod m20261130_000004_upload_part_keys;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000001_core::Migration),
             Box::new(m20261124_000002_oci::Migration),
             Box::new(m20261130_000003_referrers::Migration),
+            Box::new(m20261130_000004_upload_part_keys::Migration),
         ]
     }
 }

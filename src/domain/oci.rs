@@ -34,7 +34,7 @@ use crate::{
         publish::{NewFile, OnExisting, PublishRequest},
     },
     error::{DomainError, DomainResult},
-    storage::{BlobRead, DigestSet, Digests, Expectations, StagedBlob},
+    storage::{BlobRead, DigestSet, Digests, Expectations, StagedBlob, UploadPart},
 };
 
 /// The most tags one page of `tags/list?n=` holds (fewer than asked is allowed).
@@ -690,6 +690,30 @@ impl Domain {
             .ok_or_else(|| DomainError::not_found(format!("upload {id}")))
     }
 
+    /// Where a session's chunks are, in order.
+    fn upload_parts(session: &upload_session::Model) -> DomainResult<Vec<UploadPart>> {
+        let upload = uuid::Uuid::parse_str(&session.id)
+            .map_err(|_| DomainError::not_found(format!("upload {}", session.id)))?;
+        let parts = session.parts.max(0) as usize;
+        let nonces: Vec<uuid::Uuid> = session
+            .part_nonces
+            .as_deref()
+            .unwrap_or_default()
+            .split(',')
+            .filter(|n| !n.is_empty())
+            .map(|n| uuid::Uuid::parse_str(n).map_err(DomainError::internal))
+            .collect::<DomainResult<_>>()?;
+        // The last `nonces.len()` parts are recorded by nonce; any before them come from a
+        // session started before nonces were kept, and were renamed to `part-N`.
+        let numbered = parts.saturating_sub(nonces.len());
+        Ok((0..parts)
+            .map(|i| match i.checked_sub(numbered) {
+                Some(k) => UploadPart::Pending(upload, nonces[k]),
+                None => UploadPart::Numbered(upload, i as u32),
+            })
+            .collect())
+    }
+
     /// Opens an upload session.
     pub async fn start_upload(&self, actor: &Actor, image: &ImageName) -> DomainResult<String> {
         let owner_id = self.authorize_push(actor, image).await?;
@@ -701,6 +725,7 @@ impl Domain {
             size: Set(0),
             parts: Set(0),
             first_part_sha256: Set(None),
+            part_nonces: Set(None),
             created_at: Set(now()),
             updated_at: Set(now()),
         }
@@ -765,6 +790,14 @@ impl Domain {
             .col_expr(upload_session::Column::Size, Expr::value(total as i64))
             .col_expr(upload_session::Column::Parts, Expr::value(part as i32 + 1))
             .col_expr(upload_session::Column::UpdatedAt, Expr::value(now()))
+            // The chunk stays where it was written; the session records its key.
+            .col_expr(
+                upload_session::Column::PartNonces,
+                self.sql_expr(
+                    "COALESCE(upload_session.part_nonces || ',', '') || $1",
+                    [pending.nonce().to_string()],
+                ),
+            )
             .filter(upload_session::Column::Id.eq(id))
             .filter(upload_session::Column::Parts.eq(part as i32))
             .filter(upload_session::Column::Size.eq(current as i64));
@@ -782,18 +815,6 @@ impl Domain {
                 .map(|s| s.size as u64)
                 .unwrap_or(current);
             return Err(DomainError::RangeNotSatisfiable { size });
-        }
-        if let Err(err) = self.blobs.commit_part(&pending, part).await {
-            // Give the claim back, so the client can send the chunk again.
-            upload_session::Entity::update_many()
-                .col_expr(upload_session::Column::Size, Expr::value(current as i64))
-                .col_expr(upload_session::Column::Parts, Expr::value(part as i32))
-                .filter(upload_session::Column::Id.eq(id))
-                .filter(upload_session::Column::Parts.eq(part as i32 + 1))
-                .exec(&self.db)
-                .await?;
-            self.blobs.discard_part(&pending).await;
-            return Err(err);
         }
         Ok(total)
     }
@@ -817,11 +838,9 @@ impl Domain {
             self.upload_chunk(actor, image, id, None, body).await?;
         }
         let session = self.session(owner_id, image, id).await?;
-        let upload = uuid::Uuid::parse_str(id)
-            .map_err(|_| DomainError::not_found(format!("upload {id}")))?;
-        let parts = session.parts as u32;
-        let result = match (&digest, parts, &session.first_part_sha256) {
-            (OciDigest::Sha256(want), 1, Some(got)) => {
+        let parts = Self::upload_parts(&session)?;
+        let result = match (&digest, parts.as_slice(), &session.first_part_sha256) {
+            (OciDigest::Sha256(want), [only], Some(got)) => {
                 if want != got {
                     Err(DomainError::DigestMismatch {
                         expected: digest.to_string(),
@@ -833,7 +852,7 @@ impl Domain {
                         ..Default::default()
                     };
                     self.blobs
-                        .promote_part(upload, 0, session.size as u64, digests)
+                        .promote_part(only, session.size as u64, digests)
                         .await
                 }
             }
@@ -842,7 +861,7 @@ impl Domain {
                 expect.size = Some(session.size as u64);
                 self.blobs
                     .stage(
-                        self.blobs.parts_stream(upload, parts),
+                        self.blobs.parts_stream(parts.clone()),
                         digest.wants(),
                         &expect,
                     )
@@ -850,7 +869,7 @@ impl Domain {
             }
         };
         // The session ends either way: a wrong digest means the client starts over.
-        self.blobs.delete_upload(upload, parts).await?;
+        self.blobs.delete_upload(&parts).await?;
         upload_session::Entity::delete_by_id(id.to_string())
             .exec(&self.db)
             .await?;
@@ -871,10 +890,8 @@ impl Domain {
     ) -> DomainResult<()> {
         let owner_id = self.authorize_push(actor, image).await?;
         let session = self.session(owner_id, image, id).await?;
-        if let Ok(upload) = uuid::Uuid::parse_str(id) {
-            self.blobs
-                .delete_upload(upload, session.parts as u32)
-                .await?;
+        if let Ok(parts) = Self::upload_parts(&session) {
+            self.blobs.delete_upload(&parts).await?;
         }
         upload_session::Entity::delete_by_id(id.to_string())
             .exec(&self.db)
@@ -889,8 +906,8 @@ impl Domain {
             .all(&self.db)
             .await?;
         for s in &stale {
-            if let Ok(upload) = uuid::Uuid::parse_str(&s.id) {
-                self.blobs.delete_upload(upload, s.parts as u32).await?;
+            if let Ok(parts) = Self::upload_parts(s) {
+                self.blobs.delete_upload(&parts).await?;
             }
             upload_session::Entity::delete_by_id(s.id.clone())
                 .exec(&self.db)

@@ -59,6 +59,28 @@ impl PendingPart {
     fn key(&self) -> StorageKey {
         StorageKey::UploadPending(self.upload, self.nonce)
     }
+
+    /// The nonce the upload session records for this chunk once it is claimed.
+    pub fn nonce(&self) -> uuid::Uuid {
+        self.nonce
+    }
+}
+
+/// Where a claimed chunk of an upload is: the pending key it was written to (recorded by
+/// its nonce), or `part-N` for sessions from before nonces were recorded.
+#[derive(Clone, Copy, Debug)]
+pub enum UploadPart {
+    Pending(uuid::Uuid, uuid::Uuid),
+    Numbered(uuid::Uuid, u32),
+}
+
+impl UploadPart {
+    fn key(&self) -> StorageKey {
+        match *self {
+            Self::Pending(upload, nonce) => StorageKey::UploadPending(upload, nonce),
+            Self::Numbered(upload, n) => StorageKey::UploadPart(upload, n),
+        }
+    }
 }
 
 impl StagedBlob {
@@ -244,17 +266,6 @@ impl BlobStore {
         }
     }
 
-    /// Makes a pending chunk the upload's part number `part` (claimed by the caller).
-    pub async fn commit_part(&self, pending: &PendingPart, part: u32) -> DomainResult<()> {
-        self.store
-            .rename(
-                &pending.key().path(),
-                &StorageKey::UploadPart(pending.upload, part).path(),
-            )
-            .await?;
-        Ok(())
-    }
-
     /// Drops a pending chunk that was not claimed.
     pub async fn discard_part(&self, pending: &PendingPart) {
         match self.store.delete(&pending.key().path()).await {
@@ -267,44 +278,32 @@ impl BlobStore {
     /// was checked by the caller).
     pub async fn promote_part(
         &self,
-        upload: uuid::Uuid,
-        part: u32,
+        part: &UploadPart,
         size: u64,
         digests: Digests,
     ) -> DomainResult<StagedBlob> {
-        self.promote(&StorageKey::UploadPart(upload, part).path(), size, digests)
-            .await
+        self.promote(&part.key().path(), size, digests).await
     }
 
     /// The chunks of an upload, in order, as one stream.
     pub fn parts_stream(
         &self,
-        upload: uuid::Uuid,
-        parts: u32,
+        parts: Vec<UploadPart>,
     ) -> BoxStream<'static, Result<Bytes, object_store::Error>> {
         let store = self.store.clone();
-        futures::stream::iter(0..parts)
-            .then(move |n| {
+        futures::stream::iter(parts)
+            .then(move |part| {
                 let store = store.clone();
-                async move {
-                    store
-                        .get(&StorageKey::UploadPart(upload, n).path())
-                        .await
-                        .map(|r| r.into_stream())
-                }
+                async move { store.get(&part.key().path()).await.map(|r| r.into_stream()) }
             })
             .try_flatten()
             .boxed()
     }
 
     /// Removes an upload's chunks.
-    pub async fn delete_upload(&self, upload: uuid::Uuid, parts: u32) -> DomainResult<()> {
-        for n in 0..parts {
-            match self
-                .store
-                .delete(&StorageKey::UploadPart(upload, n).path())
-                .await
-            {
+    pub async fn delete_upload(&self, parts: &[UploadPart]) -> DomainResult<()> {
+        for part in parts {
+            match self.store.delete(&part.key().path()).await {
                 Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
                 Err(e) => return Err(e.into()),
             }
