@@ -1107,6 +1107,8 @@ impl Domain {
                     annotations,
                     size: staged.size,
                     references,
+                    url: label("org.opencontainers.image.url"),
+                    authors: label("org.opencontainers.image.authors"),
                 },
                 summary: label("org.opencontainers.image.description"),
                 readme: None,

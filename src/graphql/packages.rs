@@ -207,6 +207,20 @@ impl PackageVersionObject {
     async fn license(&self) -> Option<&str> {
         self.0.license.as_deref()
     }
+    /// The project's home page, from the format's metadata (npm `homepage`, the image's
+    /// `org.opencontainers.image.url`).
+    async fn homepage(&self) -> Option<String> {
+        serde_json::from_value::<crate::domain::metadata::VersionMetadata>(self.0.metadata.clone())
+            .ok()
+            .and_then(|m| m.homepage())
+    }
+    /// The authors, from the format's metadata (npm `author` and `contributors`, the
+    /// image's `org.opencontainers.image.authors`).
+    async fn authors(&self) -> Vec<String> {
+        serde_json::from_value::<crate::domain::metadata::VersionMetadata>(self.0.metadata.clone())
+            .map(|m| m.authors())
+            .unwrap_or_default()
+    }
     async fn pre_release(&self) -> bool {
         self.0.prerelease
     }

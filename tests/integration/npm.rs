@@ -211,7 +211,9 @@ async fn npm_cli_lifecycle() {
         &work,
         "@nora/greet",
         "1.0.0",
-        json!({"repository": {"type": "git", "url": "https://example.com/x.git"}}),
+        json!({"repository": {"type": "git", "url": "https://example.com/x.git"},
+               "homepage": "https://greet.example.com",
+               "author": {"name": "Nora", "email": "nora@example.com"}}),
     );
     npm.ok(&["publish"], &v1);
     let again = npm.fails(&["publish"], &v1);
@@ -323,7 +325,7 @@ async fn npm_cli_lifecycle() {
             Some(&token),
             r#"{ package(owner: "nora", packageType: NPM, name: "greet") { tags { name version }
                  statistics { downloadsTotalCount }
-                 version(version: "1.0.0") { readme license summary preRelease files { name url } }
+                 version(version: "1.0.0") { readme license summary preRelease homepage authors files { name url } }
                  versions { totalCount } } }"#,
             json!({}),
         )
@@ -343,6 +345,11 @@ async fn npm_cli_lifecycle() {
             .contains("The readme of 1.0.0")
     );
     assert_eq!(pkg["version"]["license"], "MIT");
+    assert_eq!(pkg["version"]["homepage"], "https://greet.example.com");
+    assert_eq!(
+        pkg["version"]["authors"],
+        json!(["Nora <nora@example.com>"])
+    );
     assert_eq!(
         pkg["version"]["files"][0]["url"],
         format!("{}/npm/@nora/greet/-/greet-1.0.0.tgz", app.url)

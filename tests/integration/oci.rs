@@ -1659,4 +1659,21 @@ async fn registry_review_fixes() {
         .expect("delete");
     assert_eq!(untag.status(), StatusCode::ACCEPTED);
     assert_eq!(page("").await, json!(["B", "Z-9", "_x", "a", "b"]));
+
+    // An image's home page and authors (annotations or labels) show in GraphQL.
+    let config = reg.push_blob("pia/annotated", br#"{"os":"linux"}"#).await;
+    let manifest = json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config, "size": 14},
+        "layers": [],
+        "annotations": {"org.opencontainers.image.url": "https://app.example.com",
+                        "org.opencontainers.image.authors": "Pia <pia@example.com>"},
+    });
+    let resp = reg.push_manifest("pia/annotated", "v1", &manifest).await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let data = app.gql_ok(Some(&token), r#"{ package(owner: "pia", packageType: CONTAINER, name: "annotated") { latestVersion { homepage authors } } }"#, json!({})).await;
+    assert_eq!(
+        data["package"]["latestVersion"],
+        json!({"homepage": "https://app.example.com", "authors": ["Pia <pia@example.com>"]})
+    );
 }
