@@ -1,7 +1,7 @@
 //! What the npm door needs beyond publish and download: reading a staged tarball back to
 //! check its manifest, and rewriting a version's metadata (deprecation).
 use entity::package_version;
-use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set};
+use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set, TransactionTrait};
 
 use crate::{
     auth::{Actor, policy::Action},
@@ -35,10 +35,14 @@ impl Domain {
             .await?
             .filter(|v| v.package_id == pkg.id && v.deleted_at.is_none())
             .ok_or_else(|| DomainError::not_found("package version"))?;
+        let txn = self.db.begin().await?;
         let mut active = v.into_active_model();
         active.metadata = Set(metadata.to_json());
         active.updated_at = Set(now());
-        active.update(&self.db).await?;
+        active.update(&txn).await?;
+        // The document changed: its revision must too (a second stale update is refused).
+        crate::domain::packages::touch_package(&txn, pkg.id).await?;
+        txn.commit().await?;
         self.cache.invalidate(pkg.id);
         Ok(())
     }

@@ -1015,6 +1015,9 @@ impl Domain {
             let mut p = pkg.clone().into_active_model();
             p.deleted_at = Set(Some(now()));
             p.update(&txn).await?;
+        } else {
+            ensure_npm_latest(&txn, &pkg).await?;
+            touch_package(&txn, pkg.id).await?;
         }
         audit::record(
             &txn,
@@ -1143,6 +1146,7 @@ impl Domain {
             v.deleted_at = Set(None);
             v.update(&txn).await?;
         }
+        ensure_npm_latest(&txn, &pkg).await?;
         audit::record(
             &txn,
             actor,
@@ -1155,6 +1159,34 @@ impl Domain {
         txn.commit().await?;
         self.cache.invalidate(pkg.id);
         package_info(pkg, owner.login, Some(Role::Admin))
+    }
+
+    /// Whether a version of that name was ever published under `r`, in this package or an
+    /// earlier one of the same name (deleted ones included): npm never lets a name be reused
+    /// (lockfiles pin its integrity).
+    pub async fn version_ever_published(
+        &self,
+        r: &PackageRef,
+        version: &VersionName,
+    ) -> DomainResult<bool> {
+        let Ok(owner) = self.account_model(&r.owner).await else {
+            return Ok(false);
+        };
+        let packages = package::Entity::find()
+            .select_only()
+            .column(package::Column::Id)
+            .filter(package::Column::OwnerId.eq(owner.id))
+            .filter(package::Column::Format.eq(r.package_type.as_str()))
+            .filter(package::Column::Name.eq(r.name.as_str()));
+        Ok(package_version::Entity::find()
+            .filter(
+                package_version::Column::PackageId
+                    .in_subquery(sea_orm::QueryTrait::into_query(packages)),
+            )
+            .filter(package_version::Column::Version.eq(version.as_str()))
+            .one(&self.db)
+            .await?
+            .is_some())
     }
 
     /// Restores a deleted version of a live package, unless the version was published again.
@@ -1190,6 +1222,8 @@ impl Domain {
         let mut active = v.into_active_model();
         active.deleted_at = Set(None);
         let v = active.update(&txn).await?;
+        ensure_npm_latest(&txn, &pkg).await?;
+        touch_package(&txn, pkg.id).await?;
         audit::record(
             &txn,
             actor,
@@ -1258,9 +1292,47 @@ pub(crate) async fn upsert_tag<C: sea_orm::ConnectionTrait>(
 }
 
 /// The live version of a package with that name, if any.
+/// npm's `latest` dist-tag must exist while the package has versions (clients resolve a
+/// bare install through it): when it is missing, it points at the highest live version
+/// that is not a prerelease, else the highest. Other formats have no such rule.
+pub(crate) async fn ensure_npm_latest<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    pkg: &package::Model,
+) -> DomainResult<()> {
+    if pkg.format != PackageType::Npm.as_str() {
+        return Ok(());
+    }
+    let has_latest = package_tag::Entity::find()
+        .filter(package_tag::Column::PackageId.eq(pkg.id))
+        .filter(package_tag::Column::Name.eq("latest"))
+        .one(db)
+        .await?
+        .is_some();
+    if has_latest {
+        return Ok(());
+    }
+    let live = package_version::Entity::find()
+        .filter(package_version::Column::PackageId.eq(pkg.id))
+        .filter(package_version::Column::DeletedAt.is_null())
+        .all(db)
+        .await?;
+    let parsed = |v: &package_version::Model| semver::Version::parse(&v.version).ok();
+    let best = live
+        .iter()
+        .filter_map(|v| Some((parsed(v)?, v.id)))
+        .max_by(|(a, _), (b, _)| (a.pre.is_empty(), a).cmp(&(b.pre.is_empty(), b)));
+    if let Some((_, version_id)) = best {
+        upsert_tag(db, pkg.id, "latest", version_id).await?;
+    }
+    Ok(())
+}
+
 /// Marks a package as changed (its `updatedAt`, and npm's document revision) when its
 /// tags move.
-async fn touch_package<C: sea_orm::ConnectionTrait>(db: &C, package_id: i64) -> DomainResult<()> {
+pub(crate) async fn touch_package<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    package_id: i64,
+) -> DomainResult<()> {
     package::Entity::update_many()
         .col_expr(package::Column::UpdatedAt, Expr::value(now()))
         .filter(package::Column::Id.eq(package_id))

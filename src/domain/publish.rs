@@ -477,6 +477,7 @@ impl Domain {
         for tag in &req.tags {
             upsert_tag(txn, pkg.id, tag, version.id).await?;
         }
+        crate::domain::packages::ensure_npm_latest(txn, &pkg).await?;
         // A manifest naming a subject is indexed for the referrers API.
         if created_version
             && let VersionMetadata::Container {

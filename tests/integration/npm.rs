@@ -767,3 +767,95 @@ async fn npm_access_restricted_and_head_probes() {
     assert_eq!(app.http.get(&url).send().await.expect("get").status(), 200);
     assert_eq!(count().await, 1);
 }
+
+/// What npm needs from the registry beyond storing what it sent: `latest` always exists,
+/// install scripts run (the registry flags them), an unpublished version's name is never
+/// reused, a deprecation changes the document's revision, and a token can be revoked by
+/// its value.
+#[tokio::test]
+async fn npm_registry_computed_fields() {
+    let app = TestApp::spawn().await;
+    let token = app.user_with_token("ivy");
+    let npm = Npm::new(&app, "ivy", Some(&token));
+    let work = npm.path().to_path_buf();
+
+    // A first publish under another tag still gets `latest` (a bare install needs it).
+    let beta = package(
+        &work,
+        "@ivy/hooks",
+        "1.0.0-beta.1",
+        json!({"scripts": {"postinstall": "node -e \"require('fs').writeFileSync('installed.txt', 'yes')\""}}),
+    );
+    npm.ok(&["publish", "--tag", "next"], &beta);
+    let tags: Value =
+        serde_json::from_str(&npm.ok(&["view", "@ivy/hooks", "dist-tags", "--json"], &work))
+            .expect("json");
+    assert_eq!(
+        tags,
+        json!({"latest": "1.0.0-beta.1", "next": "1.0.0-beta.1"})
+    );
+
+    // The abbreviated document flags the install script, and npm runs it.
+    let corgi: Value = app
+        .http
+        .get(format!("{}/npm/@ivy%2fhooks", app.url))
+        .bearer_auth(&token)
+        .header("Accept", "application/vnd.npm.install-v1+json")
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(corgi["versions"]["1.0.0-beta.1"]["hasInstallScript"], true);
+    assert_eq!(corgi["versions"]["1.0.0-beta.1"]["_hasShrinkwrap"], false);
+    let installer = Npm::new(&app, "ivy", Some(&token));
+    let dir = consumer(installer.path());
+    installer.ok(&["install", "@ivy/hooks"], &dir);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("node_modules/@ivy/hooks/installed.txt"))
+            .expect("the postinstall script ran"),
+        "yes"
+    );
+
+    // A deprecation changes the revision: an update written before it is refused.
+    let before: Value = app
+        .get(Some(&token), "/npm/@ivy%2fhooks")
+        .await
+        .json()
+        .await
+        .expect("json");
+    npm.ok(&["deprecate", "@ivy/hooks@1.0.0-beta.1", "old"], &work);
+    let rev = before["_rev"].as_str().expect("_rev");
+    let stale = app
+        .http
+        .put(format!("{}/npm/@ivy%2fhooks/-rev/{rev}", app.url))
+        .bearer_auth(&token)
+        .json(&before)
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(stale.status(), 409);
+
+    // Unpublished, a version's name stays taken.
+    let stable = package(&work, "@ivy/hooks", "1.0.0", json!({}));
+    npm.ok(&["publish"], &stable);
+    npm.ok(&["unpublish", "@ivy/hooks@1.0.0"], &work);
+    let again = package(&work, "@ivy/hooks-again", "1.0.0", json!({}));
+    std::fs::write(
+        again.join("package.json"),
+        json!({"name": "@ivy/hooks", "version": "1.0.0", "description": "other bytes"}).to_string(),
+    )
+    .expect("package.json");
+    let refused = npm.fails(&["publish"], &again);
+    assert!(
+        refused.contains("409") || refused.contains("reused"),
+        "{refused}"
+    );
+
+    // `npm token revoke <value>`.
+    let other = app.token("ivy", "read:packages");
+    let registry = npm.registry.clone();
+    npm.ok(&["token", "revoke", &other, "--registry", &registry], &work);
+    assert_eq!(app.get(Some(&other), "/npm/-/whoami").await.status(), 401);
+}

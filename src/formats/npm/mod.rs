@@ -245,14 +245,32 @@ async fn revoke_token(
     Path(key): Path<String>,
 ) -> NpmResult {
     let actor = actor.into_inner();
-    let token = state
+    let listed = state
         .domain
         .list_access_tokens(&actor)
         .await?
         .into_iter()
         .find(|t| t.revoked_at.is_none() && token_key(t.id) == key)
-        .ok_or_else(|| DomainError::not_found("token"))?;
-    state.domain.revoke_access_token(&actor, token.id).await?;
+        .map(|t| t.id);
+    // `npm token revoke <token value>` sends the secret itself.
+    let token_id = match listed {
+        Some(id) => id,
+        None => {
+            let named = state
+                .domain
+                .authenticate(&crate::auth::Credential::Secret {
+                    secret: key,
+                    username: None,
+                })
+                .await
+                .ok()
+                .filter(|a| a.user_id().is_some() && a.user_id() == actor.user_id());
+            named
+                .and_then(|a| a.token().map(|t| t.token_id))
+                .ok_or_else(|| DomainError::not_found("token"))?
+        }
+    };
+    state.domain.revoke_access_token(&actor, token_id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -744,7 +762,13 @@ async fn publish_version(
         .get("version")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    if inner_name != full_name(r) || inner_version != version_text {
+    // npm publishes `semver.clean()`'d versions (`v1.0.0+build` → `1.0.0`); the tarball
+    // keeps what package.json says.
+    let cleaned = |v: &str| {
+        let v = v.trim().trim_start_matches(['v', '=']);
+        v.split('+').next().unwrap_or(v).to_string()
+    };
+    if inner_name != full_name(r) || cleaned(inner_version) != cleaned(&version_text) {
         return Err(DomainError::invalid(format!(
             "the tarball's package.json is {inner_name}@{inner_version}, the document publishes {}@{version_text}",
             full_name(r)
@@ -755,6 +779,11 @@ async fn publish_version(
         for private in ["dist", "readme", "_attachments", "_id", "_rev"] {
             map.remove(private);
         }
+        // Registry-computed: npm installs a shipped shrinkwrap's tree.
+        map.insert(
+            "_hasShrinkwrap".into(),
+            Value::Bool(contents.has_shrinkwrap),
+        );
         // What we measured ourselves; the packument adds the tarball's URL and digests.
         if let Some(u) = contents.unpacked {
             map.insert(
@@ -815,6 +844,14 @@ async fn publish_version(
         Some("restricted") => Some(Visibility::Private),
         _ => None,
     };
+    // An unpublished version's name is never reused: lockfiles pin its integrity.
+    if state.domain.version_ever_published(r, &version).await? {
+        return Err(DomainError::AlreadyExists(format!(
+            "{}@{version} was published before (and unpublished); versions can't be reused",
+            full_name(r)
+        ))
+        .into());
+    }
     let file = FileName::parse(&format!("{}-{version}.tgz", r.name))?;
     state
         .domain

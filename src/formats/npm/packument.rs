@@ -97,6 +97,19 @@ pub async fn build(
         if let Some(integrity) = integrity_of(file.sha512.as_deref()) {
             dist.insert("integrity".into(), Value::String(integrity));
         }
+        // npm decides which packages to build from this flag, not from `scripts` (which the
+        // abbreviated document drops): a registry computes it.
+        let installs = manifest
+            .get("scripts")
+            .and_then(Value::as_object)
+            .is_some_and(|s| {
+                ["preinstall", "install", "postinstall"]
+                    .iter()
+                    .any(|k| s.contains_key(*k))
+            });
+        if installs {
+            manifest.insert("hasInstallScript".into(), Value::Bool(true));
+        }
         if abbreviated {
             manifest.retain(|k, _| ABBREVIATED.contains(&k.as_str()));
         } else {

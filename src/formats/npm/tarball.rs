@@ -15,6 +15,8 @@ pub struct TarballContents {
     /// Regular files and their total size once unpacked (`dist.fileCount`,
     /// `dist.unpackedSize`); `None` when the walk stopped at the scan limit.
     pub unpacked: Option<Unpacked>,
+    /// Whether it ships `npm-shrinkwrap.json` (npm then installs the locked tree).
+    pub has_shrinkwrap: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,6 +34,7 @@ pub fn inspect(reader: impl Read) -> Result<TarballContents, DomainError> {
     let mut manifest = None;
     let mut readme = None;
     let mut unpacked = Some(Unpacked { files: 0, bytes: 0 });
+    let mut has_shrinkwrap = false;
     for entry in archive.entries().map_err(bad)? {
         // Past the manifest, an archive too big to walk whole only loses its totals.
         let mut entry = match entry {
@@ -53,6 +56,9 @@ pub fn inspect(reader: impl Read) -> Result<TarballContents, DomainError> {
         let Some((_, inner)) = path.split_once('/') else {
             continue;
         };
+        if inner == "npm-shrinkwrap.json" {
+            has_shrinkwrap = true;
+        }
         if inner == "package.json" {
             if entry.size() > MANIFEST_MAX {
                 return Err(DomainError::invalid(
@@ -87,6 +93,7 @@ pub fn inspect(reader: impl Read) -> Result<TarballContents, DomainError> {
         manifest,
         readme,
         unpacked,
+        has_shrinkwrap,
     })
 }
 
