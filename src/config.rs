@@ -129,6 +129,17 @@ impl Config {
         let listen: SocketAddr = listen_text
             .parse()
             .map_err(|e| bad("PACKYARD_LISTEN", format!("{listen_text:?}: {e}")))?;
+        // Every absolute URL handed out (tarball links, the registry's token realm) is built
+        // from it: a wildcard address is no address a client can reach.
+        if cfg.public_url.is_none() && listen.ip().is_unspecified() {
+            return Err(bad(
+                "PACKYARD_PUBLIC_URL",
+                format!(
+                    "must be set when listening on {listen}: clients need the address they \
+                     reach this server at (e.g. https://packages.example.com)"
+                ),
+            ));
+        }
         let public_text = cfg.public_url.unwrap_or_else(|| format!("http://{listen}"));
         let public_url = Url::parse(public_text.trim_end_matches('/'))
             .map_err(|e| bad("PACKYARD_PUBLIC_URL", format!("{public_text:?}: {e}")))?;
@@ -301,6 +312,18 @@ mod tests {
         std::fs::write(&path, "lisen = 1\n").expect("write");
         let err = Config::load_from(Some(&path), &[]).expect_err("unknown key");
         assert!(err.message.contains("lisen"), "{}", err.message);
+        // Listening on every interface needs the public URL clients use.
+        let err = Config::load_from(None, &env(&[("PACKYARD_LISTEN", "0.0.0.0:8080")]))
+            .expect_err("wildcard without a public URL");
+        assert_eq!(err.setting, "PACKYARD_PUBLIC_URL");
+        Config::load_from(
+            None,
+            &env(&[
+                ("PACKYARD_LISTEN", "0.0.0.0:8080"),
+                ("PACKYARD_PUBLIC_URL", "https://packages.example.com"),
+            ]),
+        )
+        .expect("with a public URL");
         // An empty or short bearer-token secret would make tokens forgeable.
         for secret in ["", "short"] {
             let err = Config::load_from(None, &env(&[("PACKYARD_JWT_SECRET", secret)]))

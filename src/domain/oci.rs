@@ -319,6 +319,14 @@ impl Domain {
         Ok((token, claims.iat))
     }
 
+    /// Whether policy lets the actor do `action` (`pull`, `push`, `delete`) on an image now.
+    pub async fn may(&self, actor: &Actor, image: &ImageName, action: &str) -> DomainResult<bool> {
+        Ok(!self
+            .granted_actions(actor, image, &[action])
+            .await?
+            .is_empty())
+    }
+
     async fn granted_actions(
         &self,
         actor: &Actor,

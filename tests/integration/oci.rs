@@ -1547,6 +1547,27 @@ async fn registry_review_fixes() {
         "NAME_UNKNOWN"
     );
 
+    // Pushing where policy refuses: a signed-in caller is told "denied" (403), the same for
+    // a private image and a free name, so clients stop instead of re-fetching tokens.
+    for name in ["pia/private", "pia/free"] {
+        let scoped = bearer(
+            &app,
+            "oz",
+            &outsider_token,
+            &[&format!("repository:{name}:pull,push")],
+        )
+        .await;
+        let resp = app
+            .http
+            .post(format!("{}/v2/{name}/blobs/uploads/", app.url))
+            .bearer_auth(&scoped)
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(resp.status(), StatusCode::FORBIDDEN, "{name}");
+        assert_eq!(error_code(&resp.json().await.expect("json")), "DENIED");
+    }
+
     // The token endpoint reads a small form, before anyone is authenticated.
     let big = app
         .http

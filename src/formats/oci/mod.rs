@@ -333,6 +333,15 @@ async fn dispatch(State(state): State<AppState>, request: Request) -> OciResult 
                 format!("package {image} not found"),
             ));
         }
+        // A signed-in caller policy refuses: "denied", so clients don't loop re-fetching a
+        // token that can't grant more. (A token merely issued for less than policy allows
+        // gets the challenge below, naming the scope to ask for.)
+        if !who.actor.is_anonymous() && !state.domain.may(&who.actor, &image, action).await? {
+            return Err(OciError::new(
+                DENIED,
+                format!("you may not {action} {image}"),
+            ));
+        }
         return Err(unauthorized(
             &state,
             Some(&scope),
