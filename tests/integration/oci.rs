@@ -1697,4 +1697,33 @@ async fn registry_review_fixes() {
         data["package"]["latestVersion"],
         json!({"homepage": "https://app.example.com", "authors": ["Pia <pia@example.com>"]})
     );
+
+    // By a sha512 digest: pushed and read back under that digest.
+    let by512 = json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config, "size": 14},
+        "layers": [], "annotations": {"n": "512"},
+    });
+    let bytes = by512.to_string().into_bytes();
+    let d512 = format!("sha512:{}", hex::encode(Sha512::digest(&bytes)));
+    let resp = reg
+        .send(
+            Method::PUT,
+            &format!("/v2/pia/annotated/manifests/{d512}"),
+            &[("content-type", "application/vnd.oci.image.manifest.v1+json")],
+            bytes,
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    assert_eq!(resp.headers()["docker-content-digest"], d512.as_str());
+    let got = reg
+        .send(
+            Method::HEAD,
+            &format!("/v2/pia/annotated/manifests/{d512}"),
+            &[],
+            vec![],
+        )
+        .await;
+    assert_eq!(got.status(), StatusCode::OK);
+    assert_eq!(got.headers()["docker-content-digest"], d512.as_str());
 }

@@ -448,7 +448,12 @@ impl Ctx<'_> {
                     .unwrap_or(HeaderValue::from_static("")),
             ),
         ];
-        let digest_header = header("docker-content-digest", &manifest.digest);
+        // Asked for by a sha512 digest: answered with that digest (clients compare).
+        let digest = match &reference {
+            Reference::Digest(d @ OciDigest::Sha512(_)) => d.to_string(),
+            _ => manifest.digest.clone(),
+        };
+        let digest_header = header("docker-content-digest", &digest);
         let body = if count {
             Body::from(manifest.bytes)
         } else {
@@ -489,6 +494,11 @@ impl Ctx<'_> {
             )
             .await
             .map_err(|e| OciError::from_domain(e, MANIFEST_BLOB_UNKNOWN, MANIFEST_INVALID))?;
+        // Pushed by a sha512 digest: answered with that digest.
+        let digest = match &reference {
+            Reference::Digest(d @ OciDigest::Sha512(_)) => d.to_string(),
+            _ => digest,
+        };
         let mut response = (
             StatusCode::CREATED,
             [
