@@ -39,6 +39,24 @@ impl Domain {
             .collect())
     }
 
+    /// A user's collaborator rows (directly or through these teams) on these repositories.
+    async fn collaborations(
+        &self,
+        user_id: i64,
+        teams: Vec<i64>,
+        repository_ids: Vec<i64>,
+    ) -> DomainResult<Vec<repository_collaborator::Model>> {
+        Ok(repository_collaborator::Entity::find()
+            .filter(repository_collaborator::Column::RepositoryId.is_in(repository_ids))
+            .filter(
+                Condition::any()
+                    .add(repository_collaborator::Column::UserId.eq(user_id))
+                    .add(repository_collaborator::Column::TeamId.is_in(teams)),
+            )
+            .all(&self.db)
+            .await?)
+    }
+
     /// Computes the actor's role on a package from every source.
     pub(crate) async fn access_to(
         &self,
@@ -147,16 +165,7 @@ impl Domain {
                             repo_roles.insert(repo.id, Role::Admin);
                         }
                     }
-                    for c in repository_collaborator::Entity::find()
-                        .filter(repository_collaborator::Column::RepositoryId.is_in(repo_ids))
-                        .filter(
-                            Condition::any()
-                                .add(repository_collaborator::Column::UserId.eq(user_id))
-                                .add(repository_collaborator::Column::TeamId.is_in(teams)),
-                        )
-                        .all(&self.db)
-                        .await?
-                    {
+                    for c in self.collaborations(user_id, teams, repo_ids).await? {
                         let role = parse_stored::<RepositoryRole>(&c.role)?.package_role();
                         let best = repo_roles.entry(c.repository_id).or_insert(role);
                         *best = (*best).max(role);
@@ -312,17 +321,8 @@ impl Domain {
                 org_roles.insert(m.organization_id, parse_stored(&m.role)?);
             }
             let teams = self.team_ids(user_id).await?;
-            collaborating = repository_collaborator::Entity::find()
-                .filter(
-                    repository_collaborator::Column::RepositoryId
-                        .is_in(restricted.iter().map(|r| r.id)),
-                )
-                .filter(
-                    Condition::any()
-                        .add(repository_collaborator::Column::UserId.eq(user_id))
-                        .add(repository_collaborator::Column::TeamId.is_in(teams)),
-                )
-                .all(&self.db)
+            collaborating = self
+                .collaborations(user_id, teams, restricted.iter().map(|r| r.id).collect())
                 .await?
                 .into_iter()
                 .map(|c| c.repository_id)

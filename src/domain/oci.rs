@@ -2,13 +2,12 @@
 //! manifest is a version named by its digest, tags are package tags, layers and configs
 //! are files. Uploads are sessions in the database with their chunks in the blob store, so
 //! they survive restarts and work across replicas.
-use std::{collections::HashMap, str::FromStr};
+use std::str::FromStr;
 
 use bytes::Bytes;
 use chrono::Duration;
 use entity::{
-    account, blob, image_blob, image_referrer, package, package_tag, package_version,
-    upload_session,
+    blob, image_blob, image_referrer, package, package_tag, package_version, upload_session,
 };
 use futures::Stream;
 use sea_orm::{
@@ -23,10 +22,10 @@ use crate::{
     auth::{
         Actor,
         jwt::{Access, Claims, JwtKeys},
-        policy::{self, Action, OwnerFacts},
+        policy::Action,
     },
     domain::{
-        AccountKind, Domain, OwnerName, PackageName, PackageType, VersionName,
+        Domain, OwnerName, PackageName, PackageType, VersionName,
         metadata::VersionMetadata,
         names::FileName,
         now,
@@ -368,20 +367,14 @@ impl Domain {
         let Ok(owner) = self.account_model(&image.owner).await else {
             return Ok(false);
         };
-        let org_role = match actor.user_id() {
-            Some(uid) if owner.kind == AccountKind::Organization.as_str() => {
-                self.org_role(owner.id, uid).await?
-            }
-            _ => None,
-        };
-        let facts = OwnerFacts {
-            owner_id: owner.id,
-            owner_login: &owner.login,
-            is_organization: owner.kind == AccountKind::Organization.as_str(),
-            org_role,
-            members_can_create_packages: owner.members_can_create_packages,
-        };
-        Ok(policy::authorize_create(actor, &facts, image.name.as_str()).is_ok())
+        match self
+            .authorize_create_in(actor, &image.package_ref(), &owner)
+            .await
+        {
+            Ok(()) => Ok(true),
+            Err(DomainError::Forbidden(_) | DomainError::Unauthenticated(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     /// Checks the actor may push to an image (existing: write; new: create). Returns the
@@ -1311,18 +1304,12 @@ impl Domain {
             .limit(n + 1)
             .all(&self.db)
             .await?;
-        let owners: HashMap<i64, String> = account::Entity::find()
-            .filter(account::Column::Id.is_in(rows.iter().map(|p| p.owner_id)))
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(|a| (a.id, a.login))
-            .collect();
+        let owners = self.owners_of(&rows).await?;
         let more = rows.len() as u64 > n;
         let names = rows
             .into_iter()
             .take(n as usize)
-            .filter_map(|p| Some(format!("{}/{}", owners.get(&p.owner_id)?, p.name)))
+            .filter_map(|p| Some(format!("{}/{}", owners.get(&p.owner_id)?.login, p.name)))
             .collect();
         Ok((names, more))
     }

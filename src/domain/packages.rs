@@ -320,7 +320,8 @@ impl Domain {
             .map(|out| (out, total))
     }
 
-    async fn owners_of(
+    /// The owners of these packages, by id.
+    pub(crate) async fn owners_of(
         &self,
         rows: &[package::Model],
     ) -> DomainResult<HashMap<i64, account::Model>> {
@@ -502,16 +503,13 @@ impl Domain {
             .filter(package::Column::Id.is_in(ids.iter().copied()))
             .all(&self.db)
             .await?;
-        let owners: HashMap<i64, String> = account::Entity::find()
-            .filter(account::Column::Id.is_in(rows.iter().map(|p| p.owner_id)))
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(|a| (a.id, a.login))
-            .collect();
+        let owners = self.owners_of(&rows).await?;
         rows.into_iter()
             .map(|p| {
-                let login = owners.get(&p.owner_id).cloned().unwrap_or_default();
+                let login = owners
+                    .get(&p.owner_id)
+                    .map(|o| o.login.clone())
+                    .unwrap_or_default();
                 Ok((p.id, package_info(p, login, None)?))
             })
             .collect()

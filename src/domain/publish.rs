@@ -219,7 +219,9 @@ impl Domain {
         }
     }
 
-    async fn authorize_create_in(
+    /// Whether `actor` may create the package `r` under `owner` (policy's rule, with the
+    /// organization facts it needs).
+    pub(crate) async fn authorize_create_in(
         &self,
         actor: &Actor,
         r: &PackageRef,
