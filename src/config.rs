@@ -10,6 +10,9 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Base of every absolute URL handed out (no trailing slash).
     pub public_url: Url,
+    /// Whether the public URL was configured (else it follows the listening address, and
+    /// with port 0 the port the server gets).
+    pub public_url_given: bool,
     pub data_dir: PathBuf,
     pub database_url: String,
     pub storage_url: String,
@@ -140,6 +143,7 @@ impl Config {
                 ),
             ));
         }
+        let public_url_given = cfg.public_url.is_some();
         let public_text = cfg.public_url.unwrap_or_else(|| format!("http://{listen}"));
         let public_url = Url::parse(public_text.trim_end_matches('/'))
             .map_err(|e| bad("PACKYARD_PUBLIC_URL", format!("{public_text:?}: {e}")))?;
@@ -244,6 +248,7 @@ impl Config {
         Ok(Self {
             listen,
             public_url,
+            public_url_given,
             data_dir,
             database_url,
             storage_url,

@@ -73,12 +73,23 @@ async fn close_after_refused_upload(
 }
 
 /// Serves until ctrl-c / SIGTERM, running background jobs beside the server.
-pub async fn serve(config: Config) -> Result<(), String> {
+pub async fn serve(mut config: Config) -> Result<(), String> {
     let listen = config.listen;
-    let (app, state) = build_app(config).await?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
-        .map_err(|e| format!("listen on {listen}: {e}"))?
+        .map_err(|e| format!("listen on {listen}: {e}"))?;
+    // Port 0 asks for any free port: the URLs handed out use the one we got.
+    let listen = listener
+        .local_addr()
+        .map_err(|e| format!("listen on {listen}: {e}"))?;
+    if !config.public_url_given
+        && config.listen.port() == 0
+        && let Ok(url) = url::Url::parse(&format!("http://{listen}"))
+    {
+        config.public_url = url;
+    }
+    let (app, state) = build_app(config).await?;
+    let listener = listener
         // Without TCP_NODELAY a small response written in two parts (headers, then body)
         // waits on the client's delayed ACK: ~40 ms per request on keep-alive connections.
         .tap_io(|tcp| {

@@ -3,7 +3,6 @@
 
 use std::{
     io::Write,
-    net::TcpListener,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
@@ -51,11 +50,28 @@ pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_packyard")
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
+/// The port a server started with `PACKYARD_LISTEN=127.0.0.1:0` got, from its log.
+async fn listening_port(log_path: &Path, child: &mut Child) -> u16 {
+    let started = Instant::now();
+    loop {
+        let log = std::fs::read_to_string(log_path).unwrap_or_default();
+        if let Some(line) = log.lines().find(|l| l.contains("packyard serving"))
+            && let Some(port) = line
+                .split_whitespace()
+                .find_map(|w| w.strip_prefix("listen="))
+                .and_then(|a| a.rsplit(':').next())
+                .and_then(|p| p.parse().ok())
+        {
+            return port;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("packyard serve exited ({status}); log:\n{log}");
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            panic!("packyard serve did not start; log:\n{log}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 fn run_sql_blocking(admin_url: &str, sql: &str) {
@@ -104,15 +120,15 @@ impl TestApp {
                 (url.to_string(), Some((admin_url, name)))
             }
         };
-        let port = free_port();
-        let url = format!("http://127.0.0.1:{port}");
         let log_path = data_dir.path().join("server.log");
         let log = std::fs::File::create(&log_path).expect("log file");
         let mut cmd = Command::new(bin());
+        // Port 0: the server takes a free port itself and logs it. (Picking a free port
+        // here and passing it on raced with other tests doing the same.)
         cmd.arg("serve")
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("PACKYARD_LISTEN", format!("127.0.0.1:{port}"))
+            .env("PACKYARD_LISTEN", "127.0.0.1:0")
             .env("PACKYARD_DATA_DIR", data_dir.path())
             .env("PACKYARD_DATABASE_URL", &database_url)
             .env("RUST_LOG", "info,sqlx=warn,sea_orm=warn")
@@ -121,7 +137,9 @@ impl TestApp {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let child = cmd.spawn().expect("start packyard serve");
+        let mut child = cmd.spawn().expect("start packyard serve");
+        let port = listening_port(&log_path, &mut child).await;
+        let url = format!("http://127.0.0.1:{port}");
         let app = Self {
             url,
             port,

@@ -116,7 +116,7 @@ async fn caller(
                 .domain
                 .actor_for_bearer(&claims)
                 .await
-                .map_err(|e| unauthorized(state, scope, &e.to_string()))?;
+                .map_err(|e| refused(state, scope, e))?;
             Ok(Caller {
                 actor,
                 claims: Some(claims),
@@ -127,12 +127,21 @@ async fn caller(
                 .domain
                 .authenticate(&credential)
                 .await
-                .map_err(|e| unauthorized(state, scope, &e.to_string()))?;
+                .map_err(|e| refused(state, scope, e))?;
             Ok(Caller {
                 actor,
                 claims: None,
             })
         }
+    }
+}
+
+/// Bad credentials get the challenge; anything else (the database away) is an error of
+/// ours, not the client's credentials.
+fn refused(state: &AppState, scope: Option<&str>, e: DomainError) -> OciError {
+    match e {
+        DomainError::Unauthenticated(m) => unauthorized(state, scope, &m),
+        other => OciError::from(other),
     }
 }
 
