@@ -50,11 +50,13 @@ pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_packyard")
 }
 
-/// The port a server started with `PACKYARD_LISTEN=127.0.0.1:0` got, from its log.
-async fn listening_port(log_path: &Path, child: &mut Child) -> u16 {
+/// The port a server started with `PACKYARD_LISTEN=127.0.0.1:0` got, from what its log
+/// says past byte `from`.
+async fn listening_port(log_path: &Path, from: u64, child: &mut Child) -> u16 {
     let started = Instant::now();
     loop {
-        let log = std::fs::read_to_string(log_path).unwrap_or_default();
+        let log = std::fs::read(log_path).unwrap_or_default();
+        let log = String::from_utf8_lossy(log.get(from as usize..).unwrap_or_default());
         if let Some(line) = log.lines().find(|l| l.contains("packyard serving"))
             && let Some(port) = line
                 .split_whitespace()
@@ -138,7 +140,7 @@ impl TestApp {
             cmd.env(k, v);
         }
         let mut child = cmd.spawn().expect("start packyard serve");
-        let port = listening_port(&log_path, &mut child).await;
+        let port = listening_port(&log_path, 0, &mut child).await;
         let url = format!("http://127.0.0.1:{port}");
         let app = Self {
             url,
@@ -185,14 +187,18 @@ impl TestApp {
         cmd.arg("serve")
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("PACKYARD_LISTEN", format!("127.0.0.1:{}", self.port))
+            .env("PACKYARD_LISTEN", "127.0.0.1:0")
             .env("PACKYARD_DATA_DIR", self.data_dir.path())
             .env("PACKYARD_DATABASE_URL", &self.database_url)
             .env("RUST_LOG", "info,sqlx=warn,sea_orm=warn")
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdout(Stdio::null())
             .stderr(log);
+        let logged = std::fs::metadata(&self.log_path).map_or(0, |m| m.len());
         self.child = cmd.spawn().expect("restart packyard serve");
+        // A port of its own again (its old one may have been taken meanwhile).
+        self.port = listening_port(&self.log_path, logged, &mut self.child).await;
+        self.url = format!("http://127.0.0.1:{}", self.port);
         self.wait_ready().await;
     }
 
