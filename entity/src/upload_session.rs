@@ -12,7 +12,7 @@ pub struct Model {
     pub name: String,
     /// Bytes received so far.
     pub size: i64,
-    /// Chunks stored so far (`uploads/<id>/part-N`).
+    /// Chunks stored so far (where: `part_nonces`).
     pub parts: i32,
     /// Hex SHA-256 of the first chunk, so a one-chunk upload is promoted without re-reading.
     pub first_part_sha256: Option<String>,

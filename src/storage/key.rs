@@ -9,7 +9,8 @@ pub enum StorageKey {
     Blob(String),
     /// An upload in progress.
     Upload(uuid::Uuid),
-    /// A numbered piece of a multi-request upload (OCI chunked uploads).
+    /// A numbered piece of a multi-request upload, as sessions started before part nonces
+    /// were recorded keep them.
     UploadPart(uuid::Uuid, u32),
     /// A chunk being received, before it is claimed as the upload's next part.
     UploadPending(uuid::Uuid, uuid::Uuid),

@@ -223,8 +223,8 @@ impl BlobStore {
 
     /// Streams one chunk of a multi-request upload to a pending key of its own, hashing it.
     /// Nothing is verified yet: the whole upload is checked when it completes. The caller
-    /// then claims the next part number and `commit_part`s it, or `discard_part`s it, so
-    /// chunks racing on one upload never write over each other.
+    /// claims it as the upload's next part (recording its nonce) or `discard_part`s it, so
+    /// chunks racing on one upload never write over each other, and none is copied.
     pub async fn stage_part<S, E>(
         &self,
         upload: uuid::Uuid,

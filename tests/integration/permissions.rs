@@ -4,7 +4,7 @@ use chrono::{Duration, Utc};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
 use serde_json::json;
 
-use crate::support::TestApp;
+use crate::support::{TestApp, files_under};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Vis {
@@ -252,9 +252,9 @@ async fn removed_members_restricted_tokens_and_existence() {
     // An outsider gets the same answer for a private package and for a free name, and
     // nothing it sent is stored.
     let blobs = || {
-        walk(&app.data_dir.path().join("blobs"))
+        files_under(&app.data_dir.path().join("blobs"))
             .into_iter()
-            .filter(|p| p.contains("sha256"))
+            .filter(|p| p.to_string_lossy().contains("sha256"))
             .count()
     };
     let before = blobs();
@@ -311,17 +311,4 @@ async fn removed_members_restricted_tokens_and_existence() {
         )
         .await;
     assert_eq!(listed["errors"][0]["extensions"]["code"], "FORBIDDEN");
-}
-
-fn walk(dir: &std::path::Path) -> Vec<String> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            out.extend(walk(&path));
-        } else {
-            out.push(path.display().to_string());
-        }
-    }
-    out
 }
