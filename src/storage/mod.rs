@@ -81,6 +81,12 @@ impl UploadPart {
             Self::Numbered(upload, n) => StorageKey::UploadPart(upload, n),
         }
     }
+
+    fn upload(&self) -> uuid::Uuid {
+        match *self {
+            Self::Pending(upload, _) | Self::Numbered(upload, _) => upload,
+        }
+    }
 }
 
 impl StagedBlob {
@@ -126,11 +132,12 @@ impl BlobStore {
                     .to_file_path()
                     .map_err(|_| format!("{url:?}: not a directory path"))?;
                 std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-                // Durable (a blob is on disk before its row commits) and tidy (no empty
-                // upload directories left behind).
+                // Durable (a blob is on disk before its row commits). No automatic cleanup:
+                // it removes every parent left empty by a delete, up to the root, so
+                // `uploads/` or `blobs/sha256/aa` could vanish under a concurrent upload
+                // creating its directory inside it. Each upload removes its own directory.
                 let store = LocalFileSystem::new_with_prefix(&dir)
                     .map_err(|e| e.to_string())?
-                    .with_automatic_cleanup(true)
                     .with_fsync(fsync);
                 Ok(Self {
                     store: Arc::new(store),
@@ -300,13 +307,16 @@ impl BlobStore {
             .boxed()
     }
 
-    /// Removes an upload's chunks.
+    /// Removes an upload's chunks (and, on a local store, its directory).
     pub async fn delete_upload(&self, parts: &[UploadPart]) -> DomainResult<()> {
         for part in parts {
             match self.store.delete(&part.key().path()).await {
                 Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
                 Err(e) => return Err(e.into()),
             }
+        }
+        if let Some(part) = parts.first() {
+            self.remove_upload_dir(part.upload());
         }
         Ok(())
     }
@@ -795,5 +805,58 @@ mod tests {
                     .is_some_and(|h| h.starts_with("ddaf35a193617aba"))
             );
         }
+    }
+
+    /// Uploads finishing (their temp directory removed) must never take away a directory
+    /// another upload is creating or using: many concurrent small uploads, some of the same
+    /// bytes (deduplicated: the temp file is deleted), some distinct, all succeed.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_uploads_never_lose_their_directory() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = BlobStore::open_url(&format!("file://{}", dir.path().display()), false)
+            .expect("local store");
+        let tasks: Vec<_> = (0..16)
+            .map(|task| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    for i in 0..300 {
+                        let body = if i % 4 != 0 {
+                            Bytes::from_static(b"same bytes")
+                        } else {
+                            Bytes::from(format!("task {task} upload {i}"))
+                        };
+                        let stream = futures::stream::iter([Ok::<_, std::io::Error>(body)]);
+                        store
+                            .stage(stream, DigestSet::default(), &Expectations::default())
+                            .await
+                            .unwrap_or_else(|e| panic!("upload {i} of task {task}: {e:?}"));
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.expect("task");
+        }
+        // Shared directories stay (removing one is what raced with an upload creating its
+        // own inside it); each upload's own directory goes with it.
+        let left = std::fs::read_dir(dir.path().join("uploads"))
+            .expect("the shared uploads directory is kept")
+            .count();
+        assert_eq!(left, 0, "finished uploads leave no directories behind");
+        let digest = store
+            .stage(
+                chunks(b"collected"),
+                DigestSet::default(),
+                &Expectations::default(),
+            )
+            .await
+            .expect("stage")
+            .digests
+            .sha256;
+        store.delete(&digest).await.expect("delete");
+        assert!(
+            dir.path().join("blobs/sha256").is_dir(),
+            "deleting a blob keeps the shared fan-out directories"
+        );
     }
 }
