@@ -27,6 +27,12 @@ pub enum DomainError {
     PayloadTooLarge(String),
     #[error("{0}")]
     Unavailable(String),
+    /// The blob store or the database can't take more bytes (disk full, read-only, over a
+    /// filesystem quota). Nothing was half-written; retrying once space returns works.
+    #[error(
+        "insufficient storage: the registry can't store this now (its disk is full or read-only)"
+    )]
+    InsufficientStorage,
     /// Details are logged, never rendered.
     #[error("internal error")]
     Internal(#[source] InternalError),
@@ -78,6 +84,7 @@ impl DomainError {
             Self::QuotaExceeded(_) => "QUOTA_EXCEEDED",
             Self::PayloadTooLarge(_) => "PAYLOAD_TOO_LARGE",
             Self::Unavailable(_) => "UNAVAILABLE",
+            Self::InsufficientStorage => "INSUFFICIENT_STORAGE",
             Self::Internal(_) => "INTERNAL_SERVER_ERROR",
         }
     }
@@ -93,6 +100,7 @@ impl DomainError {
             Self::PayloadTooLarge(_) => 413,
             Self::RangeNotSatisfiable { .. } => 416,
             Self::Unavailable(_) => 503,
+            Self::InsufficientStorage => 507,
             Self::Internal(_) => 500,
         }
     }
@@ -104,12 +112,30 @@ impl From<sea_orm::DbErr> for DomainError {
         if let Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) = err.sql_err() {
             return Self::AlreadyExists("already exists".into());
         }
+        // SQLITE_FULL / SQLITE_READONLY, PostgreSQL's disk_full: the database is where the
+        // disk ran out.
+        let text = err.to_string();
+        if [
+            "database or disk is full",
+            "readonly database",
+            "could not extend file",
+        ]
+        .iter()
+        .any(|m| text.contains(m))
+        {
+            tracing::error!(error = %text, "database: out of storage");
+            return Self::InsufficientStorage;
+        }
         Self::internal(format_args!("database: {err}"))
     }
 }
 
 impl From<object_store::Error> for DomainError {
     fn from(err: object_store::Error) -> Self {
+        if out_of_storage(&err) {
+            tracing::error!(error = %err, "blob store: out of storage");
+            return Self::InsufficientStorage;
+        }
         match err {
             object_store::Error::NotFound { .. } => {
                 Self::internal(format_args!("blob missing from store: {err}"))
@@ -121,6 +147,29 @@ impl From<object_store::Error> for DomainError {
 
 impl From<std::io::Error> for DomainError {
     fn from(err: std::io::Error) -> Self {
+        if out_of_storage(&err) {
+            tracing::error!(error = %err, "io: out of storage");
+            return Self::InsufficientStorage;
+        }
         Self::internal(format_args!("io: {err}"))
     }
+}
+
+/// Whether an error (or one it wraps) is the filesystem refusing more bytes: full, read-only
+/// or over a quota.
+fn out_of_storage(err: &(dyn std::error::Error + 'static)) -> bool {
+    use std::io::ErrorKind;
+    let mut next = Some(err);
+    while let Some(e) = next {
+        if let Some(io) = e.downcast_ref::<std::io::Error>()
+            && (matches!(
+                io.kind(),
+                ErrorKind::StorageFull | ErrorKind::ReadOnlyFilesystem | ErrorKind::QuotaExceeded
+            ))
+        {
+            return true;
+        }
+        next = e.source();
+    }
+    false
 }

@@ -8,13 +8,14 @@ pub async fn healthz() -> impl IntoResponse {
     Json(serde_json::json!({"status": "ok"}))
 }
 
-/// The database and the blob store answer.
+/// The database answers and the blob store answers and takes writes.
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     match state.domain.ready().await {
         Ok(()) => (StatusCode::OK, Json(serde_json::json!({"status": "ready"}))),
-        Err(_) => (
+        // What failed, without internals (those are logged).
+        Err(e) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(serde_json::json!({"status": "unavailable"})),
+            Json(serde_json::json!({"status": "unavailable", "reason": e.to_string()})),
         ),
     }
 }

@@ -58,7 +58,10 @@ impl ByteRange {
     pub fn resolve(self, size: u64) -> Option<Range<u64>> {
         match self {
             Self::From { start, .. } if start >= size => None,
-            Self::From { start, end } => Some(start..end.map_or(size, |e| (e + 1).min(size))),
+            // `bytes=0-18446744073709551615` asks for everything: the end saturates.
+            Self::From { start, end } => {
+                Some(start..end.map_or(size, |e| e.saturating_add(1).min(size)))
+            }
             Self::Suffix(0) => None,
             Self::Suffix(n) => Some(size.saturating_sub(n)..size),
         }
@@ -267,6 +270,8 @@ mod tests {
             None
         );
         assert_eq!(ByteRange::Suffix(10).resolve(50), Some(40..50));
+        let everything = ByteRange::parse("bytes=0-18446744073709551615").expect("a range");
+        assert_eq!(everything.resolve(50), Some(0..50));
         assert_eq!(ByteRange::Suffix(100).resolve(50), Some(0..50));
         assert_eq!(
             ByteRange::From {

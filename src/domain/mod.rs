@@ -53,8 +53,8 @@ impl Domain {
     /// Connects to the configured database and blob store and runs pending migrations.
     pub async fn open(config: Arc<Config>) -> Result<Self, String> {
         if config.database_url.starts_with("sqlite:") {
-            std::fs::create_dir_all(&config.data_dir)
-                .map_err(|e| format!("{}: {e}", config.data_dir.display()))?;
+            crate::storage::private_dir(&config.data_dir)?;
+            private_sqlite_files(&config.database_url)?;
         }
         let mut options = ConnectOptions::new(config.database_url.clone());
         options
@@ -158,6 +158,34 @@ impl Domain {
         self.db.execute_unprepared("SELECT 1").await?;
         self.blobs.ping().await
     }
+}
+
+/// The SQLite database (and its WAL files, which SQLite creates with the database's
+/// permissions) readable by the server's user only: it holds password and token hashes.
+fn private_sqlite_files(database_url: &str) -> Result<(), String> {
+    use std::str::FromStr;
+    let options = sea_orm::sqlx::sqlite::SqliteConnectOptions::from_str(database_url)
+        .map_err(|e| format!("database {}: {e}", redact_url(database_url)))?;
+    let file = options.get_filename();
+    if file.as_os_str().is_empty() || file == std::path::Path::new(":memory:") {
+        return Ok(());
+    }
+    if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    let mut paths = vec![file.to_path_buf()];
+    for suffix in ["-wal", "-shm"] {
+        let mut side = file.as_os_str().to_owned();
+        side.push(suffix);
+        let side = std::path::PathBuf::from(side);
+        if side.exists() {
+            paths.push(side);
+        }
+    }
+    for path in paths {
+        crate::storage::private_file(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    Ok(())
 }
 
 fn redact_url(url: &str) -> String {

@@ -42,7 +42,7 @@ pub fn head_response(file: &FileInfo) -> Response {
 /// same headers without the body.
 pub fn file_response(download: FileDownload, head: bool) -> Response {
     let FileDownload { file, read, .. } = download;
-    let partial = read.range.start != 0 || read.range.end != read.size;
+    let partial = read.partial;
     let mut headers = file_headers(&file);
     headers.insert(
         header::CONTENT_LENGTH,

@@ -102,11 +102,15 @@ pub struct BlobRead {
     pub size: u64,
     /// The bytes served (the whole blob unless a range was asked for).
     pub range: Range<u64>,
+    /// A range was asked for and is served (206), even when it covers the whole blob.
+    pub partial: bool,
     pub stream: BoxStream<'static, std::io::Result<Bytes>>,
 }
 
 /// A small object written at start; its absence means the store is not the one we use.
 const MARKER: &str = "config/store-marker";
+/// Rewritten by every readiness probe.
+const PROBE: &str = "config/write-probe";
 
 #[derive(Clone)]
 pub struct BlobStore {
@@ -131,7 +135,7 @@ impl BlobStore {
                 let dir = parsed
                     .to_file_path()
                     .map_err(|_| format!("{url:?}: not a directory path"))?;
-                std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+                crate::storage::private_dir(&dir)?;
                 // Durable (a blob is on disk before its row commits). No automatic cleanup:
                 // it removes every parent left empty by a delete, up to the root, so
                 // `uploads/` or `blobs/sha256/aa` could vanish under a concurrent upload
@@ -325,7 +329,14 @@ impl BlobStore {
     /// absent, so concurrent first starts agree), then read.
     pub async fn shared_secret(&self, name: &str) -> DomainResult<Vec<u8>> {
         let key = Path::from(format!("config/{name}"));
+        // Only the server's user reads a secret (anyone with it could forge tokens); one
+        // written by an older build is tightened too.
+        let tighten = || match &self.local_root {
+            Some(root) => private_file(&root.join(key.as_ref())),
+            None => Ok(()),
+        };
         if let Ok(found) = self.store.get(&key).await {
+            tighten()?;
             return Ok(found.bytes().await?.to_vec());
         }
         let fresh: [u8; 32] = rand::random();
@@ -338,8 +349,12 @@ impl BlobStore {
             .put_opts(&key, PutPayload::from(fresh.to_vec()), options)
             .await
         {
-            Ok(_) => Ok(fresh.to_vec()),
+            Ok(_) => {
+                tighten()?;
+                Ok(fresh.to_vec())
+            }
             Err(object_store::Error::AlreadyExists { .. }) => {
+                tighten()?;
                 Ok(self.store.get(&key).await?.bytes().await?.to_vec())
             }
             Err(e) => Err(e.into()),
@@ -385,6 +400,7 @@ impl BlobStore {
         range: Option<Range<u64>>,
     ) -> DomainResult<BlobRead> {
         let key = StorageKey::Blob(sha256_hex.to_string()).path();
+        let partial = range.is_some();
         let options = GetOptions {
             range: range.map(GetRange::Bounded),
             ..Default::default()
@@ -410,6 +426,7 @@ impl BlobStore {
         Ok(BlobRead {
             size,
             range: served,
+            partial,
             stream,
         })
     }
@@ -520,15 +537,50 @@ impl BlobStore {
 
     /// Checks the store answers and is the one this server wrote to (readiness probe): a
     /// blob directory gone or unmounted, or a bucket without its data, is not ready.
+    /// It also writes a small probe object: a store that answers reads but takes no writes
+    /// (a full disk, a read-only mount, a bucket policy) can't serve publishes.
     pub async fn ping(&self) -> DomainResult<()> {
         match self.store.head(&Path::from(MARKER)).await {
-            Ok(_) => Ok(()),
-            Err(object_store::Error::NotFound { .. }) => Err(DomainError::Unavailable(
-                "the blob store has lost its marker (unmounted or emptied?)".into(),
-            )),
-            Err(e) => Err(e.into()),
+            Ok(_) => {}
+            Err(object_store::Error::NotFound { .. }) => {
+                return Err(DomainError::Unavailable(
+                    "the blob store has lost its marker (unmounted or emptied?)".into(),
+                ));
+            }
+            Err(e) => return Err(e.into()),
         }
+        let stamp = chrono::Utc::now().to_rfc3339();
+        self.store
+            .put(&Path::from(PROBE), PutPayload::from(stamp.into_bytes()))
+            .await?;
+        Ok(())
     }
+}
+
+/// Creates `dir` (and missing parents) readable by the server's user only, or makes an
+/// existing one so: it holds the database, secrets and private packages' bytes.
+pub fn private_dir(dir: &std::path::Path) -> Result<(), String> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    let shown = |e: std::io::Error| format!("{}: {e}", dir.display());
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(shown)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(shown)
+}
+
+/// Makes a file readable and writable by the server's user only, creating it empty when
+/// it doesn't exist yet (so it is never, even briefly, readable by others).
+pub fn private_file(path: &std::path::Path) -> DomainResult<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    Ok(())
 }
 
 /// Removes the files under `dir` last modified before `cutoff`; returns how many.

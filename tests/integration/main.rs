@@ -9,5 +9,6 @@ mod oci;
 mod ops;
 mod permissions;
 mod rest;
+mod robustness;
 mod schema;
 mod support;

@@ -109,6 +109,10 @@ impl OciError {
                 status: 503,
                 ..Self::new(UNKNOWN, m)
             },
+            err @ DomainError::InsufficientStorage => Self {
+                status: 507,
+                ..Self::new(UNKNOWN, err.to_string())
+            },
             DomainError::Internal(_) => Self::new(UNKNOWN, "internal error"),
         }
     }

@@ -574,7 +574,7 @@ impl Ctx<'_> {
             }
             Err(e) => return Err(not_found(e)),
         };
-        let partial = read.range.start != 0 || read.range.end != read.size;
+        let partial = read.partial;
         let mut response = (
             if partial {
                 StatusCode::PARTIAL_CONTENT
