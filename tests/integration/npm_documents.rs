@@ -250,6 +250,15 @@ async fn npm_update_document_is_authorized_whole_before_any_change() {
     let after = packument(&app, &writer, "@boss/pkg").await;
     assert_eq!(after, before, "nothing of a refused document is applied");
 
+    // A tag the document can't move fails it whole too.
+    let mut doc = before.clone();
+    doc["versions"]["1.0.0"]["deprecated"] = json!("use 3");
+    doc["dist-tags"]["1.x"] = json!("1.0.0");
+    let (status, body) = put(&app, &writer, &path, doc.to_string()).await;
+    assert_eq!(status, 400, "{body}");
+    let after = packument(&app, &writer, "@boss/pkg").await;
+    assert_eq!(after, before, "nothing of a refused document is applied");
+
     // Without the drop, the writer's deprecation and tag move are applied together.
     let mut doc = before.clone();
     doc["versions"]["1.0.0"]["deprecated"] = json!("use 3");
