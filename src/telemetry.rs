@@ -1,10 +1,10 @@
 //! Logging: one span per request (method, path, status, latency, actor).
-use std::time::Instant;
+use std::{borrow::Cow, time::Instant};
 
 use axum::{extract::Request, middleware::Next, response::Response};
 use tracing::{Instrument, Span, field};
 
-use crate::auth::Actor;
+use crate::auth::{Actor, TOKEN_PREFIX};
 
 /// Lets the auth extractor record the actor on the request's span.
 #[derive(Clone)]
@@ -31,7 +31,7 @@ pub async fn request_span(mut request: Request, next: Next) -> Response {
     let span = tracing::info_span!(
         "request",
         method = %request.method(),
-        path = %request.uri().path(),
+        path = %loggable_path(request.uri().path()),
         actor = field::Empty,
         status = field::Empty,
         latency_ms = field::Empty,
@@ -49,4 +49,51 @@ pub async fn request_span(mut request: Request, next: Next) -> Response {
         }
     });
     response
+}
+
+/// A request path as it may be logged: secrets some clients put in paths are redacted
+/// (npm logout's `/-/user/token/TOKEN`, `npm token revoke TOKEN`'s `/tokens/token/TOKEN`),
+/// and so is any segment that is a Packyard token, whichever route it reached.
+pub fn loggable_path(path: &str) -> Cow<'_, str> {
+    let segments: Vec<&str> = path.split('/').collect();
+    let secret = |i: usize| {
+        let segment = segments[i];
+        let after = |a: &str, b: &str| i >= 2 && segments[i - 2] == a && segments[i - 1] == b;
+        segment.starts_with(TOKEN_PREFIX)
+            || (!segment.is_empty() && (after("user", "token") || after("tokens", "token")))
+    };
+    if !(0..segments.len()).any(secret) {
+        return Cow::Borrowed(path);
+    }
+    let redacted: Vec<&str> = (0..segments.len())
+        .map(|i| if secret(i) { "[redacted]" } else { segments[i] })
+        .collect();
+    Cow::Owned(redacted.join("/"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_in_paths_are_redacted() {
+        assert_eq!(
+            loggable_path("/npm/-/user/token/pky_secret"),
+            "/npm/-/user/token/[redacted]"
+        );
+        assert_eq!(
+            loggable_path("/npm/-/user/token/not-ours"),
+            "/npm/-/user/token/[redacted]"
+        );
+        assert_eq!(
+            loggable_path("/npm/-/npm/v1/tokens/token/abc123"),
+            "/npm/-/npm/v1/tokens/token/[redacted]"
+        );
+        assert_eq!(
+            loggable_path("/generic/o/p/1.0/pky_leaked.txt"),
+            "/generic/o/p/1.0/[redacted]"
+        );
+        assert_eq!(loggable_path("/npm/@o%2fp"), "/npm/@o%2fp");
+        assert_eq!(loggable_path("/npm/-/user/token/"), "/npm/-/user/token/");
+    }
 }

@@ -913,7 +913,7 @@ impl Domain {
     }
 
     /// Downloads of a package's versions, checked against the delete threshold.
-    async fn check_delete_threshold(
+    pub(crate) async fn check_delete_threshold(
         &self,
         pkg: &package::Model,
         version_id: Option<i64>,
@@ -1159,10 +1159,10 @@ impl Domain {
         package_info(pkg, owner.login, Some(Role::Admin))
     }
 
-    /// Whether a version of that name was ever published under `r`, in this package or an
-    /// earlier one of the same name (deleted ones included): npm never lets a name be reused
-    /// (lockfiles pin its integrity).
-    pub async fn version_ever_published(
+    /// Whether a version of that name was published under `r` and is gone: unpublished
+    /// from this package or an earlier one of the same name. npm never lets such a name be
+    /// reused (lockfiles pin its integrity). A live version is not "unpublished".
+    pub async fn version_unpublished(
         &self,
         r: &PackageRef,
         version: &VersionName,
@@ -1170,21 +1170,24 @@ impl Domain {
         let Ok(owner) = self.account_model(&r.owner).await else {
             return Ok(false);
         };
-        let packages = package::Entity::find()
-            .select_only()
-            .column(package::Column::Id)
+        let packages: HashMap<i64, bool> = package::Entity::find()
             .filter(package::Column::OwnerId.eq(owner.id))
             .filter(package::Column::Format.eq(r.package_type.as_str()))
-            .filter(package::Column::Name.eq(r.name.as_str()));
-        Ok(package_version::Entity::find()
-            .filter(
-                package_version::Column::PackageId
-                    .in_subquery(sea_orm::QueryTrait::into_query(packages)),
-            )
-            .filter(package_version::Column::Version.eq(version.as_str()))
-            .one(&self.db)
+            .filter(package::Column::Name.eq(r.name.as_str()))
+            .all(&self.db)
             .await?
-            .is_some())
+            .into_iter()
+            .map(|p| (p.id, p.deleted_at.is_none()))
+            .collect();
+        let published = package_version::Entity::find()
+            .filter(package_version::Column::PackageId.is_in(packages.keys().copied()))
+            .filter(package_version::Column::Version.eq(version.as_str()))
+            .all(&self.db)
+            .await?;
+        let live = published
+            .iter()
+            .any(|v| v.deleted_at.is_none() && packages.get(&v.package_id) == Some(&true));
+        Ok(!published.is_empty() && !live)
     }
 
     /// Restores a deleted version of a live package, unless the version was published again.

@@ -5,6 +5,7 @@
 mod generic;
 mod graphql;
 mod npm;
+mod npm_documents;
 mod oci;
 mod ops;
 mod permissions;

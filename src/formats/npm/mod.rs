@@ -29,19 +29,23 @@ use crate::{
     domain::{
         FileName, OwnerName, PackageName, PackageType, VersionName, Visibility,
         metadata::VersionMetadata,
+        npm::{NpmDocumentUpdate, NpmUpdateOutcome, check_dist_tag},
         packages::{PackageFilter, PackageOrder, PackageRef},
         publish::{NewFile, OnExisting, PublishRequest},
     },
     error::DomainError,
-    formats::http::file_response,
+    formats::http::{file_response, range_not_satisfiable},
     state::AppState,
     storage::{DigestSet, Expectations},
 };
 
-use document::{DocumentSplitter, PublishDocument};
+use document::{DocumentSplitter, PublishDocument, UpdateDocument};
 
 /// Largest publish document without its tarball (manifest, README).
 const DOCUMENT_MAX: usize = 16 * 1024 * 1024;
+
+/// Largest body read whole: a login, the version a dist-tag is set to.
+const SMALL_BODY_MAX: usize = 64 * 1024;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -85,7 +89,9 @@ pub fn routes() -> Router<AppState> {
             "/npm/{a}/{b}/{c}/-/{file}/-rev/{rev}",
             delete(delete_tarball_prefixed),
         )
-        .layer(DefaultBodyLimit::disable())
+        // The bodies read whole (login, a dist-tag's version) are small; publish documents
+        // stream past this limit (a raw `Body` isn't limited) under their own bounds.
+        .layer(DefaultBodyLimit::max(SMALL_BODY_MAX))
 }
 
 /// npm's error shape: `{"error": "..."}`; 401 carries a challenge.
@@ -98,6 +104,9 @@ pub enum NpmError {
         sent: String,
         current: String,
     },
+    /// An update that names no revision: CouchDB answers 409 for a write to an existing
+    /// document without its `_rev`.
+    MissingRevision,
 }
 
 impl From<DomainError> for NpmError {
@@ -117,6 +126,11 @@ impl IntoResponse for NpmError {
                 );
                 return (StatusCode::CONFLICT, Json(json!({"error": message}))).into_response();
             }
+            Self::MissingRevision => {
+                let message = "Document update conflict: an update must carry the document's \
+                               current _rev; fetch the package and retry";
+                return (StatusCode::CONFLICT, Json(json!({"error": message}))).into_response();
+            }
         };
         let status =
             StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -127,6 +141,10 @@ impl IntoResponse for NpmError {
             other => other.to_string(),
         };
         let body = Json(json!({"error": message}));
+        if let DomainError::RangeNotSatisfiable { size } = error {
+            let (parts, _) = range_not_satisfiable(size).into_parts();
+            return (parts, body).into_response();
+        }
         if status == StatusCode::UNAUTHORIZED {
             return (
                 status,
@@ -658,22 +676,28 @@ async fn put_document(
     };
     let (staged, split) = tokio::join!(stage, split);
     let (meta, has_tarball) = split?;
+    if !has_tarball {
+        let doc: UpdateDocument = serde_json::from_slice(&meta)
+            .map_err(|e| DomainError::invalid(format!("invalid package document: {e}")))?;
+        check_document_name(&doc.name, r)?;
+        return update_versions(state, &actor, r, url_rev, doc).await;
+    }
     let doc: PublishDocument = serde_json::from_slice(&meta)
         .map_err(|e| DomainError::invalid(format!("invalid publish document: {e}")))?;
-    if doc.name != full_name(r) {
+    check_document_name(&doc.name, r)?;
+    let staged = staged?.ok_or_else(|| DomainError::invalid("the attached tarball is empty"))?;
+    publish_version(state, &actor, r, doc, staged).await
+}
+
+fn check_document_name(name: &str, r: &PackageRef) -> Result<(), NpmError> {
+    if name != full_name(r) {
         return Err(DomainError::invalid(format!(
-            "the document names {:?}, the URL {:?}",
-            doc.name,
+            "the document names {name:?}, the URL {:?}",
             full_name(r)
         ))
         .into());
     }
-    if !has_tarball {
-        let rev = doc.rev.clone().or(url_rev);
-        return update_versions(state, &actor, r, rev, doc).await;
-    }
-    let staged = staged?.ok_or_else(|| DomainError::invalid("the attached tarball is empty"))?;
-    publish_version(state, &actor, r, doc, staged).await
+    Ok(())
 }
 
 fn tokio_stream_from(
@@ -844,8 +868,9 @@ async fn publish_version(
         Some("restricted") => Some(Visibility::Private),
         _ => None,
     };
-    // An unpublished version's name is never reused: lockfiles pin its integrity.
-    if state.domain.version_ever_published(r, &version).await? {
+    // An unpublished version's name is never reused: lockfiles pin its integrity. (A live
+    // one is refused by the publish itself, as existing.)
+    if state.domain.version_unpublished(r, &version).await? {
         return Err(DomainError::AlreadyExists(format!(
             "{}@{version} was published before (and unpublished); versions can't be reused",
             full_name(r)
@@ -894,89 +919,44 @@ fn integrity_of(sha512_hex: Option<&str>) -> Option<String> {
     ))
 }
 
-/// A document without a tarball: apply deprecations, unpublish versions it leaves out and
-/// move dist-tags it moved (npm's `unpublish pkg@version` repoints `latest` in the document
-/// it sends). Written against revision `rev` (the document's `_rev`, else the URL's `-rev`):
-/// if the package changed since, a version published meanwhile would be "left out" and
-/// unpublished, so a stale revision is refused with 409 instead.
+/// A document without a tarball: deprecations, versions it leaves out unpublished (npm's
+/// `unpublish pkg@version`), dist-tags it moved. It must name the revision it was written
+/// against (the document's `_rev`, else the URL's `-rev`): if the package changed since, a
+/// version published meanwhile would be "left out" and unpublished.
 async fn update_versions(
     state: &AppState,
     actor: &Actor,
     r: &PackageRef,
-    rev: Option<String>,
-    doc: PublishDocument,
+    url_rev: Option<String>,
+    doc: UpdateDocument,
 ) -> NpmResult {
-    let pkg = state.domain.find_package(actor, r).await?;
-    let current = state.domain.all_versions(actor, pkg.id).await?;
-    if let Some(sent) = rev {
-        let now = packument::revision(&pkg, current.len());
-        if sent != now {
-            return Err(NpmError::StaleRevision { sent, current: now });
-        }
+    if !doc.attachments.is_empty() {
+        return Err(DomainError::invalid(
+            "the document's _attachments carry no tarball data the registry could read",
+        )
+        .into());
     }
-    for v in &current {
-        match doc.versions.get(&v.version) {
-            None => {
-                state
-                    .domain
-                    .delete_version(
-                        actor,
-                        v.id,
-                        crate::domain::packages::LastVersion::DeletesPackage,
-                    )
-                    .await?;
-            }
-            Some(sent) => {
-                let mut manifest =
-                    match serde_json::from_value::<VersionMetadata>(v.metadata.clone()) {
-                        Ok(VersionMetadata::Npm { manifest }) => manifest,
-                        _ => json!({}),
-                    };
-                let wanted = sent
-                    .get("deprecated")
-                    .and_then(Value::as_str)
-                    .filter(|s| !s.is_empty());
-                let had = manifest.get("deprecated").and_then(Value::as_str);
-                if wanted != had
-                    && let Value::Object(map) = &mut manifest
-                {
-                    match wanted {
-                        Some(message) => {
-                            map.insert("deprecated".into(), Value::String(message.to_string()))
-                        }
-                        None => map.remove("deprecated"),
-                    };
-                    state
-                        .domain
-                        .update_version_metadata(actor, r, v.id, VersionMetadata::Npm { manifest })
-                        .await?;
-                }
-            }
-        }
+    let revision = doc.rev.or(url_rev).ok_or(NpmError::MissingRevision)?;
+    let update = NpmDocumentUpdate {
+        revision,
+        versions: doc
+            .versions
+            .into_iter()
+            .map(|(version, v)| (version, v.deprecated))
+            .collect(),
+        dist_tags: doc
+            .dist_tags
+            .into_iter()
+            .filter_map(|(tag, version)| Some((tag, version.as_str()?.to_string())))
+            .collect(),
+    };
+    match state.domain.update_npm_document(actor, r, &update).await? {
+        NpmUpdateOutcome::Applied => Ok(Json(json!({"ok": true})).into_response()),
+        NpmUpdateOutcome::StaleRevision { current } => Err(NpmError::StaleRevision {
+            sent: update.revision,
+            current,
+        }),
     }
-    // Tags the document points elsewhere (at a version that remains). Tags it leaves out are
-    // kept: removing one is `npm dist-tag rm`'s own request, and a deleted version's tags
-    // went with it.
-    let tags = state
-        .domain
-        .tags_of_packages(&[pkg.id])
-        .await?
-        .remove(&pkg.id)
-        .unwrap_or_default();
-    for (tag, version) in &doc.dist_tags {
-        let Some(version) = version.as_str() else {
-            continue;
-        };
-        let remains =
-            doc.versions.contains_key(version) && current.iter().any(|v| v.version == version);
-        let already = tags.iter().any(|t| &t.name == tag && t.version == version);
-        if remains && !already {
-            check_tag(tag)?;
-            let version = VersionName::parse(version)?;
-            state.domain.set_tag(actor, r, tag, &version).await?;
-        }
-    }
-    Ok(Json(json!({"ok": true})).into_response())
 }
 
 async fn unpublish_package_encoded(
@@ -1118,23 +1098,8 @@ async fn set_dist_tag(
     .await
 }
 
-/// A dist-tag must not look like a version range, or `npm install pkg@TAG` would be ambiguous.
 fn check_tag(tag: &str) -> Result<(), NpmError> {
-    if tag.is_empty()
-        || tag.len() > 64
-        || tag
-            .chars()
-            .any(|c| c.is_whitespace() || c == '/' || c.is_control())
-    {
-        return Err(DomainError::invalid(format!("invalid dist-tag {tag:?}")).into());
-    }
-    if semver::VersionReq::parse(tag).is_ok() {
-        return Err(DomainError::invalid(format!(
-            "dist-tag {tag:?} can be interpreted as a semver range"
-        ))
-        .into());
-    }
-    Ok(())
+    Ok(check_dist_tag(tag)?)
 }
 
 async fn set_tag(

@@ -5,7 +5,7 @@ use serde_json::{Map, Value, json};
 
 use crate::{
     auth::Actor,
-    domain::{metadata::VersionMetadata, packages::PackageRef, views::PackageInfo},
+    domain::{metadata::VersionMetadata, npm::npm_revision, packages::PackageRef},
     error::DomainError,
     formats::npm::{full_name, integrity_of},
     state::AppState,
@@ -31,13 +31,6 @@ const ABBREVIATED: &[&str] = &[
     "_hasShrinkwrap",
     "hasInstallScript",
 ];
-
-/// The document revision npm sends back with an update (`_rev`, `/-rev/REV`): changes
-/// whenever a version is published or removed, or the package is otherwise updated.
-pub fn revision(pkg: &PackageInfo, version_count: usize) -> String {
-    let stamp = crate::storage::hex_sha256(time(pkg.updated_at).as_bytes());
-    format!("{}-{}", version_count.max(1), &stamp[..16])
-}
 
 fn time(t: chrono::DateTime<chrono::Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
@@ -135,7 +128,7 @@ pub async fn build(
     let mut doc = json!({
         "_id": name,
         "name": name,
-        "_rev": revision(&pkg, versions.len()),
+        "_rev": npm_revision(pkg.updated_at, versions.len()),
         "dist-tags": dist_tags,
         "versions": out_versions,
         "time": times,
