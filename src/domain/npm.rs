@@ -24,10 +24,7 @@ impl Domain {
         version_id: i64,
         metadata: VersionMetadata,
     ) -> DomainResult<()> {
-        let (pkg, owner) = self
-            .package_model(r)
-            .await?
-            .ok_or_else(|| DomainError::not_found(format!("package {}/{}", r.owner, r.name)))?;
+        let (pkg, owner) = self.live_package(actor, r).await?;
         self.authorize_package(actor, Action::Write, &pkg, &owner)
             .await?;
         let v = package_version::Entity::find_by_id(version_id)

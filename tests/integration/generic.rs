@@ -54,11 +54,12 @@ async fn lifecycle() {
             .starts_with("sandbox")
     );
     assert_eq!(got.text().await.expect("body"), "hello packyard");
+    // Private: anonymous callers get the challenge (as for a missing package).
     assert_eq!(
         app.get(None, "/generic/alice/tool/1.0.0/tool.tar.gz")
             .await
             .status(),
-        404
+        401
     );
 
     // Ranges.
