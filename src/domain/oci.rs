@@ -270,7 +270,8 @@ impl Domain {
         let requested: Vec<&str> = scopes.iter().flat_map(|s| s.split(' ')).collect();
         if requested.len() > MAX_TOKEN_SCOPES {
             return Err(DomainError::invalid(format!(
-                "at most {MAX_TOKEN_SCOPES} scopes per token"
+                "too many scopes: at most {MAX_TOKEN_SCOPES} per token request, {} asked for",
+                requested.len()
             )));
         }
         let mut access = Vec::new();
@@ -989,11 +990,19 @@ impl Domain {
         let staged = self.stage_bytes(bytes.clone(), want, &expect).await?;
         let digest = staged.digest();
 
-        let descriptors = |key: &str| -> Vec<Value> {
-            doc.get(key)
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default()
+        // A descriptor list is an array of objects (the image spec's schema): anything else
+        // is an invalid manifest, not an empty list (else `"layers": "nope"` would store an
+        // image without its layers).
+        let descriptors = |key: &str| -> DomainResult<Vec<Value>> {
+            match doc.get(key) {
+                None => Ok(Vec::new()),
+                Some(Value::Array(items)) if items.iter().all(Value::is_object) => {
+                    Ok(items.clone())
+                }
+                Some(_) => Err(DomainError::invalid(format!(
+                    "manifest field {key:?} must be an array of descriptors"
+                ))),
+            }
         };
         let mut files = vec![NewFile {
             name: FileName::parse(&digest)?,
@@ -1005,10 +1014,13 @@ impl Domain {
         if is_image {
             let config = doc
                 .get("config")
+                .filter(|c| c.is_object())
                 .cloned()
-                .ok_or_else(|| DomainError::invalid("image manifest without config"))?;
+                .ok_or_else(|| {
+                    DomainError::invalid("image manifest without a config descriptor")
+                })?;
             for (n, descriptor) in std::iter::once(config)
-                .chain(descriptors("layers"))
+                .chain(descriptors("layers")?)
                 .enumerate()
             {
                 // Foreign layers live elsewhere. The config never does: it must be a blob
@@ -1060,7 +1072,7 @@ impl Domain {
                 .package_model(&image.package_ref())
                 .await?
                 .map(|(p, _)| p);
-            for descriptor in descriptors("manifests") {
+            for descriptor in descriptors("manifests")? {
                 let d = descriptor
                     .get("digest")
                     .and_then(Value::as_str)

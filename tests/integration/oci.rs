@@ -1908,6 +1908,75 @@ async fn deleted_and_unborn_private_images_keep_their_blobs_private() {
     );
 }
 
+/// Malformed requests get the spec's 400s: a manifest whose layers aren't a list, a page
+/// size that isn't a number, and a token request with too many scopes (not a name error).
+#[tokio::test]
+async fn malformed_manifests_page_sizes_and_scope_lists_are_refused() {
+    let app = TestApp::spawn().await;
+    let token = app.user_with_token("rex");
+    let reg = Registry {
+        app: &app,
+        user: "rex",
+        token: &token,
+    };
+    reg.image("rex/app", "v1", b"layer").await;
+    let config = reg.push_blob("rex/app", br#"{"os":"linux"}"#).await;
+    for layers in [
+        json!("nope"),
+        json!({"digest": "x"}),
+        json!(["nope"]),
+        json!(7),
+    ] {
+        let manifest = json!({
+            "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config, "size": 14},
+            "layers": layers,
+        });
+        let resp = reg.push_manifest("rex/app", "bad", &manifest).await;
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "layers {layers}");
+        let body: Value = resp.json().await.expect("json");
+        assert_eq!(error_code(&body), "MANIFEST_INVALID", "{body}");
+    }
+    let index = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": "nope"});
+    let resp = reg.push_manifest("rex/app", "bad", &index).await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let resp = reg
+        .send(Method::GET, "/v2/rex/app/manifests/bad", &[], vec![])
+        .await;
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND, "nothing was stored");
+
+    for path in [
+        "/v2/rex/app/tags/list?n=-1",
+        "/v2/rex/app/tags/list?n=x",
+        "/v2/_catalog?n=-1",
+    ] {
+        let resp = reg.send(Method::GET, path, &[], vec![]).await;
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{path}");
+        let body: Value = resp.json().await.expect("json");
+        assert_eq!(
+            error_code(&body),
+            "PAGINATION_NUMBER_INVALID",
+            "{path}: {body}"
+        );
+    }
+
+    let scopes: Vec<String> = (0..40)
+        .map(|i| format!("scope=repository:rex/app{i}:pull"))
+        .collect();
+    let resp = app
+        .http
+        .get(format!("{}/v2/token?{}", app.url, scopes.join("&")))
+        .basic_auth("rex", Some(&token))
+        .send()
+        .await
+        .expect("token");
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let body: Value = resp.json().await.expect("json");
+    assert_ne!(error_code(&body), "NAME_INVALID", "{body}");
+    let detail = body["errors"][0]["detail"].as_str().expect("detail");
+    assert!(detail.contains("32") && detail.contains("40"), "{detail}");
+}
+
 /// The OCI door's answers for a private image and a missing one are the same, for an
 /// anonymous token (the challenge) and for a signed-in outsider (not found), reads and
 /// deletes alike; a public image still reads anonymously.
