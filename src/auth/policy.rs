@@ -75,8 +75,21 @@ pub fn can_read(actor: &Actor, facts: &PackageFacts<'_>) -> bool {
         || (facts.visibility == Visibility::Internal && facts.org_member)
 }
 
+/// The one answer about a package the caller may not know of: missing, or there but not
+/// readable by it (or deleted, and not restorable by it) answer alike, on every door, for
+/// reads and writes, so no answer tells them apart. Anonymous callers get `Unauthenticated`
+/// (the door's 401 challenge: Maven, NuGet and bundler send credentials only after one);
+/// signed-in callers get `NotFound` naming `what`.
+pub fn unknown(actor: &Actor, what: impl Into<String>) -> DomainError {
+    if actor.is_anonymous() {
+        DomainError::Unauthenticated("authentication required".into())
+    } else {
+        DomainError::NotFound(what.into())
+    }
+}
+
 /// Decides whether `actor` may do `action` to the package. A caller who may not read the
-/// package gets `NotFound` (its existence is not leaked); anonymous callers who need
+/// package gets [`unknown`] (its existence is not leaked); anonymous callers who need
 /// credentials get `Unauthenticated`; callers who may read but not act get `Forbidden`.
 pub fn authorize(
     actor: &Actor,
@@ -84,13 +97,13 @@ pub fn authorize(
     facts: &PackageFacts<'_>,
 ) -> Result<(), DomainError> {
     let what = || format!("package {}/{}", facts.owner_login, facts.name);
+    if !can_read(actor, facts) {
+        return Err(unknown(actor, what()));
+    }
     if action != Action::Read && actor.is_anonymous() {
         return Err(DomainError::Unauthenticated(
             "authentication required".into(),
         ));
-    }
-    if !can_read(actor, facts) {
-        return Err(DomainError::NotFound(what()));
     }
     let (needed_role, needed_scope) = match action {
         Action::Read => return Ok(()),
@@ -261,8 +274,8 @@ mod tests {
         let table: Vec<Case<'_>> = vec![
             //                                   Read Write Admin Delete
             ("anonymous", &anonymous, Public, [Y, U, U, U]),
-            ("anonymous", &anonymous, Internal, [N, U, U, U]),
-            ("anonymous", &anonymous, Private, [N, U, U, U]),
+            ("anonymous", &anonymous, Internal, [U, U, U, U]),
+            ("anonymous", &anonymous, Private, [U, U, U, U]),
             ("reader", &reader, Public, [Y, F, F, F]),
             ("reader", &reader, Private, [Y, F, F, F]),
             ("writer", &writer, Private, [Y, Y, F, F]),

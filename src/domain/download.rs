@@ -178,10 +178,7 @@ impl Domain {
         version: &VersionName,
         name: &FileName,
     ) -> DomainResult<()> {
-        let (pkg, owner) = self
-            .package_model(r)
-            .await?
-            .ok_or_else(|| DomainError::not_found(format!("package {}/{}", r.owner, r.name)))?;
+        let (pkg, owner) = self.live_package(actor, r).await?;
         self.authorize_package(actor, Action::Delete, &pkg, &owner)
             .await?;
         let v = live_version(&self.db, pkg.id, version.as_str())

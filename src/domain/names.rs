@@ -34,10 +34,51 @@ newtype!(PackageName);
 newtype!(VersionName);
 newtype!(FileName);
 
-fn no_controls(what: &str, s: &str) -> DomainResult<()> {
-    if s.chars().any(|c| c.is_control()) {
+/// Characters a reader can't see, or that reorder what they see: controls (Cc), format
+/// characters (Cf: bidi overrides and isolates, zero-width spaces and joiners, the BOM,
+/// tags), line and paragraph separators, whitespace other than the ASCII space, and the
+/// invisible fillers and variation selectors. A name holding one looks like another name
+/// (`f.txt` and `f.txt\u{200b}`), or shows its parts in another order (`txt.exe` behind a
+/// right-to-left override), so no identifier may.
+fn is_invisible(c: char) -> bool {
+    c.is_control()
+        || (c.is_whitespace() && c != ' ')
+        || matches!(
+            c,
+            '\u{00AD}'
+                | '\u{034F}'
+                | '\u{061C}'
+                | '\u{0600}'..='\u{0605}'
+                | '\u{06DD}'
+                | '\u{070F}'
+                | '\u{0890}'..='\u{0891}'
+                | '\u{08E2}'
+                | '\u{115F}'..='\u{1160}'
+                | '\u{17B4}'..='\u{17B5}'
+                | '\u{180B}'..='\u{180F}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{202A}'..='\u{202E}'
+                | '\u{2060}'..='\u{206F}'
+                | '\u{3164}'
+                | '\u{FE00}'..='\u{FE0F}'
+                | '\u{FEFF}'
+                | '\u{FFA0}'
+                | '\u{FFF0}'..='\u{FFFB}'
+                | '\u{FFFE}'..='\u{FFFF}'
+                | '\u{110BD}'
+                | '\u{110CD}'
+                | '\u{13430}'..='\u{1343F}'
+                | '\u{1BCA0}'..='\u{1BCA3}'
+                | '\u{1D173}'..='\u{1D17A}'
+                | '\u{E0000}'..='\u{E0FFF}'
+        )
+}
+
+fn no_invisible(what: &str, s: &str) -> DomainResult<()> {
+    if let Some(c) = s.chars().find(|&c| is_invisible(c)) {
         return Err(DomainError::invalid(format!(
-            "{what} must not contain control characters"
+            "{what} {s:?} must not contain control, format or invisible characters (found U+{:04X})",
+            c as u32
         )));
     }
     Ok(())
@@ -69,7 +110,7 @@ impl PackageName {
     /// separated by `/` (container images nest), none of them empty, `.` or `..`.
     /// Doors apply their own, stricter grammar first.
     pub fn parse(s: &str) -> DomainResult<Self> {
-        no_controls("package name", s)?;
+        no_invisible("package name", s)?;
         if s.is_empty() || s.len() > 255 {
             return Err(DomainError::invalid(
                 "package name must be 1 to 255 characters",
@@ -105,7 +146,7 @@ impl PackageName {
 impl VersionName {
     /// A version: 1–255 printable characters without `/`, `\` or whitespace, not `.`/`..`.
     pub fn parse(s: &str) -> DomainResult<Self> {
-        no_controls("version", s)?;
+        no_invisible("version", s)?;
         if s.is_empty() || s.len() > 255 || s == "." || s == ".." {
             return Err(DomainError::invalid(format!("invalid version {s:?}")));
         }
@@ -121,9 +162,16 @@ impl VersionName {
 }
 
 impl FileName {
-    /// A file name: one path segment of 1–255 printable characters, not `.`/`..`.
+    /// A file name: one path segment of 1–255 printable characters, not `.`/`..`, without
+    /// invisible characters or spaces at either end: each file of a version must look
+    /// different from every other (`f.txt ` would be a second `f.txt`).
     pub fn parse(s: &str) -> DomainResult<Self> {
-        no_controls("file name", s)?;
+        no_invisible("file name", s)?;
+        if s.starts_with(' ') || s.ends_with(' ') {
+            return Err(DomainError::invalid(format!(
+                "file name {s:?} must not start or end with a space"
+            )));
+        }
         if s.is_empty() || s.len() > 255 || s == "." || s == ".." {
             return Err(DomainError::invalid(format!("invalid file name {s:?}")));
         }
@@ -176,5 +224,35 @@ mod tests {
         for bad in ["", ".", "..", "a/b", "..\\x", "x\ny"] {
             assert!(FileName::parse(bad).is_err(), "{bad:?} accepted");
         }
+    }
+
+    #[test]
+    fn file_names_refuse_what_a_reader_cant_see() {
+        for ok in ["my file.txt", "café.txt", "日本語.tar.gz", "a-b_c+d.zip"] {
+            assert!(FileName::parse(ok).is_ok(), "{ok:?} refused");
+        }
+        for bad in [
+            "f.txt ",
+            " f.txt",
+            "f.txt\t",
+            "f\u{00A0}.txt",
+            "f.txt\u{200B}",
+            "f\u{200D}.txt",
+            "\u{FEFF}f.txt",
+            "evil\u{202E}txt.exe",
+            "f\u{2066}.txt\u{2069}",
+            "f\u{200E}.txt",
+            "f\u{2028}.txt",
+            "f\u{00AD}.txt",
+            "f\u{FE0F}.txt",
+            "f\u{E0041}.txt",
+            "f\u{3164}.txt",
+            "f\u{7F}.txt",
+        ] {
+            assert!(FileName::parse(bad).is_err(), "{bad:?} accepted");
+        }
+        // The same rule for package names and versions (every door's identifiers).
+        assert!(PackageName::parse("tool\u{202E}").is_err());
+        assert!(VersionName::parse("1.0\u{200B}").is_err());
     }
 }

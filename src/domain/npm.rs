@@ -96,10 +96,7 @@ impl Domain {
         r: &PackageRef,
         update: &NpmDocumentUpdate,
     ) -> DomainResult<NpmUpdateOutcome> {
-        let (pkg, owner) = self
-            .package_model(r)
-            .await?
-            .ok_or_else(|| DomainError::not_found(format!("package {}/{}", r.owner, r.name)))?;
+        let (pkg, owner) = self.live_package(actor, r).await?;
         self.authorize_package(actor, Action::Write, &pkg, &owner)
             .await?;
         let live = live_versions(&self.db, pkg.id).await?;

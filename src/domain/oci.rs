@@ -22,7 +22,7 @@ use crate::{
     auth::{
         Actor,
         jwt::{Access, Claims, JwtKeys},
-        policy::Action,
+        policy::{self, Action},
     },
     domain::{
         Domain, OwnerName, PackageName, PackageType, VersionName,
@@ -270,7 +270,8 @@ impl Domain {
         let requested: Vec<&str> = scopes.iter().flat_map(|s| s.split(' ')).collect();
         if requested.len() > MAX_TOKEN_SCOPES {
             return Err(DomainError::invalid(format!(
-                "at most {MAX_TOKEN_SCOPES} scopes per token"
+                "too many scopes: at most {MAX_TOKEN_SCOPES} per token request, {} asked for",
+                requested.len()
             )));
         }
         let mut access = Vec::new();
@@ -352,8 +353,14 @@ impl Domain {
                     .authorize_package(actor, Action::Delete, pkg, owner)
                     .await
                     .is_ok(),
-                // A new image: who may create it may push to it (and pull what they push).
-                (None, "push" | "pull" | "*") => self.may_create_image(actor, image).await?,
+                // A new image: who may create it may push to it; pulling its blobs before
+                // its first manifest is `authorize_pull`'s call.
+                (None, "pull") => match self.authorize_pull(actor, image).await {
+                    Ok(_) => true,
+                    Err(DomainError::NotFound(_) | DomainError::Unauthenticated(_)) => false,
+                    Err(e) => return Err(e),
+                },
+                (None, "push" | "*") => self.may_create_image(actor, image).await?,
                 _ => false,
             };
             if allowed {
@@ -414,19 +421,37 @@ impl Domain {
         }
     }
 
-    /// Checks the actor may pull from an image: the image exists and is readable, or it is
-    /// a new image the actor is pushing (its blobs are readable before its first manifest).
+    /// Checks the actor may pull from an image (its manifests and blobs); `Ok` is the
+    /// owner's id. Blobs are linked to a name, so they can be there without a live image:
+    /// pushed before its first manifest, or left by a deleted one. They are read by the
+    /// same policy as the image: a deleted image by those who may restore it; one not yet
+    /// created as a private image without grants (its owner, the organization's owners
+    /// and site admins hold a role on it; members who may merely create images don't).
+    /// Everyone else gets the answer for an image that isn't there.
     async fn authorize_pull(&self, actor: &Actor, image: &ImageName) -> DomainResult<i64> {
-        match self.package_model(&image.package_ref()).await? {
-            Some((pkg, owner)) => {
-                self.authorize_package(actor, Action::Read, &pkg, &owner)
-                    .await?;
-                Ok(owner.id)
-            }
-            None if self.may_create_image(actor, image).await? => {
-                Ok(self.account_model(&image.owner).await?.id)
-            }
-            None => Err(DomainError::not_found(format!("package {image}"))),
+        let r = image.package_ref();
+        if let Some((pkg, owner)) = self.package_model(&r).await? {
+            self.authorize_package(actor, Action::Read, &pkg, &owner)
+                .await?;
+            return Ok(owner.id);
+        }
+        let unknown = || policy::unknown(actor, format!("package {image}"));
+        let (pkg, owner, action) = match self.deleted_package_model(&r).await? {
+            Some((pkg, owner)) => (pkg, owner, Action::Delete),
+            None => match self.account_model(&image.owner).await {
+                Ok(owner) => (unborn_image(&owner, &image.name), owner, Action::Read),
+                Err(DomainError::NotFound(_)) => return Err(unknown()),
+                Err(e) => return Err(e),
+            },
+        };
+        match self.authorize_package(actor, action, &pkg, &owner).await {
+            Ok(_) => Ok(owner.id),
+            Err(
+                DomainError::NotFound(_)
+                | DomainError::Forbidden(_)
+                | DomainError::Unauthenticated(_),
+            ) => Err(unknown()),
+            Err(e) => Err(e),
         }
     }
 
@@ -602,10 +627,7 @@ impl Domain {
         image: &ImageName,
         digest: &OciDigest,
     ) -> DomainResult<()> {
-        let (pkg, owner) = self
-            .package_model(&image.package_ref())
-            .await?
-            .ok_or_else(|| DomainError::not_found(format!("blob {digest}")))?;
+        let (pkg, owner) = self.live_package(actor, &image.package_ref()).await?;
         self.authorize_package(actor, Action::Delete, &pkg, &owner)
             .await?;
         let row = self
@@ -968,11 +990,19 @@ impl Domain {
         let staged = self.stage_bytes(bytes.clone(), want, &expect).await?;
         let digest = staged.digest();
 
-        let descriptors = |key: &str| -> Vec<Value> {
-            doc.get(key)
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default()
+        // A descriptor list is an array of objects (the image spec's schema): anything else
+        // is an invalid manifest, not an empty list (else `"layers": "nope"` would store an
+        // image without its layers).
+        let descriptors = |key: &str| -> DomainResult<Vec<Value>> {
+            match doc.get(key) {
+                None => Ok(Vec::new()),
+                Some(Value::Array(items)) if items.iter().all(Value::is_object) => {
+                    Ok(items.clone())
+                }
+                Some(_) => Err(DomainError::invalid(format!(
+                    "manifest field {key:?} must be an array of descriptors"
+                ))),
+            }
         };
         let mut files = vec![NewFile {
             name: FileName::parse(&digest)?,
@@ -984,10 +1014,13 @@ impl Domain {
         if is_image {
             let config = doc
                 .get("config")
+                .filter(|c| c.is_object())
                 .cloned()
-                .ok_or_else(|| DomainError::invalid("image manifest without config"))?;
+                .ok_or_else(|| {
+                    DomainError::invalid("image manifest without a config descriptor")
+                })?;
             for (n, descriptor) in std::iter::once(config)
-                .chain(descriptors("layers"))
+                .chain(descriptors("layers")?)
                 .enumerate()
             {
                 // Foreign layers live elsewhere. The config never does: it must be a blob
@@ -1039,7 +1072,7 @@ impl Domain {
                 .package_model(&image.package_ref())
                 .await?
                 .map(|(p, _)| p);
-            for descriptor in descriptors("manifests") {
+            for descriptor in descriptors("manifests")? {
                 let d = descriptor
                     .get("digest")
                     .and_then(Value::as_str)
@@ -1150,10 +1183,7 @@ impl Domain {
         image: &ImageName,
         reference: &Reference,
     ) -> DomainResult<(i64, package_version::Model)> {
-        let (pkg, owner) = self
-            .package_model(&image.package_ref())
-            .await?
-            .ok_or_else(|| DomainError::not_found(format!("package {image}")))?;
+        let (pkg, owner) = self.live_package(actor, &image.package_ref()).await?;
         self.authorize_package(actor, Action::Read, &pkg, &owner)
             .await?;
         let version = match reference {
@@ -1371,6 +1401,23 @@ impl Domain {
             }
         }
         Ok(out)
+    }
+}
+
+/// An image before its first manifest, as the gate judges it: private, no grants, no
+/// repository (the id names no row, so no grant matches it).
+fn unborn_image(owner: &entity::account::Model, name: &PackageName) -> package::Model {
+    package::Model {
+        id: 0,
+        owner_id: owner.id,
+        format: PackageType::Container.as_str().into(),
+        name: name.to_string(),
+        visibility: crate::domain::Visibility::Private.as_str().into(),
+        repository_id: None,
+        inherit_access: false,
+        created_at: now(),
+        updated_at: now(),
+        deleted_at: None,
     }
 }
 

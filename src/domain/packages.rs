@@ -14,7 +14,10 @@ use sea_orm::{
 };
 
 use crate::{
-    auth::{Actor, policy::Action},
+    auth::{
+        Actor,
+        policy::{self, Action},
+    },
     domain::{
         Domain, audit,
         names::{OwnerName, PackageName, VersionName},
@@ -181,6 +184,77 @@ impl Domain {
         Ok((pkg, owner))
     }
 
+    /// The live package a ref names, for a caller about to be gated on it: a missing one
+    /// answers as one the caller may not read ([`policy::unknown`]).
+    pub(crate) async fn live_package(
+        &self,
+        actor: &Actor,
+        r: &PackageRef,
+    ) -> DomainResult<(package::Model, account::Model)> {
+        self.package_model(r)
+            .await?
+            .ok_or_else(|| policy::unknown(actor, format!("package {}/{}", r.owner, r.name)))
+    }
+
+    /// A package by id, gated: live for `action`; deleted for `on_deleted` (`None`: a
+    /// deleted package is not there). A missing id, a package the caller may not read and
+    /// a deleted one it may not act on answer alike ([`policy::unknown`] of `what`), naming
+    /// no package: ids are sequential, and a name in the answer would list private ones.
+    pub(crate) async fn gated_package_by_id(
+        &self,
+        actor: &Actor,
+        id: i64,
+        action: Action,
+        on_deleted: Option<Action>,
+        what: &str,
+    ) -> DomainResult<(package::Model, account::Model, Option<Role>)> {
+        let unknown = || policy::unknown(actor, what);
+        let (pkg, owner) = match self.package_model_by_id(id).await {
+            Ok(found) => found,
+            Err(DomainError::NotFound(_)) => return Err(unknown()),
+            Err(e) => return Err(e),
+        };
+        let action = match (pkg.deleted_at, on_deleted) {
+            (None, _) => action,
+            (Some(_), Some(on_deleted)) => on_deleted,
+            (Some(_), None) => return Err(unknown()),
+        };
+        let deleted = pkg.deleted_at.is_some();
+        match self.authorize_package(actor, action, &pkg, &owner).await {
+            Ok(role) => Ok((pkg, owner, role)),
+            Err(DomainError::NotFound(_)) => Err(unknown()),
+            // Deleted things are for those who may restore them; others learn nothing.
+            Err(DomainError::Forbidden(_) | DomainError::Unauthenticated(_)) if deleted => {
+                Err(unknown())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The most recently deleted package a ref names that can still be restored (deleted
+    /// within the restore period), with its owner; no permission check.
+    pub(crate) async fn deleted_package_model(
+        &self,
+        r: &PackageRef,
+    ) -> DomainResult<Option<(package::Model, account::Model)>> {
+        let Some(owner) = account::Entity::find()
+            .filter(account::Column::Login.eq(r.owner.as_str()))
+            .one(&self.db)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let pkg = package::Entity::find()
+            .filter(package::Column::OwnerId.eq(owner.id))
+            .filter(package::Column::Format.eq(r.package_type.as_str()))
+            .filter(package::Column::Name.eq(r.name.as_str()))
+            .filter(package::Column::DeletedAt.gt(now() - Duration::days(self.config.restore_days)))
+            .order_by_desc(package::Column::DeletedAt)
+            .one(&self.db)
+            .await?;
+        Ok(pkg.map(|p| (p, owner)))
+    }
+
     /// Looks up a live package the actor may read.
     pub async fn find_package(&self, actor: &Actor, r: &PackageRef) -> DomainResult<PackageInfo> {
         let (pkg, owner) = match self.cache.package(r) {
@@ -188,7 +262,7 @@ impl Domain {
             None => {
                 let started = std::time::Instant::now();
                 let found = self.package_model(r).await?.ok_or_else(|| {
-                    DomainError::not_found(format!("package {}/{}", r.owner, r.name))
+                    policy::unknown(actor, format!("package {}/{}", r.owner, r.name))
                 })?;
                 self.cache.put_package(r, started, &found.0, &found.1);
                 found
@@ -231,23 +305,9 @@ impl Domain {
 
     /// A package by id. Deleted packages are visible only to their admins.
     pub async fn package_by_id(&self, actor: &Actor, id: i64) -> DomainResult<PackageInfo> {
-        let (pkg, owner) = self.package_model_by_id(id).await?;
-        let action = if pkg.deleted_at.is_some() {
-            Action::Delete
-        } else {
-            Action::Read
-        };
-        let role = self
-            .authorize_package(actor, action, &pkg, &owner)
-            .await
-            .map_err(|e| match e {
-                DomainError::Forbidden(_) | DomainError::Unauthenticated(_)
-                    if action == Action::Delete =>
-                {
-                    DomainError::not_found("package")
-                }
-                other => other,
-            })?;
+        let (pkg, owner, role) = self
+            .gated_package_by_id(actor, id, Action::Read, Some(Action::Delete), "package")
+            .await?;
         package_info(pkg, owner.login, role)
     }
 
@@ -386,13 +446,12 @@ impl Domain {
         offset: u64,
         limit: u64,
     ) -> DomainResult<(Vec<VersionInfo>, u64)> {
-        let (pkg, owner) = self.package_model_by_id(package_id).await?;
-        let action = if state == State::Deleted || pkg.deleted_at.is_some() {
-            Action::Delete
-        } else {
-            Action::Read
+        let action = match state {
+            State::Deleted => Action::Delete,
+            State::Active => Action::Read,
         };
-        self.authorize_package(actor, action, &pkg, &owner).await?;
+        self.gated_package_by_id(actor, package_id, action, Some(Action::Delete), "package")
+            .await?;
         let query = package_version::Entity::find()
             .filter(package_version::Column::PackageId.eq(package_id));
         let query = match state {
@@ -451,25 +510,30 @@ impl Domain {
         let v = package_version::Entity::find_by_id(id)
             .one(&self.db)
             .await?
-            .ok_or_else(|| DomainError::not_found("package version"))?;
-        let (pkg, owner) = self.package_model_by_id(v.package_id).await?;
+            .ok_or_else(|| policy::unknown(actor, "package version"))?;
         // Deleted things are for their admins only; others learn nothing.
-        let action = if v.deleted_at.is_some() || pkg.deleted_at.is_some() {
+        let action = if v.deleted_at.is_some() {
             Action::Delete
         } else {
             Action::Read
         };
-        self.authorize_package(actor, action, &pkg, &owner)
+        let deleted = v.deleted_at.is_some();
+        match self
+            .gated_package_by_id(
+                actor,
+                v.package_id,
+                action,
+                Some(Action::Delete),
+                "package version",
+            )
             .await
-            .map_err(|e| match e {
-                DomainError::Forbidden(_) | DomainError::Unauthenticated(_)
-                    if action == Action::Delete =>
-                {
-                    DomainError::not_found("package version")
-                }
-                other => other,
-            })?;
-        Ok(version_info(v))
+        {
+            Ok(_) => Ok(version_info(v)),
+            Err(DomainError::Forbidden(_)) if deleted => {
+                Err(policy::unknown(actor, "package version"))
+            }
+            Err(e) => Err(e),
+        }
     }
 
     // Batch reads for DataLoaders. Their ids come from objects the caller was already
@@ -632,11 +696,8 @@ impl Domain {
         actor: &Actor,
         package_id: i64,
     ) -> DomainResult<(package::Model, account::Model)> {
-        let (pkg, owner) = self.package_model_by_id(package_id).await?;
-        if pkg.deleted_at.is_some() {
-            return Err(DomainError::not_found("package"));
-        }
-        self.authorize_package(actor, Action::Admin, &pkg, &owner)
+        let (pkg, owner, _) = self
+            .gated_package_by_id(actor, package_id, Action::Admin, None, "package")
             .await?;
         Ok((pkg, owner))
     }
@@ -865,10 +926,7 @@ impl Domain {
         tag: &str,
         version: &VersionName,
     ) -> DomainResult<TagInfo> {
-        let (pkg, owner) = self
-            .package_model(r)
-            .await?
-            .ok_or_else(|| DomainError::not_found(format!("package {}/{}", r.owner, r.name)))?;
+        let (pkg, owner) = self.live_package(actor, r).await?;
         self.authorize_package(actor, Action::Write, &pkg, &owner)
             .await?;
         let v = live_version(&self.db, pkg.id, version.as_str())
@@ -891,10 +949,7 @@ impl Domain {
 
     /// Removes a tag; the version stays.
     pub async fn delete_tag(&self, actor: &Actor, r: &PackageRef, tag: &str) -> DomainResult<()> {
-        let (pkg, owner) = self
-            .package_model(r)
-            .await?
-            .ok_or_else(|| DomainError::not_found(format!("package {}/{}", r.owner, r.name)))?;
+        let (pkg, owner) = self.live_package(actor, r).await?;
         self.authorize_package(actor, Action::Write, &pkg, &owner)
             .await?;
         let txn = self.db.begin().await?;
@@ -947,11 +1002,8 @@ impl Domain {
         actor: &Actor,
         package_id: i64,
     ) -> DomainResult<PackageInfo> {
-        let (pkg, owner) = self.package_model_by_id(package_id).await?;
-        if pkg.deleted_at.is_some() {
-            return Err(DomainError::not_found("package"));
-        }
-        self.authorize_package(actor, Action::Delete, &pkg, &owner)
+        let (pkg, owner, _) = self
+            .gated_package_by_id(actor, package_id, Action::Delete, None, "package")
             .await?;
         self.check_delete_threshold(&pkg, None).await?;
         let txn = self.db.begin().await?;
@@ -982,13 +1034,13 @@ impl Domain {
         let v = package_version::Entity::find_by_id(version_id)
             .one(&self.db)
             .await?
-            .ok_or_else(|| DomainError::not_found("package version"))?;
-        let (pkg, owner) = self.package_model_by_id(v.package_id).await?;
-        if v.deleted_at.is_some() || pkg.deleted_at.is_some() {
+            .ok_or_else(|| policy::unknown(actor, "package version"))?;
+        let (pkg, _, _) = self
+            .gated_package_by_id(actor, v.package_id, Action::Delete, None, "package version")
+            .await?;
+        if v.deleted_at.is_some() {
             return Err(DomainError::not_found("package version"));
         }
-        self.authorize_package(actor, Action::Delete, &pkg, &owner)
-            .await?;
         self.check_delete_threshold(&pkg, Some(v.id)).await?;
         let live = package_version::Entity::find()
             .filter(package_version::Column::PackageId.eq(pkg.id))
@@ -1040,10 +1092,7 @@ impl Domain {
         version: &VersionName,
         last: LastVersion,
     ) -> DomainResult<VersionInfo> {
-        let (pkg, owner) = self
-            .package_model(r)
-            .await?
-            .ok_or_else(|| DomainError::not_found(format!("package {}/{}", r.owner, r.name)))?;
+        let (pkg, owner) = self.live_package(actor, r).await?;
         self.authorize_package(actor, Action::Delete, &pkg, &owner)
             .await?;
         let v = live_version(&self.db, pkg.id, version.as_str())
@@ -1069,19 +1118,15 @@ impl Domain {
         actor: &Actor,
         r: &PackageRef,
     ) -> DomainResult<PackageInfo> {
-        let owner = self.account_model(&r.owner).await?;
-        let deleted = package::Entity::find()
-            .filter(package::Column::OwnerId.eq(owner.id))
-            .filter(package::Column::Format.eq(r.package_type.as_str()))
-            .filter(package::Column::Name.eq(r.name.as_str()))
-            .filter(package::Column::DeletedAt.is_not_null())
-            .order_by_desc(package::Column::DeletedAt)
-            .one(&self.db)
-            .await?
-            .ok_or_else(|| {
-                DomainError::not_found(format!("deleted package {}/{}", r.owner, r.name))
-            })?;
-        self.restore_package(actor, deleted.id).await
+        // A missing owner or package and one the caller may not restore answer alike.
+        let unknown = || policy::unknown(actor, format!("deleted package {}/{}", r.owner, r.name));
+        let deleted = self.deleted_package_model(r).await?.ok_or_else(unknown)?;
+        self.restore_package(actor, deleted.0.id)
+            .await
+            .map_err(|e| match e {
+                DomainError::NotFound(_) => unknown(),
+                other => other,
+            })
     }
 
     /// How many live versions each package has.
@@ -1105,8 +1150,14 @@ impl Domain {
         actor: &Actor,
         package_id: i64,
     ) -> DomainResult<PackageInfo> {
-        let (pkg, owner) = self.package_model_by_id(package_id).await?;
-        self.authorize_package(actor, Action::Delete, &pkg, &owner)
+        let (pkg, owner, _) = self
+            .gated_package_by_id(
+                actor,
+                package_id,
+                Action::Delete,
+                Some(Action::Delete),
+                "package",
+            )
             .await?;
         self.restorable(pkg.deleted_at)?;
         let taken = package::Entity::find()
@@ -1199,9 +1250,15 @@ impl Domain {
         let v = package_version::Entity::find_by_id(version_id)
             .one(&self.db)
             .await?
-            .ok_or_else(|| DomainError::not_found("package version"))?;
-        let (pkg, owner) = self.package_model_by_id(v.package_id).await?;
-        self.authorize_package(actor, Action::Delete, &pkg, &owner)
+            .ok_or_else(|| policy::unknown(actor, "package version"))?;
+        let (pkg, _, _) = self
+            .gated_package_by_id(
+                actor,
+                v.package_id,
+                Action::Delete,
+                Some(Action::Delete),
+                "package version",
+            )
             .await?;
         if pkg.deleted_at.is_some() {
             return Err(DomainError::invalid("restore the package first"));

@@ -240,7 +240,26 @@ impl Domain {
             org_role,
             members_can_create_packages: owner.members_can_create_packages,
         };
-        policy::authorize_create(actor, &facts, r.name.as_str())
+        policy::authorize_create(actor, &facts, r.name.as_str())?;
+        // A deleted package keeps its name while it can be restored: only those who may
+        // restore it may take the name (else its admins' restore fails, and a new package
+        // under the old name would serve its readers someone else's content).
+        if let Some((deleted, _)) = self.deleted_package_model(r).await? {
+            match self
+                .authorize_package(actor, Action::Delete, &deleted, owner)
+                .await
+            {
+                Ok(_) => {}
+                Err(DomainError::NotFound(_) | DomainError::Forbidden(_)) => {
+                    return Err(DomainError::forbidden(format!(
+                        "{}/{} is taken by a package you may not publish to",
+                        owner.login, r.name
+                    )));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
     }
 
     /// Publishes a version with its files in one transaction. On the first publish the

@@ -466,7 +466,8 @@ impl PackageQuery {
         };
         match c.domain.find_package(c.actor, &r).await {
             Ok(p) => Ok(Some(PackageObject(p))),
-            Err(DomainError::NotFound(_)) => Ok(None),
+            // A package the caller may not know of (anonymous callers are asked to sign in).
+            Err(DomainError::NotFound(_) | DomainError::Unauthenticated(_)) => Ok(None),
             Err(e) => Err(gql_error(e)),
         }
     }

@@ -54,11 +54,12 @@ async fn lifecycle() {
             .starts_with("sandbox")
     );
     assert_eq!(got.text().await.expect("body"), "hello packyard");
+    // Private: anonymous callers get the challenge (as for a missing package).
     assert_eq!(
         app.get(None, "/generic/alice/tool/1.0.0/tool.tar.gz")
             .await
             .status(),
-        404
+        401
     );
 
     // Ranges.
@@ -186,6 +187,11 @@ async fn bad_names_are_refused_before_any_io() {
         "carol/.hidden/1/f",
         "Bad_Owner!/pkg/1/f",
         "carol/pkg/1/%00",
+        // Names that look like another: a trailing space, a bidi override, a zero-width
+        // space.
+        "carol/pkg/1/f.txt%20",
+        "carol/pkg/1/evil%E2%80%AEtxt.exe",
+        "carol/pkg/1/f%E2%80%8B.txt",
     ] {
         let resp = app.put_generic(Some(&token), path, "x").await;
         assert_eq!(resp.status(), 400, "{path}");

@@ -68,11 +68,12 @@ async fn newcomer_story() {
 
     // Anonymous callers can't see it; then it goes public and they can.
     assert_eq!(package(&app, None, "alice", "hello").await, Value::Null);
+    // (the file door asks them to sign in, as for a missing package)
     assert_eq!(
         app.get(None, "/generic/alice/hello/1.0.0/hello.txt")
             .await
             .status(),
-        404
+        401
     );
     let id = package(&app, Some(&token), "alice", "hello").await["id"]
         .as_str()
@@ -107,11 +108,12 @@ async fn newcomer_story() {
 
     // Delete, gone everywhere; listed as deleted for the admin; restore brings it back.
     app.gql_ok(Some(&token), r#"mutation($id: ID!) { deletePackage(input: {packageId: $id}) { package { deletedAt } } }"#, json!({"id": id})).await;
+    // Gone: anonymous callers get the challenge, as for any package that isn't public.
     assert_eq!(
         app.get(None, "/generic/alice/hello/1.0.0/hello.txt")
             .await
             .status(),
-        404
+        401
     );
     assert_eq!(
         package(&app, Some(&token), "alice", "hello").await,

@@ -395,13 +395,14 @@ async fn npm_access_rules_and_other_clients() {
     let public = package(&work, "@olive/open", "2.0.0", json!({}));
     owner.ok(&["publish", "--access", "public"], &public);
 
-    // Anonymous: the public package installs, the private one is "not found".
+    // Anonymous: the public package installs, the private one asks for credentials (as a
+    // missing one does).
     let anonymous = Npm::new(&app, "olive", None);
     let dir = consumer(anonymous.path());
     anonymous.ok(&["install", "@olive/open"], &dir);
     assert_eq!(node_require(&dir, "@olive/open"), "@olive/open@2.0.0");
     let err = anonymous.fails(&["install", "@olive/secret"], &dir);
-    assert!(err.contains("404"), "{err}");
+    assert!(err.contains("E401"), "{err}");
     let anon_publish = anonymous.fails(
         &["publish"],
         &package(anonymous.path(), "@olive/other", "1.0.0", json!({})),
@@ -728,7 +729,7 @@ async fn npm_access_restricted_and_head_probes() {
     npm.ok(&["publish"], &default);
     let linked = app.gql_ok(Some(&token), r#"{ package(owner: "open-org", packageType: NPM, name: "shown") { repository { name } } }"#, json!({})).await;
     assert_eq!(linked["package"]["repository"]["name"], "web");
-    assert_eq!(app.get(None, "/npm/@open-org%2fkept").await.status(), 404);
+    assert_eq!(app.get(None, "/npm/@open-org%2fkept").await.status(), 401);
     assert_eq!(app.get(None, "/npm/@open-org%2fshown").await.status(), 200);
 
     let url = format!("{}/npm/@open-org/shown/-/shown-1.0.0.tgz", app.url);

@@ -1727,3 +1727,375 @@ async fn registry_review_fixes() {
     assert_eq!(got.status(), StatusCode::OK);
     assert_eq!(got.headers()["docker-content-digest"], d512.as_str());
 }
+
+/// Blobs are read by the image's policy, whether or not the image is live: a deleted
+/// private image's layers are readable only by who may restore it, and its name can't be
+/// taken by a member who couldn't (the owner's restore then works); blobs pushed to a new
+/// image before its first manifest are not readable by other members.
+#[tokio::test]
+async fn deleted_and_unborn_private_images_keep_their_blobs_private() {
+    let app = TestApp::spawn().await;
+    let olga_token = app.user_with_token("olga");
+    app.create_org("acme", "olga");
+    let bob_token = app.user_with_token("bob");
+    app.gql_ok(Some(&olga_token), r#"mutation { addOrganizationMember(input: {organizationLogin: "acme", login: "bob"}) { member { role } } }"#, json!({})).await;
+    app.gql_ok(Some(&olga_token), r#"mutation { updateOrganizationPackageSettings(input: {organizationLogin: "acme", membersCanCreatePackages: true, defaultPackageVisibility: PRIVATE}) { organization { login } } }"#, json!({})).await;
+    let olga = Registry {
+        app: &app,
+        user: "olga",
+        token: &olga_token,
+    };
+    let bob = Registry {
+        app: &app,
+        user: "bob",
+        token: &bob_token,
+    };
+
+    olga.image("acme/app", "v1", b"olga's secret layer").await;
+    let layer = sha256(b"olga's secret layer");
+    let blob = format!("/v2/acme/app/blobs/{layer}");
+    assert_eq!(
+        bob.send(Method::GET, &blob, &[], vec![]).await.status(),
+        StatusCode::NOT_FOUND,
+        "a member without a role can't read a live private image"
+    );
+    let id = app
+        .gql_ok(
+            Some(&olga_token),
+            r#"{ package(owner: "acme", packageType: CONTAINER, name: "app") { id } }"#,
+            json!({}),
+        )
+        .await["package"]["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    app.gql_ok(
+        Some(&olga_token),
+        r#"mutation($id: ID!) { deletePackage(input: {packageId: $id}) { package { id } } }"#,
+        json!({"id": id}),
+    )
+    .await;
+
+    // Deleted: the blobs stay readable to who may restore the image, and no one else.
+    for method in [Method::GET, Method::HEAD] {
+        let resp = bob.send(method.clone(), &blob, &[], vec![]).await;
+        assert_eq!(resp.status(), StatusCode::NOT_FOUND, "{method} by bob");
+    }
+    assert_eq!(
+        olga.send(Method::GET, &blob, &[], vec![]).await.status(),
+        StatusCode::OK
+    );
+    // A bearer token doesn't grant bob pull on it either.
+    let jwt = bearer(&app, "bob", &bob_token, &["repository:acme/app:pull,push"]).await;
+    let resp = app
+        .http
+        .get(format!("{}{blob}", app.url))
+        .bearer_auth(&jwt)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+
+    // Bob can't take the deleted name (else olga's restore fails)...
+    let config_bytes = br#"{"os":"linux"}"#;
+    let config = sha256(config_bytes);
+    let resp = bob
+        .send(
+            Method::POST,
+            &format!("/v2/acme/app/blobs/uploads/?digest={config}"),
+            &[],
+            config_bytes.to_vec(),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    let manifest = json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config, "size": 14},
+        "layers": [],
+    });
+    let resp = bob.push_manifest("acme/app", "v1", &manifest).await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    let resp = bob
+        .send(Method::POST, "/v2/acme/app/blobs/uploads/", &[], vec![])
+        .await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    // ... nor on another door (the rule is the publish gate's)...
+    assert_eq!(
+        app.put_generic(Some(&olga_token), "acme/tool/1/f", "x")
+            .await
+            .status(),
+        201
+    );
+    let tool = app
+        .gql_ok(
+            Some(&olga_token),
+            r#"{ package(owner: "acme", packageType: GENERIC, name: "tool") { id } }"#,
+            json!({}),
+        )
+        .await["package"]["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    app.gql_ok(
+        Some(&olga_token),
+        r#"mutation($id: ID!) { deletePackage(input: {packageId: $id}) { package { id } } }"#,
+        json!({"id": tool}),
+    )
+    .await;
+    assert_eq!(
+        app.put_generic(Some(&bob_token), "acme/tool/2/f", "x")
+            .await
+            .status(),
+        403
+    );
+    assert_eq!(
+        app.put_generic(Some(&bob_token), "acme/app/1/f", "x")
+            .await
+            .status(),
+        201,
+        "another type's name is free"
+    );
+    // ... and olga's restore works.
+    let restored = app.graphql(Some(&olga_token), r#"mutation($id: ID!) { restorePackage(input: {packageId: $id}) { package { deletedAt } } }"#, json!({"id": id})).await;
+    assert!(restored.get("errors").is_none(), "{restored}");
+    assert_eq!(
+        olga.send(Method::GET, "/v2/acme/app/manifests/v1", &[], vec![])
+            .await
+            .status(),
+        StatusCode::OK
+    );
+
+    // Blobs of an image before its first manifest: its pusher (here the org's owner)
+    // reads them; a member who could create the image can't.
+    let early = olga.push_blob("acme/fresh", b"not yet an image").await;
+    let path = format!("/v2/acme/fresh/blobs/{early}");
+    assert_eq!(
+        olga.send(Method::HEAD, &path, &[], vec![]).await.status(),
+        StatusCode::OK
+    );
+    for method in [Method::GET, Method::HEAD] {
+        let resp = bob.send(method.clone(), &path, &[], vec![]).await;
+        assert_eq!(resp.status(), StatusCode::NOT_FOUND, "{method} by bob");
+    }
+    let jwt = bearer(
+        &app,
+        "bob",
+        &bob_token,
+        &["repository:acme/fresh:pull,push"],
+    )
+    .await;
+    let resp = app
+        .http
+        .get(format!("{}{path}", app.url))
+        .bearer_auth(&jwt)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    // Nor mount it into an image of his own.
+    let resp = bob
+        .send(
+            Method::POST,
+            &format!("/v2/acme/bobs/blobs/uploads/?mount={early}&from=acme/fresh"),
+            &[],
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        resp.status(),
+        StatusCode::ACCEPTED,
+        "a plain upload instead of a mount"
+    );
+}
+
+/// Malformed requests get the spec's 400s: a manifest whose layers aren't a list, a page
+/// size that isn't a number, and a token request with too many scopes (not a name error).
+#[tokio::test]
+async fn malformed_manifests_page_sizes_and_scope_lists_are_refused() {
+    let app = TestApp::spawn().await;
+    let token = app.user_with_token("rex");
+    let reg = Registry {
+        app: &app,
+        user: "rex",
+        token: &token,
+    };
+    reg.image("rex/app", "v1", b"layer").await;
+    let config = reg.push_blob("rex/app", br#"{"os":"linux"}"#).await;
+    for layers in [
+        json!("nope"),
+        json!({"digest": "x"}),
+        json!(["nope"]),
+        json!(7),
+    ] {
+        let manifest = json!({
+            "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config, "size": 14},
+            "layers": layers,
+        });
+        let resp = reg.push_manifest("rex/app", "bad", &manifest).await;
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "layers {layers}");
+        let body: Value = resp.json().await.expect("json");
+        assert_eq!(error_code(&body), "MANIFEST_INVALID", "{body}");
+    }
+    let index = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": "nope"});
+    let resp = reg.push_manifest("rex/app", "bad", &index).await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let resp = reg
+        .send(Method::GET, "/v2/rex/app/manifests/bad", &[], vec![])
+        .await;
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND, "nothing was stored");
+
+    for path in [
+        "/v2/rex/app/tags/list?n=-1",
+        "/v2/rex/app/tags/list?n=x",
+        "/v2/_catalog?n=-1",
+    ] {
+        let resp = reg.send(Method::GET, path, &[], vec![]).await;
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{path}");
+        let body: Value = resp.json().await.expect("json");
+        assert_eq!(
+            error_code(&body),
+            "PAGINATION_NUMBER_INVALID",
+            "{path}: {body}"
+        );
+    }
+
+    let scopes: Vec<String> = (0..40)
+        .map(|i| format!("scope=repository:rex/app{i}:pull"))
+        .collect();
+    let resp = app
+        .http
+        .get(format!("{}/v2/token?{}", app.url, scopes.join("&")))
+        .basic_auth("rex", Some(&token))
+        .send()
+        .await
+        .expect("token");
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let body: Value = resp.json().await.expect("json");
+    assert_ne!(error_code(&body), "NAME_INVALID", "{body}");
+    let detail = body["errors"][0]["detail"].as_str().expect("detail");
+    assert!(detail.contains("32") && detail.contains("40"), "{detail}");
+}
+
+/// The OCI door's answers for a private image and a missing one are the same, for an
+/// anonymous token (the challenge) and for a signed-in outsider (not found), reads and
+/// deletes alike; a public image still reads anonymously.
+#[tokio::test]
+async fn registry_answers_alike_for_private_and_missing_images() {
+    let app = TestApp::spawn().await;
+    let token = app.user_with_token("ana");
+    let eve_token = app.user_with_token("eve");
+    let ana = Registry {
+        app: &app,
+        user: "ana",
+        token: &token,
+    };
+    let eve = Registry {
+        app: &app,
+        user: "eve",
+        token: &eve_token,
+    };
+    let digest = ana.image("ana/secret", "v1", b"secret").await;
+    ana.image("ana/open", "v1", b"open").await;
+    let id = app
+        .gql_ok(
+            Some(&token),
+            r#"{ package(owner: "ana", packageType: CONTAINER, name: "open") { id } }"#,
+            json!({}),
+        )
+        .await["package"]["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    app.gql_ok(Some(&token), r#"mutation($p: ID!) { setPackageVisibility(input: {packageId: $p, visibility: PUBLIC}) { package { id } } }"#, json!({"p": id})).await;
+    let layer = sha256(b"secret");
+
+    let answer = |resp: reqwest::Response, name: &'static str| async move {
+        let status = resp.status();
+        let body = resp.text().await.expect("body").replace(name, "NAME");
+        (status, body)
+    };
+    let requests = [
+        (Method::GET, "manifests/v1".to_string()),
+        (Method::GET, format!("manifests/{digest}")),
+        (Method::DELETE, format!("manifests/{digest}")),
+        (Method::DELETE, "manifests/v1".to_string()),
+        (Method::GET, format!("blobs/{layer}")),
+        (Method::DELETE, format!("blobs/{layer}")),
+        (Method::GET, "tags/list".to_string()),
+    ];
+    for (method, rest) in &requests {
+        let mut seen = Vec::new();
+        for name in ["ana/secret", "ana/nothing"] {
+            let url = format!("{}/v2/{name}/{rest}", app.url);
+            let scope = format!("repository:{name}:pull,push,delete");
+            let anon: Value = app
+                .http
+                .get(format!("{}/v2/token?scope={scope}", app.url))
+                .send()
+                .await
+                .expect("token")
+                .json()
+                .await
+                .expect("json");
+            let anon = anon["token"].as_str().expect("token").to_string();
+            let as_anonymous = app
+                .http
+                .request(method.clone(), &url)
+                .bearer_auth(&anon)
+                .send()
+                .await
+                .expect("anon");
+            assert_eq!(
+                as_anonymous.status(),
+                StatusCode::UNAUTHORIZED,
+                "{method} {name}/{rest}"
+            );
+            assert!(as_anonymous.headers().contains_key("www-authenticate"));
+            let as_anonymous = answer(as_anonymous, name).await;
+            let as_eve = eve
+                .send(method.clone(), &format!("/v2/{name}/{rest}"), &[], vec![])
+                .await;
+            let as_eve = answer(as_eve, name).await;
+            let jwt = bearer(&app, "eve", &eve_token, &[&scope]).await;
+            let as_eve_bearer = app
+                .http
+                .request(method.clone(), &url)
+                .bearer_auth(&jwt)
+                .send()
+                .await
+                .expect("eve");
+            let as_eve_bearer = answer(as_eve_bearer, name).await;
+            seen.push((as_anonymous, as_eve, as_eve_bearer));
+        }
+        assert_eq!(seen[0], seen[1], "{method} {rest}: private vs missing");
+        let (_, as_eve, _) = &seen[0];
+        if *method == Method::GET {
+            assert_eq!(as_eve.0, StatusCode::NOT_FOUND, "{method} {rest}");
+        }
+    }
+    let anon: Value = app
+        .http
+        .get(format!(
+            "{}/v2/token?scope=repository:ana/open:pull",
+            app.url
+        ))
+        .send()
+        .await
+        .expect("token")
+        .json()
+        .await
+        .expect("json");
+    let resp = app
+        .http
+        .get(format!("{}/v2/ana/open/manifests/v1", app.url))
+        .bearer_auth(anon["token"].as_str().expect("token"))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(
+        resp.status(),
+        StatusCode::OK,
+        "public images read anonymously"
+    );
+}

@@ -9,7 +9,8 @@ async fn health_readiness_and_metrics() {
     let ready: serde_json::Value = app.get(None, "/readyz").await.json().await.expect("json");
     assert_eq!(ready["status"], "ready");
     let before = app.sql_statements().await;
-    assert_eq!(app.get(None, "/generic/nobody/pkg/1/f").await.status(), 404);
+    // (anonymous: the challenge, as for every package that isn't public)
+    assert_eq!(app.get(None, "/generic/nobody/pkg/1/f").await.status(), 401);
     assert!(
         app.sql_statements().await > before,
         "the lookup queried the database"

@@ -52,11 +52,12 @@ async fn github_shaped_packages_api() {
     assert_eq!(anonymous.status(), 401);
     let body: Value = anonymous.json().await.expect("json");
     assert!(body["documentation_url"].is_string());
+    // Private: anonymous callers are asked to sign in, as for a missing package.
     assert_eq!(
         app.get(None, "/api/v3/orgs/hooli/packages/generic/cli")
             .await
             .status(),
-        404
+        401
     );
     assert_eq!(
         app.get(

@@ -52,6 +52,14 @@ pub const UNKNOWN: Code = Code {
     message: "unknown error",
 };
 
+/// Not in the spec's table: distribution's answer to a page size (`n`) that isn't a
+/// number of results.
+pub const PAGINATION_NUMBER_INVALID: Code = Code {
+    code: "PAGINATION_NUMBER_INVALID",
+    status: 400,
+    message: "invalid number of results requested",
+};
+
 /// An error as the door renders it.
 #[derive(Debug)]
 pub struct OciError {

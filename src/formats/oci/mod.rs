@@ -221,7 +221,15 @@ async fn issue(state: &AppState, actor: &Actor, scopes: &[String]) -> OciResult 
     let (token, issued_at) = state
         .domain
         .issue_registry_token(actor, &service(state), scopes)
-        .await?;
+        .await
+        .map_err(|e| match e {
+            // The request itself is refused (too many scopes), not a repository name.
+            DomainError::InvalidInput(m) => OciError {
+                status: 400,
+                ..OciError::new(UNSUPPORTED, m)
+            },
+            other => OciError::from(other),
+        })?;
     let issued = chrono::DateTime::from_timestamp(issued_at, 0).unwrap_or_default();
     Ok(Json(json!({
         "token": token,
@@ -234,8 +242,21 @@ async fn issue(state: &AppState, actor: &Actor, scopes: &[String]) -> OciResult 
 
 #[derive(Deserialize)]
 struct Paging {
-    n: Option<u64>,
+    n: Option<String>,
     last: Option<String>,
+}
+
+/// A page size `n`: a number of results, or distribution's 400 in the spec's error shape.
+fn page_size(n: Option<&str>) -> Result<Option<u64>, OciError> {
+    n.map(|n| {
+        n.parse::<u64>().map_err(|_| {
+            OciError::new(
+                PAGINATION_NUMBER_INVALID,
+                format!("n must be a number of results (0 or more), not {n:?}"),
+            )
+        })
+    })
+    .transpose()
 }
 
 /// `GET /v2/_catalog`: the images the caller may read, paginated.
@@ -245,7 +266,7 @@ async fn catalog(
     Query(p): Query<Paging>,
 ) -> OciResult {
     let who = caller(&state, &headers, Some("registry:catalog:*")).await?;
-    let n = p.n.unwrap_or(100).min(1000);
+    let n = page_size(p.n.as_deref())?.unwrap_or(100).min(1000);
     let (names, more) = state
         .domain
         .catalog(&who.actor, n, p.last.as_deref())
@@ -760,10 +781,7 @@ impl Ctx<'_> {
     }
 
     async fn tags(&self, n: Option<String>, last: Option<String>) -> OciResult {
-        let n = n
-            .map(|n| n.parse::<u64>())
-            .transpose()
-            .map_err(|_| OciError::new(UNSUPPORTED, "n must be a number"))?;
+        let n = page_size(n.as_deref())?;
         let (tags, more) = self
             .state
             .domain
