@@ -6,10 +6,10 @@ use std::fmt;
 #[derive(Debug, thiserror::Error)]
 pub enum DomainError {
     /// The thing does not exist, or the caller may not know that it exists.
-    #[error("{0} not found")]
-    NotFound(String),
-    #[error("{0}")]
-    AlreadyExists(String),
+    #[error("{message} not found")]
+    NotFound { what: What, message: String },
+    #[error("{message}")]
+    AlreadyExists { what: What, message: String },
     /// No (valid) credentials, and the action needs them.
     #[error("{0}")]
     Unauthenticated(String),
@@ -52,9 +52,57 @@ impl std::error::Error for InternalError {}
 
 pub type DomainResult<T> = Result<T, DomainError>;
 
+/// What a `NotFound` or `AlreadyExists` is about, so a door picks its native answer from
+/// it (NuGet and Maven tell a missing package from a missing version; OCI has a code for
+/// each), never from the message's text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::Display, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
+pub enum What {
+    Owner,
+    Account,
+    Organization,
+    Member,
+    Team,
+    Repository,
+    Package,
+    Version,
+    File,
+    Tag,
+    Grant,
+    Token,
+    Blob,
+    /// A blob (or child manifest) a pushed manifest names that isn't in the image.
+    ReferencedBlob,
+    Upload,
+    Manifest,
+    /// A name a unique index guards (a login, a repository, a package or version name),
+    /// when the database reports the clash.
+    Name,
+    /// A door's own route or resource that isn't a package (npm `user endpoint`).
+    Endpoint,
+}
+
 impl DomainError {
-    pub fn not_found(what: impl Into<String>) -> Self {
-        Self::NotFound(what.into())
+    pub fn not_found(what: What, message: impl Into<String>) -> Self {
+        Self::NotFound {
+            what,
+            message: message.into(),
+        }
+    }
+
+    pub fn exists(what: What, message: impl Into<String>) -> Self {
+        Self::AlreadyExists {
+            what,
+            message: message.into(),
+        }
+    }
+
+    /// What a `NotFound` or `AlreadyExists` is about.
+    pub fn what(&self) -> Option<What> {
+        match self {
+            Self::NotFound { what, .. } | Self::AlreadyExists { what, .. } => Some(*what),
+            _ => None,
+        }
     }
 
     pub fn invalid(msg: impl Into<String>) -> Self {
@@ -74,8 +122,8 @@ impl DomainError {
     /// A short machine-readable code, shared by GraphQL `extensions.code` and logs.
     pub fn code(&self) -> &'static str {
         match self {
-            Self::NotFound(_) => "NOT_FOUND",
-            Self::AlreadyExists(_) => "CONFLICT",
+            Self::NotFound { .. } => "NOT_FOUND",
+            Self::AlreadyExists { .. } => "CONFLICT",
             Self::Unauthenticated(_) => "UNAUTHENTICATED",
             Self::Forbidden(_) => "FORBIDDEN",
             Self::InvalidInput(_) => "BAD_USER_INPUT",
@@ -92,8 +140,8 @@ impl DomainError {
     /// The HTTP status most doors use for this kind.
     pub fn status(&self) -> u16 {
         match self {
-            Self::NotFound(_) => 404,
-            Self::AlreadyExists(_) => 409,
+            Self::NotFound { .. } => 404,
+            Self::AlreadyExists { .. } => 409,
             Self::Unauthenticated(_) => 401,
             Self::Forbidden(_) | Self::QuotaExceeded(_) => 403,
             Self::InvalidInput(_) | Self::DigestMismatch { .. } => 400,
@@ -110,7 +158,8 @@ impl From<sea_orm::DbErr> for DomainError {
     fn from(err: sea_orm::DbErr) -> Self {
         // A unique index firing means a concurrent writer won the race for the same name.
         if let Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) = err.sql_err() {
-            return Self::AlreadyExists("already exists".into());
+            // Which row is the caller's to say; unique rows guard names.
+            return Self::exists(What::Name, "already exists");
         }
         // SQLITE_FULL / SQLITE_READONLY, PostgreSQL's disk_full: the database is where the
         // disk ran out.

@@ -6,7 +6,7 @@
 use crate::{
     auth::{Actor, Scope},
     domain::types::{OrgRole, Role, Visibility},
-    error::DomainError,
+    error::{DomainError, What},
 };
 
 /// What the actor wants to do to a package.
@@ -80,11 +80,11 @@ pub fn can_read(actor: &Actor, facts: &PackageFacts<'_>) -> bool {
 /// reads and writes, so no answer tells them apart. Anonymous callers get `Unauthenticated`
 /// (the door's 401 challenge: Maven, NuGet and bundler send credentials only after one);
 /// signed-in callers get `NotFound` naming `what`.
-pub fn unknown(actor: &Actor, what: impl Into<String>) -> DomainError {
+pub fn unknown(actor: &Actor, what: What, message: impl Into<String>) -> DomainError {
     if actor.is_anonymous() {
         DomainError::Unauthenticated("authentication required".into())
     } else {
-        DomainError::NotFound(what.into())
+        DomainError::not_found(what, message)
     }
 }
 
@@ -98,7 +98,7 @@ pub fn authorize(
 ) -> Result<(), DomainError> {
     let what = || format!("package {}/{}", facts.owner_login, facts.name);
     if !can_read(actor, facts) {
-        return Err(unknown(actor, what()));
+        return Err(unknown(actor, What::Package, what()));
     }
     if action != Action::Read && actor.is_anonymous() {
         return Err(DomainError::Unauthenticated(
@@ -213,7 +213,7 @@ mod tests {
     fn outcome(r: Result<(), DomainError>) -> Want {
         match r {
             Ok(()) => Want::Ok,
-            Err(DomainError::NotFound(_)) => Want::NotFound,
+            Err(DomainError::NotFound { .. }) => Want::NotFound,
             Err(DomainError::Forbidden(_)) => Want::Forbidden,
             Err(DomainError::Unauthenticated(_)) => Want::Unauth,
             Err(other) => panic!("unexpected {other:?}"),

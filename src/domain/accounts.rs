@@ -18,7 +18,7 @@ use crate::{
         types::{AccountKind, OrgRole, RepositoryRole, Visibility, parse_stored},
         views::{AccountInfo, CollaboratorInfo, MemberInfo, RepositoryInfo, TeamInfo},
     },
-    error::{DomainError, DomainResult},
+    error::{DomainError, DomainResult, What},
 };
 
 impl TryFrom<account::Model> for AccountInfo {
@@ -116,7 +116,7 @@ impl Domain {
             .filter(account::Column::Login.eq(login.as_str()))
             .one(&self.db)
             .await?
-            .ok_or_else(|| DomainError::not_found(format!("account {login}")))
+            .ok_or_else(|| DomainError::not_found(What::Account, format!("account {login}")))
     }
 
     pub async fn find_account(&self, login: &OwnerName) -> DomainResult<AccountInfo> {
@@ -127,7 +127,7 @@ impl Domain {
         account::Entity::find_by_id(id)
             .one(&self.db)
             .await?
-            .ok_or_else(|| DomainError::not_found(format!("account #{id}")))?
+            .ok_or_else(|| DomainError::not_found(What::Account, format!("account #{id}")))?
             .try_into()
     }
 
@@ -178,8 +178,8 @@ impl Domain {
         .insert(&self.db)
         .await
         .map_err(|e| match DomainError::from(e) {
-            DomainError::AlreadyExists(_) => {
-                DomainError::AlreadyExists(format!("the login {login} is taken"))
+            DomainError::AlreadyExists { .. } => {
+                DomainError::exists(What::Account, format!("the login {login} is taken"))
             }
             other => other,
         })?;
@@ -229,7 +229,10 @@ impl Domain {
     async fn org_model(&self, login: &OwnerName) -> DomainResult<account::Model> {
         let org = self.account_model(login).await?;
         if org.kind != AccountKind::Organization.as_str() {
-            return Err(DomainError::not_found(format!("organization {login}")));
+            return Err(DomainError::not_found(
+                What::Organization,
+                format!("organization {login}"),
+            ));
         }
         Ok(org)
     }
@@ -302,8 +305,8 @@ impl Domain {
         .insert(&txn)
         .await
         .map_err(|e| match DomainError::from(e) {
-            DomainError::AlreadyExists(_) => {
-                DomainError::AlreadyExists(format!("the login {login} is taken"))
+            DomainError::AlreadyExists { .. } => {
+                DomainError::exists(What::Account, format!("the login {login} is taken"))
             }
             other => other,
         })?;
@@ -447,10 +450,10 @@ impl Domain {
             .exec(&txn)
             .await?;
         if removed.rows_affected == 0 {
-            return Err(DomainError::not_found(format!(
-                "member {} of {}",
-                user.login, org.login
-            )));
+            return Err(DomainError::not_found(
+                What::Member,
+                format!("member {} of {}", user.login, org.login),
+            ));
         }
         let teams: Vec<i64> = team::Entity::find()
             .filter(team::Column::OrganizationId.eq(org.id))
@@ -544,7 +547,7 @@ impl Domain {
             .filter(team::Column::Slug.eq(slug.to_ascii_lowercase()))
             .one(&self.db)
             .await?
-            .ok_or_else(|| DomainError::not_found(format!("team {slug}")))
+            .ok_or_else(|| DomainError::not_found(What::Team, format!("team {slug}")))
     }
 
     pub async fn find_team(&self, org: &OwnerName, slug: &str) -> DomainResult<TeamInfo> {
@@ -643,10 +646,10 @@ impl Domain {
         .insert(&self.db)
         .await
         .map_err(|e| match DomainError::from(e) {
-            DomainError::AlreadyExists(_) => DomainError::AlreadyExists(format!(
-                "repository {}/{name} already exists",
-                owner.login
-            )),
+            DomainError::AlreadyExists { .. } => DomainError::exists(
+                What::Repository,
+                format!("repository {}/{name} already exists", owner.login),
+            ),
             other => other,
         })?;
         audit::record(
@@ -701,7 +704,12 @@ impl Domain {
             .filter(repository::Column::Name.eq(name))
             .one(&self.db)
             .await?
-            .ok_or_else(|| DomainError::not_found(format!("repository {}/{name}", owner.login)))?;
+            .ok_or_else(|| {
+                DomainError::not_found(
+                    What::Repository,
+                    format!("repository {}/{name}", owner.login),
+                )
+            })?;
         repository_info(repo, owner.login)
     }
 
@@ -730,7 +738,7 @@ impl Domain {
         self.repositories_by_ids(&[id])
             .await?
             .pop()
-            .ok_or_else(|| DomainError::not_found(format!("repository #{id}")))
+            .ok_or_else(|| DomainError::not_found(What::Repository, format!("repository #{id}")))
     }
 
     pub async fn account_repositories(&self, owner_id: i64) -> DomainResult<Vec<RepositoryInfo>> {
@@ -757,7 +765,9 @@ impl Domain {
         let repo = repository::Entity::find_by_id(repository_id)
             .one(&self.db)
             .await?
-            .ok_or_else(|| DomainError::not_found(format!("repository #{repository_id}")))?;
+            .ok_or_else(|| {
+                DomainError::not_found(What::Repository, format!("repository #{repository_id}"))
+            })?;
         let owner = account::Entity::find_by_id(repo.owner_id)
             .one(&self.db)
             .await?

@@ -16,7 +16,7 @@ use crate::{
         packages::{PackageRef, file_info, live_version},
         views::{FileInfo, PackageInfo, VersionInfo},
     },
-    error::{DomainError, DomainResult},
+    error::{DomainError, DomainResult, What},
     storage::{BlobRead, DigestSet, Digests},
 };
 
@@ -96,7 +96,7 @@ impl Domain {
             .filter(package_file::Column::Name.eq(name.as_str()))
             .one(&self.db)
             .await?
-            .ok_or_else(|| DomainError::not_found(format!("file {name}")))?;
+            .ok_or_else(|| DomainError::not_found(What::File, format!("file {name}")))?;
         let b = blob::Entity::find_by_id(f.blob_digest.clone())
             .one(&self.db)
             .await?;
@@ -143,7 +143,7 @@ impl Domain {
         let row = blob::Entity::find_by_id(digest)
             .one(&self.db)
             .await?
-            .ok_or_else(|| DomainError::not_found("blob"))?;
+            .ok_or_else(|| DomainError::not_found(What::Blob, "blob"))?;
         let missing = (want.md5 && row.md5.is_none())
             || (want.sha1 && row.sha1.is_none())
             || (want.sha512 && row.sha512.is_none());
@@ -183,7 +183,7 @@ impl Domain {
             .await?;
         let v = live_version(&self.db, pkg.id, version.as_str())
             .await?
-            .ok_or_else(|| DomainError::not_found(format!("version {version}")))?;
+            .ok_or_else(|| DomainError::not_found(What::Version, format!("version {version}")))?;
         let remaining = package_file::Entity::find()
             .filter(package_file::Column::VersionId.eq(v.id))
             .count(&self.db)
@@ -193,7 +193,7 @@ impl Domain {
             .filter(package_file::Column::Name.eq(name.as_str()))
             .one(&self.db)
             .await?
-            .ok_or_else(|| DomainError::not_found(format!("file {name}")))?;
+            .ok_or_else(|| DomainError::not_found(What::File, format!("file {name}")))?;
         if remaining <= 1 {
             // The last file: delete the version instead, so it can be restored with its file.
             self.delete_version(

@@ -17,7 +17,7 @@ use crate::{
         now,
         packages::{PackageRef, ensure_npm_latest, touch_package, upsert_tag},
     },
-    error::{DomainError, DomainResult},
+    error::{DomainError, DomainResult, What},
     storage::{BlobRead, StagedBlob},
 };
 
@@ -237,7 +237,7 @@ async fn apply_update(
         .one(txn)
         .await?
         .filter(|p| p.deleted_at.is_none())
-        .ok_or_else(|| DomainError::not_found("package"))?;
+        .ok_or_else(|| DomainError::not_found(What::Package, "package"))?;
     let live = live_versions(txn, pkg.id).await?;
     let current = npm_revision(locked.updated_at, live.len());
     let same_versions = live

@@ -32,7 +32,7 @@ use crate::{
         packages::{PackageRef, live_version, version_info},
         publish::{NewFile, OnExisting, PublishRequest},
     },
-    error::{DomainError, DomainResult},
+    error::{DomainError, DomainResult, What},
     storage::{BlobRead, DigestSet, Digests, Expectations, StagedBlob, UploadPart},
 };
 
@@ -357,7 +357,7 @@ impl Domain {
                 // its first manifest is `authorize_pull`'s call.
                 (None, "pull") => match self.authorize_pull(actor, image).await {
                     Ok(_) => true,
-                    Err(DomainError::NotFound(_) | DomainError::Unauthenticated(_)) => false,
+                    Err(DomainError::NotFound { .. } | DomainError::Unauthenticated(_)) => false,
                     Err(e) => return Err(e),
                 },
                 (None, "push" | "*") => self.may_create_image(actor, image).await?,
@@ -396,10 +396,10 @@ impl Domain {
                     Ok(_) => Ok(owner.id),
                     // An image the caller may not read answers as one it may not create,
                     // so pushing doesn't tell whether a private image exists.
-                    Err(DomainError::NotFound(_)) if actor.is_anonymous() => Err(
+                    Err(DomainError::NotFound { .. }) if actor.is_anonymous() => Err(
                         DomainError::Unauthenticated("authentication required".into()),
                     ),
-                    Err(DomainError::NotFound(_)) => Err(DomainError::forbidden(format!(
+                    Err(DomainError::NotFound { .. }) => Err(DomainError::forbidden(format!(
                         "you may not push to {image}"
                     ))),
                     Err(e) => Err(e),
@@ -435,19 +435,19 @@ impl Domain {
                 .await?;
             return Ok(owner.id);
         }
-        let unknown = || policy::unknown(actor, format!("package {image}"));
+        let unknown = || policy::unknown(actor, What::Package, format!("package {image}"));
         let (pkg, owner, action) = match self.deleted_package_model(&r).await? {
             Some((pkg, owner)) => (pkg, owner, Action::Delete),
             None => match self.account_model(&image.owner).await {
                 Ok(owner) => (unborn_image(&owner, &image.name), owner, Action::Read),
-                Err(DomainError::NotFound(_)) => return Err(unknown()),
+                Err(DomainError::NotFound { .. }) => return Err(unknown()),
                 Err(e) => return Err(e),
             },
         };
         match self.authorize_package(actor, action, &pkg, &owner).await {
             Ok(_) => Ok(owner.id),
             Err(
-                DomainError::NotFound(_)
+                DomainError::NotFound { .. }
                 | DomainError::Forbidden(_)
                 | DomainError::Unauthenticated(_),
             ) => Err(unknown()),
@@ -579,7 +579,7 @@ impl Domain {
         let row = self
             .linked_blob(owner_id, image, digest)
             .await?
-            .ok_or_else(|| DomainError::not_found(format!("blob {digest}")))?;
+            .ok_or_else(|| DomainError::not_found(What::Blob, format!("blob {digest}")))?;
         Ok(BlobInfo {
             size: row.size as u64,
             digest: digest.to_string(),
@@ -598,7 +598,7 @@ impl Domain {
         let row = self
             .linked_blob(owner_id, image, digest)
             .await?
-            .ok_or_else(|| DomainError::not_found(format!("blob {digest}")))?;
+            .ok_or_else(|| DomainError::not_found(What::Blob, format!("blob {digest}")))?;
         let size = row.size as u64;
         let range = match range {
             Some(r) => Some(
@@ -633,7 +633,7 @@ impl Domain {
         let row = self
             .linked_blob(owner.id, image, digest)
             .await?
-            .ok_or_else(|| DomainError::not_found(format!("blob {digest}")))?;
+            .ok_or_else(|| DomainError::not_found(What::Blob, format!("blob {digest}")))?;
         image_blob::Entity::delete_many()
             .filter(image_blob::Column::OwnerId.eq(owner.id))
             .filter(image_blob::Column::Name.eq(image.name.as_str()))
@@ -710,13 +710,13 @@ impl Domain {
             .one(&self.db)
             .await?
             .filter(|s| s.owner_id == owner_id && s.name == image.name.as_str())
-            .ok_or_else(|| DomainError::not_found(format!("upload {id}")))
+            .ok_or_else(|| DomainError::not_found(What::Upload, format!("upload {id}")))
     }
 
     /// Where a session's chunks are, in order.
     fn upload_parts(session: &upload_session::Model) -> DomainResult<Vec<UploadPart>> {
         let upload = uuid::Uuid::parse_str(&session.id)
-            .map_err(|_| DomainError::not_found(format!("upload {}", session.id)))?;
+            .map_err(|_| DomainError::not_found(What::Upload, format!("upload {}", session.id)))?;
         let parts = session.parts.max(0) as usize;
         let nonces: Vec<uuid::Uuid> = session
             .part_nonces
@@ -789,7 +789,7 @@ impl Domain {
             return Err(DomainError::RangeNotSatisfiable { size: current });
         }
         let upload = uuid::Uuid::parse_str(id)
-            .map_err(|_| DomainError::not_found(format!("upload {id}")))?;
+            .map_err(|_| DomainError::not_found(What::Upload, format!("upload {id}")))?;
         let part = session.parts as u32;
         let pending = self
             .blobs
@@ -1212,7 +1212,7 @@ impl Domain {
                 }
             }
         };
-        let version = version.ok_or_else(|| DomainError::not_found("manifest"))?;
+        let version = version.ok_or_else(|| DomainError::not_found(What::Manifest, "manifest"))?;
         Ok((pkg.id, version))
     }
 
@@ -1353,7 +1353,7 @@ impl Domain {
     ) -> DomainResult<Vec<Value>> {
         let pkg = match self.find_package(actor, &image.package_ref()).await {
             Ok(p) => p,
-            Err(DomainError::NotFound(_)) => return Ok(Vec::new()),
+            Err(DomainError::NotFound { .. }) => return Ok(Vec::new()),
             Err(e) => return Err(e),
         };
         let subject = digest.to_string();
@@ -1422,7 +1422,10 @@ fn unborn_image(owner: &entity::account::Model, name: &PackageName) -> package::
 }
 
 fn manifest_blob_unknown(d: &OciDigest) -> DomainError {
-    DomainError::NotFound(format!("manifest references unknown blob {d}"))
+    DomainError::not_found(
+        What::ReferencedBlob,
+        format!("manifest references unknown blob {d}"),
+    )
 }
 
 #[cfg(test)]

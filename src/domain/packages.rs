@@ -25,7 +25,7 @@ use crate::{
         types::{AccountKind, PackageType, Role, State, Visibility, parse_stored},
         views::{FileInfo, GrantInfo, PackageInfo, TagInfo, VersionInfo},
     },
-    error::{DomainError, DomainResult},
+    error::{DomainError, DomainResult, What},
 };
 
 /// Names a package the way doors do: owner, type and name.
@@ -176,7 +176,7 @@ impl Domain {
         let pkg = package::Entity::find_by_id(id)
             .one(&self.db)
             .await?
-            .ok_or_else(|| DomainError::not_found("package"))?;
+            .ok_or_else(|| DomainError::not_found(What::Package, "package"))?;
         let owner = account::Entity::find_by_id(pkg.owner_id)
             .one(&self.db)
             .await?
@@ -191,9 +191,13 @@ impl Domain {
         actor: &Actor,
         r: &PackageRef,
     ) -> DomainResult<(package::Model, account::Model)> {
-        self.package_model(r)
-            .await?
-            .ok_or_else(|| policy::unknown(actor, format!("package {}/{}", r.owner, r.name)))
+        self.package_model(r).await?.ok_or_else(|| {
+            policy::unknown(
+                actor,
+                What::Package,
+                format!("package {}/{}", r.owner, r.name),
+            )
+        })
     }
 
     /// A package by id, gated: live for `action`; deleted for `on_deleted` (`None`: a
@@ -206,12 +210,17 @@ impl Domain {
         id: i64,
         action: Action,
         on_deleted: Option<Action>,
-        what: &str,
+        what: What,
     ) -> DomainResult<(package::Model, account::Model, Option<Role>)> {
-        let unknown = || policy::unknown(actor, what);
+        let message = if what == What::Version {
+            "package version"
+        } else {
+            "package"
+        };
+        let unknown = || policy::unknown(actor, what, message);
         let (pkg, owner) = match self.package_model_by_id(id).await {
             Ok(found) => found,
-            Err(DomainError::NotFound(_)) => return Err(unknown()),
+            Err(DomainError::NotFound { .. }) => return Err(unknown()),
             Err(e) => return Err(e),
         };
         let action = match (pkg.deleted_at, on_deleted) {
@@ -222,7 +231,7 @@ impl Domain {
         let deleted = pkg.deleted_at.is_some();
         match self.authorize_package(actor, action, &pkg, &owner).await {
             Ok(role) => Ok((pkg, owner, role)),
-            Err(DomainError::NotFound(_)) => Err(unknown()),
+            Err(DomainError::NotFound { .. }) => Err(unknown()),
             // Deleted things are for those who may restore them; others learn nothing.
             Err(DomainError::Forbidden(_) | DomainError::Unauthenticated(_)) if deleted => {
                 Err(unknown())
@@ -262,7 +271,11 @@ impl Domain {
             None => {
                 let started = std::time::Instant::now();
                 let found = self.package_model(r).await?.ok_or_else(|| {
-                    policy::unknown(actor, format!("package {}/{}", r.owner, r.name))
+                    policy::unknown(
+                        actor,
+                        What::Package,
+                        format!("package {}/{}", r.owner, r.name),
+                    )
                 })?;
                 self.cache.put_package(r, started, &found.0, &found.1);
                 found
@@ -306,7 +319,7 @@ impl Domain {
     /// A package by id. Deleted packages are visible only to their admins.
     pub async fn package_by_id(&self, actor: &Actor, id: i64) -> DomainResult<PackageInfo> {
         let (pkg, owner, role) = self
-            .gated_package_by_id(actor, id, Action::Read, Some(Action::Delete), "package")
+            .gated_package_by_id(actor, id, Action::Read, Some(Action::Delete), What::Package)
             .await?;
         package_info(pkg, owner.login, role)
     }
@@ -450,8 +463,14 @@ impl Domain {
             State::Deleted => Action::Delete,
             State::Active => Action::Read,
         };
-        self.gated_package_by_id(actor, package_id, action, Some(Action::Delete), "package")
-            .await?;
+        self.gated_package_by_id(
+            actor,
+            package_id,
+            action,
+            Some(Action::Delete),
+            What::Package,
+        )
+        .await?;
         let query = package_version::Entity::find()
             .filter(package_version::Column::PackageId.eq(package_id));
         let query = match state {
@@ -500,7 +519,10 @@ impl Domain {
         let v = live_version(&self.db, pkg.id, version.as_str())
             .await?
             .ok_or_else(|| {
-                DomainError::not_found(format!("version {version} of {}/{}", r.owner, r.name))
+                DomainError::not_found(
+                    What::Version,
+                    format!("version {version} of {}/{}", r.owner, r.name),
+                )
             })?;
         Ok((pkg, version_info(v)))
     }
@@ -510,7 +532,7 @@ impl Domain {
         let v = package_version::Entity::find_by_id(id)
             .one(&self.db)
             .await?
-            .ok_or_else(|| policy::unknown(actor, "package version"))?;
+            .ok_or_else(|| policy::unknown(actor, What::Version, "package version"))?;
         // Deleted things are for their admins only; others learn nothing.
         let action = if v.deleted_at.is_some() {
             Action::Delete
@@ -524,13 +546,13 @@ impl Domain {
                 v.package_id,
                 action,
                 Some(Action::Delete),
-                "package version",
+                What::Version,
             )
             .await
         {
             Ok(_) => Ok(version_info(v)),
             Err(DomainError::Forbidden(_)) if deleted => {
-                Err(policy::unknown(actor, "package version"))
+                Err(policy::unknown(actor, What::Version, "package version"))
             }
             Err(e) => Err(e),
         }
@@ -697,7 +719,7 @@ impl Domain {
         package_id: i64,
     ) -> DomainResult<(package::Model, account::Model)> {
         let (pkg, owner, _) = self
-            .gated_package_by_id(actor, package_id, Action::Admin, None, "package")
+            .gated_package_by_id(actor, package_id, Action::Admin, None, What::Package)
             .await?;
         Ok((pkg, owner))
     }
@@ -768,7 +790,7 @@ impl Domain {
         let repo = repository::Entity::find_by_id(repository_id)
             .one(&self.db)
             .await?
-            .ok_or_else(|| DomainError::not_found("repository"))?;
+            .ok_or_else(|| DomainError::not_found(What::Repository, "repository"))?;
         if repo.owner_id != pkg.owner_id {
             return Err(DomainError::invalid(
                 "a package can only be linked to a repository of the same owner",
@@ -865,7 +887,7 @@ impl Domain {
                 let repo = repository::Entity::find_by_id(*id)
                     .one(&self.db)
                     .await?
-                    .ok_or_else(|| DomainError::not_found("repository"))?;
+                    .ok_or_else(|| DomainError::not_found(What::Repository, "repository"))?;
                 if repo.owner_id != owner.id {
                     return Err(DomainError::invalid(
                         "only repositories of the package's owner can be granted access",
@@ -910,7 +932,7 @@ impl Domain {
         let txn = self.db.begin().await?;
         let removed = delete_grant(&txn, pkg.id, user_id, team_id, repository_id).await?;
         if removed == 0 {
-            return Err(DomainError::not_found("grant"));
+            return Err(DomainError::not_found(What::Grant, "grant"));
         }
         audit::record(&txn, actor, "package.revoke", "package", Some(pkg.id), serde_json::json!({"user_id": user_id, "team_id": team_id, "repository_id": repository_id})).await?;
         txn.commit().await?;
@@ -931,7 +953,7 @@ impl Domain {
             .await?;
         let v = live_version(&self.db, pkg.id, version.as_str())
             .await?
-            .ok_or_else(|| DomainError::not_found(format!("version {version}")))?;
+            .ok_or_else(|| DomainError::not_found(What::Version, format!("version {version}")))?;
         let txn = self.db.begin().await?;
         let tag = upsert_tag(&txn, pkg.id, tag, v.id).await?;
         touch_package(&txn, pkg.id).await?;
@@ -959,7 +981,7 @@ impl Domain {
             .exec(&txn)
             .await?;
         if removed.rows_affected == 0 {
-            return Err(DomainError::not_found(format!("tag {tag}")));
+            return Err(DomainError::not_found(What::Tag, format!("tag {tag}")));
         }
         touch_package(&txn, pkg.id).await?;
         txn.commit().await?;
@@ -1003,7 +1025,7 @@ impl Domain {
         package_id: i64,
     ) -> DomainResult<PackageInfo> {
         let (pkg, owner, _) = self
-            .gated_package_by_id(actor, package_id, Action::Delete, None, "package")
+            .gated_package_by_id(actor, package_id, Action::Delete, None, What::Package)
             .await?;
         self.check_delete_threshold(&pkg, None).await?;
         let txn = self.db.begin().await?;
@@ -1034,12 +1056,12 @@ impl Domain {
         let v = package_version::Entity::find_by_id(version_id)
             .one(&self.db)
             .await?
-            .ok_or_else(|| policy::unknown(actor, "package version"))?;
+            .ok_or_else(|| policy::unknown(actor, What::Version, "package version"))?;
         let (pkg, _, _) = self
-            .gated_package_by_id(actor, v.package_id, Action::Delete, None, "package version")
+            .gated_package_by_id(actor, v.package_id, Action::Delete, None, What::Version)
             .await?;
         if v.deleted_at.is_some() {
-            return Err(DomainError::not_found("package version"));
+            return Err(DomainError::not_found(What::Version, "package version"));
         }
         self.check_delete_threshold(&pkg, Some(v.id)).await?;
         let live = package_version::Entity::find()
@@ -1097,7 +1119,7 @@ impl Domain {
             .await?;
         let v = live_version(&self.db, pkg.id, version.as_str())
             .await?
-            .ok_or_else(|| DomainError::not_found(format!("version {version}")))?;
+            .ok_or_else(|| DomainError::not_found(What::Version, format!("version {version}")))?;
         self.delete_version(actor, v.id, last).await
     }
 
@@ -1105,7 +1127,7 @@ impl Domain {
         match deleted_at {
             None => Err(DomainError::invalid("it is not deleted")),
             Some(at) if now() - at > Duration::days(self.config.restore_days) => Err(
-                DomainError::not_found("deleted more than the restore period ago"),
+                DomainError::not_found(What::Version, "deleted more than the restore period ago"),
             ),
             Some(_) => Ok(()),
         }
@@ -1119,12 +1141,18 @@ impl Domain {
         r: &PackageRef,
     ) -> DomainResult<PackageInfo> {
         // A missing owner or package and one the caller may not restore answer alike.
-        let unknown = || policy::unknown(actor, format!("deleted package {}/{}", r.owner, r.name));
+        let unknown = || {
+            policy::unknown(
+                actor,
+                What::Package,
+                format!("deleted package {}/{}", r.owner, r.name),
+            )
+        };
         let deleted = self.deleted_package_model(r).await?.ok_or_else(unknown)?;
         self.restore_package(actor, deleted.0.id)
             .await
             .map_err(|e| match e {
-                DomainError::NotFound(_) => unknown(),
+                DomainError::NotFound { .. } => unknown(),
                 other => other,
             })
     }
@@ -1156,7 +1184,7 @@ impl Domain {
                 package_id,
                 Action::Delete,
                 Some(Action::Delete),
-                "package",
+                What::Package,
             )
             .await?;
         self.restorable(pkg.deleted_at)?;
@@ -1168,10 +1196,13 @@ impl Domain {
             .count(&self.db)
             .await?;
         if taken > 0 {
-            return Err(DomainError::AlreadyExists(format!(
-                "a package named {} was published since; it can't be restored",
-                pkg.name
-            )));
+            return Err(DomainError::exists(
+                What::Package,
+                format!(
+                    "a package named {} was published since; it can't be restored",
+                    pkg.name
+                ),
+            ));
         }
         let txn = self.db.begin().await?;
         let mut active = pkg.into_active_model();
@@ -1250,14 +1281,14 @@ impl Domain {
         let v = package_version::Entity::find_by_id(version_id)
             .one(&self.db)
             .await?
-            .ok_or_else(|| policy::unknown(actor, "package version"))?;
+            .ok_or_else(|| policy::unknown(actor, What::Version, "package version"))?;
         let (pkg, _, _) = self
             .gated_package_by_id(
                 actor,
                 v.package_id,
                 Action::Delete,
                 Some(Action::Delete),
-                "package version",
+                What::Version,
             )
             .await?;
         if pkg.deleted_at.is_some() {
@@ -1271,10 +1302,13 @@ impl Domain {
             .count(&self.db)
             .await?;
         if taken > 0 {
-            return Err(DomainError::AlreadyExists(format!(
-                "version {} was published again; it can't be restored",
-                v.version
-            )));
+            return Err(DomainError::exists(
+                What::Version,
+                format!(
+                    "version {} was published again; it can't be restored",
+                    v.version
+                ),
+            ));
         }
         let txn = self.db.begin().await?;
         let mut active = v.into_active_model();

@@ -26,7 +26,7 @@ use crate::{
         types::{AccountKind, Role, Visibility, parse_stored},
         views::{FileInfo, PackageInfo, VersionInfo},
     },
-    error::{DomainError, DomainResult},
+    error::{DomainError, DomainResult, What},
     storage::{DigestSet, Expectations, StagedBlob},
 };
 
@@ -179,7 +179,7 @@ impl Domain {
         let owner = self
             .account_model(&r.owner)
             .await
-            .map_err(|_| DomainError::not_found(format!("owner {}", r.owner)))?;
+            .map_err(|_| DomainError::not_found(What::Owner, format!("owner {}", r.owner)))?;
         let existing = self.package_model(r).await?.map(|(p, _)| p);
         self.authorize_publish_to(actor, r, &owner, existing.as_ref())
             .await
@@ -203,7 +203,7 @@ impl Domain {
                 // A package the caller may not read answers as a name it may not create,
                 // so the answer doesn't tell whether a private package exists (a caller
                 // who may create packages there learns only that the name is taken).
-                Err(DomainError::NotFound(_)) => {
+                Err(DomainError::NotFound { .. }) => {
                     self.authorize_create_in(actor, r, owner).await?;
                     Err(DomainError::forbidden(format!(
                         "{}/{} is taken by a package you may not publish to",
@@ -250,7 +250,7 @@ impl Domain {
                 .await
             {
                 Ok(_) => {}
-                Err(DomainError::NotFound(_) | DomainError::Forbidden(_)) => {
+                Err(DomainError::NotFound { .. } | DomainError::Forbidden(_)) => {
                     return Err(DomainError::forbidden(format!(
                         "{}/{} is taken by a package you may not publish to",
                         owner.login, r.name
@@ -273,9 +273,9 @@ impl Domain {
         loop {
             attempts += 1;
             match self.publish_once(actor, &req).await {
-                Err(DomainError::AlreadyExists(m))
+                Err(DomainError::AlreadyExists { what, .. })
                     if attempts < PUBLISH_ATTEMPTS
-                        && !(req.on_existing == OnExisting::Refuse && m.starts_with("version")) =>
+                        && !(req.on_existing == OnExisting::Refuse && what == What::Version) =>
                 {
                     continue;
                 }
@@ -285,10 +285,9 @@ impl Domain {
     }
 
     async fn publish_once(&self, actor: &Actor, req: &PublishRequest) -> DomainResult<Published> {
-        let owner = self
-            .account_model(&req.package.owner)
-            .await
-            .map_err(|_| DomainError::not_found(format!("owner {}", req.package.owner)))?;
+        let owner = self.account_model(&req.package.owner).await.map_err(|_| {
+            DomainError::not_found(What::Owner, format!("owner {}", req.package.owner))
+        })?;
         let existing = self.package_model(&req.package).await?.map(|(p, _)| p);
         let role = self
             .authorize_publish_to(actor, &req.package, &owner, existing.as_ref())
@@ -375,10 +374,13 @@ impl Domain {
                 .insert(txn)
                 .await
                 .map_err(|e| match DomainError::from(e) {
-                    DomainError::AlreadyExists(_) => DomainError::AlreadyExists(format!(
-                        "package {}/{} was created concurrently; retry",
-                        owner.login, req.package.name
-                    )),
+                    DomainError::AlreadyExists { .. } => DomainError::exists(
+                        What::Package,
+                        format!(
+                            "package {}/{} was created concurrently; retry",
+                            owner.login, req.package.name
+                        ),
+                    ),
                     other => other,
                 })?;
                 // The publisher becomes admin: a user (unless it is the owner, admin
@@ -410,10 +412,13 @@ impl Domain {
         let created_version = current.is_none();
         let version = match current {
             Some(_) if req.on_existing == OnExisting::Refuse => {
-                return Err(DomainError::AlreadyExists(format!(
-                    "version {} of {}/{} already exists",
-                    req.version, owner.login, req.package.name
-                )));
+                return Err(DomainError::exists(
+                    What::Version,
+                    format!(
+                        "version {} of {}/{} already exists",
+                        req.version, owner.login, req.package.name
+                    ),
+                ));
             }
             Some(v) => {
                 let mut active = v.into_active_model();
@@ -441,10 +446,13 @@ impl Domain {
             .insert(txn)
             .await
             .map_err(|e| match DomainError::from(e) {
-                DomainError::AlreadyExists(_) => DomainError::AlreadyExists(format!(
-                    "version {} of {}/{} already exists",
-                    req.version, owner.login, req.package.name
-                )),
+                DomainError::AlreadyExists { .. } => DomainError::exists(
+                    What::Version,
+                    format!(
+                        "version {} of {}/{} already exists",
+                        req.version, owner.login, req.package.name
+                    ),
+                ),
                 other => other,
             })?,
         };
@@ -468,10 +476,13 @@ impl Domain {
                     active.update(txn).await?
                 }
                 Some(_) => {
-                    return Err(DomainError::AlreadyExists(format!(
-                        "file {} already exists in version {}",
-                        file.name, req.version
-                    )));
+                    return Err(DomainError::exists(
+                        What::File,
+                        format!(
+                            "file {} already exists in version {}",
+                            file.name, req.version
+                        ),
+                    ));
                 }
                 None => package_file::ActiveModel {
                     version_id: Set(version.id),
@@ -487,9 +498,10 @@ impl Domain {
                 .insert(txn)
                 .await
                 .map_err(|e| match DomainError::from(e) {
-                    DomainError::AlreadyExists(_) => {
-                        DomainError::AlreadyExists(format!("file {} already exists", file.name))
-                    }
+                    DomainError::AlreadyExists { .. } => DomainError::exists(
+                        What::File,
+                        format!("file {} already exists", file.name),
+                    ),
                     other => other,
                 })?,
             };

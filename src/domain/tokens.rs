@@ -11,7 +11,7 @@ use crate::{
         Actor, Credential, Scope, Scopes, TOKEN_PREFIX, TokenGrant, generate_token, hash_token,
     },
     domain::{Domain, audit, names::OwnerName, now, views::TokenInfo},
-    error::{DomainError, DomainResult},
+    error::{DomainError, DomainResult, What},
 };
 
 /// What a new token may do.
@@ -220,7 +220,9 @@ impl Domain {
                 let repo = repository::Entity::find_by_id(id)
                     .one(&self.db)
                     .await?
-                    .ok_or_else(|| DomainError::not_found(format!("repository #{id}")))?;
+                    .ok_or_else(|| {
+                        DomainError::not_found(What::Repository, format!("repository #{id}"))
+                    })?;
                 let owner = account::Entity::find_by_id(repo.owner_id)
                     .one(&self.db)
                     .await?
@@ -283,17 +285,17 @@ impl Domain {
                 let repo = repository::Entity::find_by_id(repo_id)
                     .one(&self.db)
                     .await?
-                    .ok_or_else(|| DomainError::not_found("token"))?;
+                    .ok_or_else(|| DomainError::not_found(What::Token, "token"))?;
                 let owner = account::Entity::find_by_id(repo.owner_id)
                     .one(&self.db)
                     .await?
-                    .ok_or_else(|| DomainError::not_found("token"))?;
+                    .ok_or_else(|| DomainError::not_found(What::Token, "token"))?;
                 self.require_account_admin(actor, &owner)
                     .await
-                    .map_err(|_| DomainError::not_found("token"))?;
+                    .map_err(|_| DomainError::not_found(What::Token, "token"))?;
                 t
             }
-            _ => return Err(DomainError::not_found("token")),
+            _ => return Err(DomainError::not_found(What::Token, "token")),
         };
         let mut active = token.into_active_model();
         active.revoked_at = Set(Some(now()));

@@ -421,7 +421,7 @@ impl AccountQuery {
         let account = ctx(c)?.domain.find_account(&owner_name(&login)?).await;
         Ok(match account {
             Ok(a) if a.kind == AccountKind::User => Some(UserObject(a)),
-            Ok(_) | Err(DomainError::NotFound(_)) => None,
+            Ok(_) | Err(DomainError::NotFound { .. }) => None,
             Err(e) => return Err(gql_error(e)),
         })
     }
@@ -433,7 +433,7 @@ impl AccountQuery {
         let account = ctx(c)?.domain.find_account(&owner_name(&login)?).await;
         Ok(match account {
             Ok(a) if a.kind == AccountKind::Organization => Some(OrganizationObject(a)),
-            Ok(_) | Err(DomainError::NotFound(_)) => None,
+            Ok(_) | Err(DomainError::NotFound { .. }) => None,
             Err(e) => return Err(gql_error(e)),
         })
     }
@@ -449,7 +449,7 @@ impl AccountQuery {
                 Ok(Some(RepositoryObject(r)))
             }
             Ok(_) => Ok(None),
-            Err(DomainError::NotFound(_)) => Ok(None),
+            Err(DomainError::NotFound { .. }) => Ok(None),
             Err(e) => Err(gql_error(e)),
         }
     }

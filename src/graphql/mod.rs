@@ -67,7 +67,7 @@ pub fn routes() -> Router<AppState> {
 pub(crate) fn gql_error(err: DomainError) -> async_graphql::Error {
     let code = err.code();
     let message = match &err {
-        DomainError::AlreadyExists(m) => m.clone(),
+        DomainError::AlreadyExists { message: m, .. } => m.clone(),
         other => other.to_string(),
     };
     async_graphql::Error::new(message).extend_with(|_, e| e.set("code", code))

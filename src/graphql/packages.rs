@@ -9,7 +9,7 @@ use crate::{
         urls::file_url,
         views::{FileInfo, GrantInfo, PackageInfo, TagInfo, VersionInfo},
     },
-    error::DomainError,
+    error::{DomainError, What},
     graphql::{
         GqlResult,
         accounts::{PackageOwner, RepositoryObject, TeamObject, UserObject},
@@ -111,7 +111,7 @@ impl PackageObject {
             .await
         {
             Ok((_, v)) => Ok(Some(PackageVersionObject(v))),
-            Err(DomainError::NotFound(_)) => Ok(None),
+            Err(DomainError::NotFound { .. }) => Ok(None),
             Err(e) => Err(gql_error(e)),
         }
     }
@@ -163,7 +163,7 @@ impl PackageObject {
         let c = ctx(c)?;
         match c.loaders.viewer_roles.load_one(self.0.id).await? {
             Some(role) => Ok(role.map(Into::into)),
-            None => Err(DomainError::not_found("package")).gql(),
+            None => Err(DomainError::not_found(What::Package, "package")).gql(),
         }
     }
     /// Who was granted access (visible to the package's admins).
@@ -467,7 +467,7 @@ impl PackageQuery {
         match c.domain.find_package(c.actor, &r).await {
             Ok(p) => Ok(Some(PackageObject(p))),
             // A package the caller may not know of (anonymous callers are asked to sign in).
-            Err(DomainError::NotFound(_) | DomainError::Unauthenticated(_)) => Ok(None),
+            Err(DomainError::NotFound { .. } | DomainError::Unauthenticated(_)) => Ok(None),
             Err(e) => Err(gql_error(e)),
         }
     }

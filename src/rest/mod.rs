@@ -22,7 +22,7 @@ use crate::{
         packages::{PackageFilter, PackageOrder, PackageRef},
         views::{AccountInfo, PackageInfo, RepositoryInfo, VersionInfo},
     },
-    error::DomainError,
+    error::{DomainError, What},
     state::AppState,
 };
 
@@ -77,7 +77,7 @@ impl IntoResponse for RestError {
         let status =
             StatusCode::from_u16(self.0.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let message = match &self.0 {
-            DomainError::NotFound(_) => "Not Found".to_string(),
+            DomainError::NotFound { .. } => "Not Found".to_string(),
             DomainError::Unauthenticated(_) => "Requires authentication".to_string(),
             other => other.to_string(),
         };
@@ -446,7 +446,7 @@ async fn version_of(
     let p = state.domain.find_package(actor, &r).await?;
     let v = state.domain.version_by_id(actor, path.version_id).await?;
     if v.package_id != p.id {
-        return Err(DomainError::not_found("package version").into());
+        return Err(DomainError::not_found(What::Version, "package version").into());
     }
     Ok((p, v))
 }

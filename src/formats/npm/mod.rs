@@ -33,7 +33,7 @@ use crate::{
         packages::{PackageFilter, PackageOrder, PackageRef},
         publish::{NewFile, OnExisting, PublishRequest},
     },
-    error::DomainError,
+    error::{DomainError, What},
     formats::http::{file_response, range_not_satisfiable},
     state::AppState,
     storage::{DigestSet, Expectations},
@@ -135,7 +135,7 @@ impl IntoResponse for NpmError {
         let status =
             StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let message = match &error {
-            DomainError::AlreadyExists(m) => {
+            DomainError::AlreadyExists { message: m, .. } => {
                 format!("cannot publish over the previously published versions: {m}")
             }
             other => other.to_string(),
@@ -199,7 +199,7 @@ fn version_from_file(r: &PackageRef, file: &str) -> Result<VersionName, NpmError
     let version = file
         .strip_prefix(&format!("{}-", r.name))
         .and_then(|v| v.strip_suffix(".tgz"))
-        .ok_or_else(|| DomainError::not_found(format!("tarball {file}")))?;
+        .ok_or_else(|| DomainError::not_found(What::File, format!("tarball {file}")))?;
     Ok(VersionName::parse(version)?)
 }
 
@@ -285,7 +285,7 @@ async fn revoke_token(
                 .filter(|a| a.user_id().is_some() && a.user_id() == actor.user_id());
             named
                 .and_then(|a| a.token().map(|t| t.token_id))
-                .ok_or_else(|| DomainError::not_found("token"))?
+                .ok_or_else(|| DomainError::not_found(What::Token, "token"))?
         }
     };
     state.domain.revoke_access_token(&actor, token_id).await?;
@@ -306,7 +306,7 @@ async fn login(
 ) -> NpmResult {
     let name = user
         .strip_prefix("org.couchdb.user:")
-        .ok_or_else(|| DomainError::not_found("user endpoint"))?;
+        .ok_or_else(|| DomainError::not_found(What::Endpoint, "user endpoint"))?;
     if !name.eq_ignore_ascii_case(&body.name) {
         return Err(DomainError::invalid("the user name in the path and the body differ").into());
     }
@@ -871,10 +871,13 @@ async fn publish_version(
     // An unpublished version's name is never reused: lockfiles pin its integrity. (A live
     // one is refused by the publish itself, as existing.)
     if state.domain.version_unpublished(r, &version).await? {
-        return Err(DomainError::AlreadyExists(format!(
-            "{}@{version} was published before (and unpublished); versions can't be reused",
-            full_name(r)
-        ))
+        return Err(DomainError::exists(
+            What::Version,
+            format!(
+                "{}@{version} was published before (and unpublished); versions can't be reused",
+                full_name(r)
+            ),
+        )
         .into());
     }
     let file = FileName::parse(&format!("{}-{version}.tgz", r.name))?;
@@ -1010,7 +1013,7 @@ async fn delete_tarball_prefixed(
     Path((prefix, b, c, file, _rev)): Path<(String, String, String, String, String)>,
 ) -> NpmResult {
     if prefix != "npm" {
-        return Err(DomainError::not_found("tarball").into());
+        return Err(DomainError::not_found(What::File, "tarball").into());
     }
     remove_tarball(
         &state,
@@ -1037,7 +1040,7 @@ async fn remove_tarball(state: &AppState, actor: Actor, r: &PackageRef, file: &s
     {
         Ok(_) => Ok(Json(json!({"ok": true})).into_response()),
         // Already gone with the document update that preceded this request.
-        Err(DomainError::NotFound(_)) if !actor.is_anonymous() => {
+        Err(DomainError::NotFound { .. }) if !actor.is_anonymous() => {
             state.domain.find_package(&actor, r).await?;
             Ok(Json(json!({"ok": true})).into_response())
         }

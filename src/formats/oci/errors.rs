@@ -7,7 +7,7 @@ use axum::{
 };
 use serde_json::json;
 
-use crate::error::DomainError;
+use crate::error::{DomainError, What};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Code {
@@ -87,13 +87,15 @@ impl OciError {
     /// mean there.
     pub fn from_domain(err: DomainError, not_found: Code, invalid: Code) -> Self {
         match err {
-            DomainError::NotFound(m) if m.starts_with("manifest references unknown blob") => {
-                Self::new(MANIFEST_BLOB_UNKNOWN, m)
-            }
-            DomainError::NotFound(m) if m.starts_with("repository") || m.starts_with("package") => {
-                Self::new(NAME_UNKNOWN, m)
-            }
-            DomainError::NotFound(m) => Self::new(not_found, m),
+            DomainError::NotFound {
+                what: What::ReferencedBlob,
+                message,
+            } => Self::new(MANIFEST_BLOB_UNKNOWN, message),
+            DomainError::NotFound {
+                what: What::Repository | What::Package,
+                message,
+            } => Self::new(NAME_UNKNOWN, message),
+            DomainError::NotFound { message, .. } => Self::new(not_found, message),
             DomainError::InvalidInput(m) => Self::new(invalid, m),
             DomainError::DigestMismatch { expected, actual } => {
                 Self::new(DIGEST_INVALID, format!("expected {expected}, got {actual}"))
@@ -109,7 +111,7 @@ impl OciError {
                 range: Some(format!("0-{}", size.saturating_sub(1))),
                 ..Self::new(BLOB_UPLOAD_INVALID, "chunk out of order")
             },
-            DomainError::AlreadyExists(m) => Self {
+            DomainError::AlreadyExists { message: m, .. } => Self {
                 status: 409,
                 ..Self::new(DENIED, m)
             },
@@ -176,10 +178,22 @@ mod tests {
         );
         assert_eq!((e.status, e.range.as_deref()), (416, Some("0-9")));
         let e = OciError::from_domain(
-            DomainError::NotFound("manifest".into()),
+            DomainError::not_found(What::Manifest, "manifest"),
             MANIFEST_UNKNOWN,
             MANIFEST_INVALID,
         );
         assert_eq!(e.code, MANIFEST_UNKNOWN);
+        let e = OciError::from_domain(
+            DomainError::not_found(What::ReferencedBlob, "manifest references unknown blob"),
+            MANIFEST_UNKNOWN,
+            MANIFEST_INVALID,
+        );
+        assert_eq!(e.code, MANIFEST_BLOB_UNKNOWN);
+        let e = OciError::from_domain(
+            DomainError::not_found(What::Package, "package a/b"),
+            MANIFEST_UNKNOWN,
+            MANIFEST_INVALID,
+        );
+        assert_eq!(e.code, NAME_UNKNOWN);
     }
 }
