@@ -27,6 +27,12 @@ pub enum DomainError {
     PayloadTooLarge(String),
     #[error("{0}")]
     Unavailable(String),
+    /// Refused for now (a throttle): the door says when to try again (`Retry-After`).
+    #[error("{message}")]
+    TooManyRequests {
+        message: String,
+        retry_after_secs: u64,
+    },
     /// Details are logged, never rendered.
     #[error("internal error")]
     Internal(#[source] InternalError),
@@ -78,6 +84,7 @@ impl DomainError {
             Self::QuotaExceeded(_) => "QUOTA_EXCEEDED",
             Self::PayloadTooLarge(_) => "PAYLOAD_TOO_LARGE",
             Self::Unavailable(_) => "UNAVAILABLE",
+            Self::TooManyRequests { .. } => "TOO_MANY_REQUESTS",
             Self::Internal(_) => "INTERNAL_SERVER_ERROR",
         }
     }
@@ -92,8 +99,21 @@ impl DomainError {
             Self::InvalidInput(_) | Self::DigestMismatch { .. } => 400,
             Self::PayloadTooLarge(_) => 413,
             Self::RangeNotSatisfiable { .. } => 416,
+            Self::TooManyRequests { .. } => 429,
             Self::Unavailable(_) => 503,
             Self::Internal(_) => 500,
+        }
+    }
+}
+
+impl DomainError {
+    /// Seconds a throttled client should wait, for the door's `Retry-After`.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            Self::TooManyRequests {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
+            _ => None,
         }
     }
 }

@@ -4,6 +4,7 @@
 
 mod generic;
 mod graphql;
+mod http;
 mod npm;
 mod oci;
 mod ops;

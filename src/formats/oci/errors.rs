@@ -109,6 +109,7 @@ impl OciError {
                 status: 503,
                 ..Self::new(UNKNOWN, m)
             },
+            DomainError::TooManyRequests { message, .. } => Self::new(TOOMANYREQUESTS, message),
             DomainError::Internal(_) => Self::new(UNKNOWN, "internal error"),
         }
     }
