@@ -127,7 +127,8 @@ impl Throttle {
     }
 
     /// Bounds memory: entries whose budget has refilled carry no information; past that,
-    /// the fullest go first.
+    /// the fullest go first, down to half the bound (so the scan runs once per many new
+    /// parties, not on every attempt).
     fn forget_settled(&mut self, now: Instant) {
         if self.buckets.len() < TRACKED_MAX {
             return;
@@ -142,9 +143,10 @@ impl Throttle {
                 remaining.push((bucket.tokens / self.budget(&party), party));
             }
         }
-        if remaining.len() >= TRACKED_MAX {
+        if remaining.len() > TRACKED_MAX / 2 {
             remaining.sort_by(|a, b| b.0.total_cmp(&a.0));
-            for (_, party) in remaining.into_iter().take(TRACKED_MAX / 2) {
+            let excess = remaining.len() - TRACKED_MAX / 2;
+            for (_, party) in remaining.into_iter().take(excess) {
                 self.buckets.remove(&party);
             }
         }
@@ -401,6 +403,23 @@ mod tests {
         // A refused attempt takes nothing from the account's budget.
         t.take(&[Party::Account("user9".into())], now)
             .expect("account untouched");
+    }
+
+    #[test]
+    fn the_throttle_forgets_parties_past_its_bound() {
+        let mut t = throttle();
+        let now = Instant::now();
+        for i in 0..TRACKED_MAX {
+            t.take(&[Party::Account(format!("user{i}"))], now)
+                .expect("within budget");
+        }
+        t.take(&[Party::Account("one-more".into())], now)
+            .expect("within budget");
+        assert!(
+            t.buckets.len() <= TRACKED_MAX / 2 + 1,
+            "{}",
+            t.buckets.len()
+        );
     }
 
     #[test]
