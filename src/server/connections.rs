@@ -112,8 +112,7 @@ async fn serve_connection(
     let io = TokioIo::new(WatchedIo {
         inner: tcp,
         phase: phase.clone(),
-        write_shut: false,
-        drained: 0,
+        linger: None,
     });
     let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
         let app = app.clone();
@@ -213,15 +212,15 @@ impl hyper::body::Body for TrackedBody {
     }
 }
 
-/// What a closing connection reads and drops of a body the client is still sending.
-const LINGER_BYTES: u64 = 16 * 1024 * 1024;
+/// How long a closing connection reads and drops what the client still sends.
+const LINGER: Duration = Duration::from_secs(10);
 
 /// The socket, noting when the first byte of a request head arrives on an idle connection.
 struct WatchedIo {
     inner: TcpStream,
     phase: Arc<watch::Sender<Phase>>,
-    write_shut: bool,
-    drained: u64,
+    /// Set once our side of the connection is shut: when lingering ends.
+    linger: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl AsyncRead for WatchedIo {
@@ -261,24 +260,28 @@ impl AsyncWrite for WatchedIo {
     /// A lingering close. A request refused before its body was read (413, 401) leaves the
     /// client still sending; closing at once would reset the connection, and a reset
     /// destroys our answer in the client's buffers (it sees "broken pipe", not the 413). So:
-    /// send FIN after the answer, then read and drop what still comes, up to a budget; the
-    /// watchdog's timeouts bound how long.
+    /// send FIN after the answer, then read and drop what still comes until the client
+    /// closes too, for at most [`LINGER`] (as nginx's lingering close does).
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         let this = &mut *self;
-        if !this.write_shut {
+        if this.linger.is_none() {
             std::task::ready!(Pin::new(&mut this.inner).poll_shutdown(cx))?;
-            this.write_shut = true;
+            this.linger = Some(Box::pin(tokio::time::sleep(LINGER)));
         }
         let mut scratch = [0u8; 8192];
-        while this.drained < LINGER_BYTES {
+        loop {
+            if let Some(until) = this.linger.as_mut()
+                && until.as_mut().poll(cx).is_ready()
+            {
+                return Poll::Ready(Ok(()));
+            }
             let mut buf = ReadBuf::new(&mut scratch);
             match std::task::ready!(Pin::new(&mut this.inner).poll_read(cx, &mut buf)) {
-                Ok(()) if buf.filled().is_empty() => break,
-                Ok(()) => this.drained += buf.filled().len() as u64,
-                Err(_) => break,
+                Ok(()) if !buf.filled().is_empty() => {}
+                // The client closed (or reset): nothing left to spare it.
+                Ok(()) | Err(_) => return Poll::Ready(Ok(())),
             }
         }
-        Poll::Ready(Ok(()))
     }
 
     fn poll_write_vectored(
