@@ -104,9 +104,7 @@ impl DomainError {
             Self::Internal(_) => 500,
         }
     }
-}
 
-impl DomainError {
     /// Seconds a throttled client should wait, for the door's `Retry-After`.
     pub fn retry_after_secs(&self) -> Option<u64> {
         match self {

@@ -196,15 +196,20 @@ impl Domain {
             Ok(_) | Err(DomainError::NotFound(_)) => None,
             Err(e) => {
                 // Our failure, not the client's: it doesn't count against them.
-                self.passwords.succeeded(attempt);
+                self.passwords.give_back(attempt);
                 return Err(e);
             }
         };
         let stored = user.as_ref().and_then(|u| u.password_hash.clone());
-        if !self.passwords.verify(stored, password).await? {
-            return Err(refuse());
+        match self.passwords.verify(stored, password).await {
+            Ok(true) => {}
+            Ok(false) => return Err(refuse()),
+            Err(e) => {
+                self.passwords.give_back(attempt);
+                return Err(e);
+            }
         }
-        self.passwords.succeeded(attempt);
+        self.passwords.give_back(attempt);
         user.ok_or_else(refuse)?.try_into()
     }
 

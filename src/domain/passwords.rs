@@ -189,8 +189,8 @@ impl PasswordGuard {
         }
     }
 
-    /// The password was right (or the check never ran): the attempt doesn't count.
-    pub(crate) fn succeeded(&self, attempt: Attempt) {
+    /// The attempt doesn't count: the password was right, or the check failed on our side.
+    pub(crate) fn give_back(&self, attempt: Attempt) {
         self.throttle
             .lock()
             .unwrap_or_else(|e| e.into_inner())
