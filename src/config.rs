@@ -1,5 +1,5 @@
 //! Typed configuration: defaults < `packyard.toml` < `PACKYARD_*` environment, validated at boot.
-use std::{net::SocketAddr, path::PathBuf};
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use serde::Deserialize;
 use url::Url;
@@ -19,6 +19,10 @@ pub struct Config {
     /// Secret for OCI bearer tokens; generated and kept in the data dir when unset.
     pub jwt_secret: Option<String>,
     pub limits: Limits,
+    /// Connection-level protections of the HTTP server.
+    pub connections: ConnectionLimits,
+    /// Protections of password checks (argon2 is slow and memory-hungry by design).
+    pub logins: LoginLimits,
     /// Downloads above which a public package or version can't be deleted (0: no rule).
     pub delete_download_threshold: i64,
     /// Days a deleted package or version stays restorable.
@@ -37,6 +41,57 @@ pub struct Limits {
     pub container_blob_bytes: u64,
     pub description_chars: usize,
     pub license_chars: usize,
+    /// The largest body of a request that isn't a streamed upload (GraphQL, REST, token
+    /// and login requests): beyond it the answer is 413.
+    pub request_body_bytes: u64,
+}
+
+/// How long and how many connections the server keeps.
+#[derive(Clone, Debug)]
+pub struct ConnectionLimits {
+    /// From the first byte of a request to the end of its headers.
+    pub header_read_timeout: Duration,
+    /// A connection with no request in flight (keep-alive) is closed after this long.
+    pub idle_timeout: Duration,
+    /// Connections held at once; past it the server stops accepting until one ends.
+    pub max_connections: usize,
+    /// Connections held at once from one client address (an IPv6 /64 counts as one).
+    pub max_connections_per_client: usize,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 512,
+            max_connections_per_client: 128,
+        }
+    }
+}
+
+/// Bounds on password checking.
+#[derive(Clone, Debug)]
+pub struct LoginLimits {
+    /// Password hashes computed at once (each takes ~19 MiB and a core for a while).
+    pub hash_concurrency: usize,
+    /// Failed logins an account may take per window before attempts are refused (429).
+    pub failures_per_account: u32,
+    /// Failed logins a client address may make per window before attempts are refused.
+    pub failures_per_client: u32,
+    /// The window those budgets refill over (evenly: one attempt every window / budget).
+    pub failure_window: Duration,
+}
+
+impl Default for LoginLimits {
+    fn default() -> Self {
+        Self {
+            hash_concurrency: 2,
+            failures_per_account: 10,
+            failures_per_client: 30,
+            failure_window: Duration::from_secs(15 * 60),
+        }
+    }
 }
 
 impl Default for Limits {
@@ -47,6 +102,7 @@ impl Default for Limits {
             container_blob_bytes: 10 * 1024 * 1024 * 1024,
             description_chars: 512,
             license_chars: 256,
+            request_body_bytes: 1024 * 1024,
         }
     }
 }
@@ -67,6 +123,15 @@ struct FileConfig {
     generic_file_bytes: Option<u64>,
     npm_tarball_bytes: Option<u64>,
     container_blob_bytes: Option<u64>,
+    request_body_bytes: Option<u64>,
+    header_read_timeout_secs: Option<u64>,
+    idle_timeout_secs: Option<u64>,
+    max_connections: Option<usize>,
+    max_connections_per_client: Option<usize>,
+    password_hash_concurrency: Option<usize>,
+    login_failures_per_account: Option<u32>,
+    login_failures_per_client: Option<u32>,
+    login_failure_window_secs: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -127,7 +192,36 @@ impl Config {
         from_env!(generic_file_bytes, "PACKYARD_GENERIC_FILE_BYTES");
         from_env!(npm_tarball_bytes, "PACKYARD_NPM_TARBALL_BYTES");
         from_env!(container_blob_bytes, "PACKYARD_CONTAINER_BLOB_BYTES");
+        from_env!(request_body_bytes, "PACKYARD_REQUEST_BODY_BYTES");
+        from_env!(
+            header_read_timeout_secs,
+            "PACKYARD_HEADER_READ_TIMEOUT_SECS"
+        );
+        from_env!(idle_timeout_secs, "PACKYARD_IDLE_TIMEOUT_SECS");
+        from_env!(max_connections, "PACKYARD_MAX_CONNECTIONS");
+        from_env!(
+            max_connections_per_client,
+            "PACKYARD_MAX_CONNECTIONS_PER_CLIENT"
+        );
+        from_env!(
+            password_hash_concurrency,
+            "PACKYARD_PASSWORD_HASH_CONCURRENCY"
+        );
+        from_env!(
+            login_failures_per_account,
+            "PACKYARD_LOGIN_FAILURES_PER_ACCOUNT"
+        );
+        from_env!(
+            login_failures_per_client,
+            "PACKYARD_LOGIN_FAILURES_PER_CLIENT"
+        );
+        from_env!(
+            login_failure_window_secs,
+            "PACKYARD_LOGIN_FAILURE_WINDOW_SECS"
+        );
 
+        let connections = connection_limits(&cfg)?;
+        let logins = login_limits(&cfg)?;
         let listen_text = cfg.listen.unwrap_or_else(|| "127.0.0.1:8080".into());
         let listen: SocketAddr = listen_text
             .parse()
@@ -224,6 +318,9 @@ impl Config {
         if let Some(n) = cfg.container_blob_bytes {
             limits.container_blob_bytes = n;
         }
+        if let Some(n) = cfg.request_body_bytes {
+            limits.request_body_bytes = n;
+        }
         // On S3 a blob reaches its content address by CopyObject, which stops at 5 GiB.
         if storage_url.starts_with("s3:") {
             const S3_COPY_MAX: u64 = 5 * 1024 * 1024 * 1024;
@@ -254,6 +351,8 @@ impl Config {
             storage_url,
             jwt_secret,
             limits,
+            connections,
+            logins,
             delete_download_threshold,
             restore_days,
             fsync: cfg.fsync.unwrap_or(true),
@@ -264,6 +363,69 @@ impl Config {
     pub fn base_url(&self) -> String {
         self.public_url.as_str().trim_end_matches('/').to_string()
     }
+}
+
+/// Zero would mean "close at once" or "never allow": a setting that can't be meant.
+fn positive<T: PartialEq + Default>(
+    setting: &str,
+    value: Option<T>,
+) -> Result<Option<T>, ConfigError> {
+    match value {
+        Some(v) if v == T::default() => Err(bad(setting, "must be greater than 0")),
+        other => Ok(other),
+    }
+}
+
+fn connection_limits(cfg: &FileConfig) -> Result<ConnectionLimits, ConfigError> {
+    let mut limits = ConnectionLimits::default();
+    if let Some(s) = positive(
+        "PACKYARD_HEADER_READ_TIMEOUT_SECS",
+        cfg.header_read_timeout_secs,
+    )? {
+        limits.header_read_timeout = Duration::from_secs(s);
+    }
+    if let Some(s) = positive("PACKYARD_IDLE_TIMEOUT_SECS", cfg.idle_timeout_secs)? {
+        limits.idle_timeout = Duration::from_secs(s);
+    }
+    if let Some(n) = positive("PACKYARD_MAX_CONNECTIONS", cfg.max_connections)? {
+        limits.max_connections = n;
+    }
+    if let Some(n) = positive(
+        "PACKYARD_MAX_CONNECTIONS_PER_CLIENT",
+        cfg.max_connections_per_client,
+    )? {
+        limits.max_connections_per_client = n;
+    }
+    Ok(limits)
+}
+
+fn login_limits(cfg: &FileConfig) -> Result<LoginLimits, ConfigError> {
+    let mut limits = LoginLimits::default();
+    if let Some(n) = positive(
+        "PACKYARD_PASSWORD_HASH_CONCURRENCY",
+        cfg.password_hash_concurrency,
+    )? {
+        limits.hash_concurrency = n;
+    }
+    if let Some(n) = positive(
+        "PACKYARD_LOGIN_FAILURES_PER_ACCOUNT",
+        cfg.login_failures_per_account,
+    )? {
+        limits.failures_per_account = n;
+    }
+    if let Some(n) = positive(
+        "PACKYARD_LOGIN_FAILURES_PER_CLIENT",
+        cfg.login_failures_per_client,
+    )? {
+        limits.failures_per_client = n;
+    }
+    if let Some(s) = positive(
+        "PACKYARD_LOGIN_FAILURE_WINDOW_SECS",
+        cfg.login_failure_window_secs,
+    )? {
+        limits.failure_window = Duration::from_secs(s);
+    }
+    Ok(limits)
 }
 
 fn absolute(path: &std::path::Path) -> PathBuf {
@@ -348,6 +510,33 @@ mod tests {
         )
         .expect_err("too big for S3");
         assert_eq!(err.setting, "PACKYARD_CONTAINER_BLOB_BYTES");
+    }
+
+    #[test]
+    fn connection_and_login_limits_refuse_zero() {
+        for setting in [
+            "PACKYARD_HEADER_READ_TIMEOUT_SECS",
+            "PACKYARD_IDLE_TIMEOUT_SECS",
+            "PACKYARD_MAX_CONNECTIONS",
+            "PACKYARD_MAX_CONNECTIONS_PER_CLIENT",
+            "PACKYARD_PASSWORD_HASH_CONCURRENCY",
+            "PACKYARD_LOGIN_FAILURES_PER_ACCOUNT",
+            "PACKYARD_LOGIN_FAILURES_PER_CLIENT",
+            "PACKYARD_LOGIN_FAILURE_WINDOW_SECS",
+        ] {
+            let err = Config::load_from(None, &env(&[(setting, "0")])).expect_err(setting);
+            assert_eq!(err.setting, setting);
+        }
+        let cfg = Config::load_from(
+            None,
+            &env(&[
+                ("PACKYARD_IDLE_TIMEOUT_SECS", "5"),
+                ("PACKYARD_REQUEST_BODY_BYTES", "4096"),
+            ]),
+        )
+        .expect("valid");
+        assert_eq!(cfg.connections.idle_timeout, Duration::from_secs(5));
+        assert_eq!(cfg.limits.request_body_bytes, 4096);
     }
 
     #[test]

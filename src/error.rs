@@ -33,6 +33,12 @@ pub enum DomainError {
         "insufficient storage: the registry can't store this now (its disk is full or read-only)"
     )]
     InsufficientStorage,
+    /// Refused for now (a throttle): the door says when to try again (`Retry-After`).
+    #[error("{message}")]
+    TooManyRequests {
+        message: String,
+        retry_after_secs: u64,
+    },
     /// Details are logged, never rendered.
     #[error("internal error")]
     Internal(#[source] InternalError),
@@ -133,6 +139,7 @@ impl DomainError {
             Self::PayloadTooLarge(_) => "PAYLOAD_TOO_LARGE",
             Self::Unavailable(_) => "UNAVAILABLE",
             Self::InsufficientStorage => "INSUFFICIENT_STORAGE",
+            Self::TooManyRequests { .. } => "TOO_MANY_REQUESTS",
             Self::Internal(_) => "INTERNAL_SERVER_ERROR",
         }
     }
@@ -147,9 +154,20 @@ impl DomainError {
             Self::InvalidInput(_) | Self::DigestMismatch { .. } => 400,
             Self::PayloadTooLarge(_) => 413,
             Self::RangeNotSatisfiable { .. } => 416,
+            Self::TooManyRequests { .. } => 429,
             Self::Unavailable(_) => 503,
             Self::InsufficientStorage => 507,
             Self::Internal(_) => 500,
+        }
+    }
+
+    /// Seconds a throttled client should wait, for the door's `Retry-After`.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            Self::TooManyRequests {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
+            _ => None,
         }
     }
 }

@@ -10,13 +10,14 @@ pub mod graphql;
 pub mod jobs;
 pub mod ops;
 pub mod rest;
+pub mod server;
 pub mod state;
 pub mod storage;
 pub mod telemetry;
 
 use std::sync::Arc;
 
-use axum::{Router, middleware, routing::get, serve::ListenerExt};
+use axum::{Router, middleware, routing::get};
 use tower_http::cors::CorsLayer;
 
 use crate::{config::Config, domain::Domain, state::AppState};
@@ -35,6 +36,7 @@ pub async fn build_app(config: Config) -> Result<(Router, AppState), String> {
 }
 
 fn router(state: AppState) -> Router {
+    let body_limit = state.config.limits.request_body_bytes;
     Router::new()
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
@@ -43,6 +45,10 @@ fn router(state: AppState) -> Router {
         .merge(formats::routes())
         .merge(rest::routes())
         .layer(CorsLayer::permissive().allow_private_network(false))
+        // Every body is capped unless its route streams uploads (and bounds them itself).
+        .layer(middleware::from_fn(move |request, next| {
+            server::body_limit::cap_request_body(body_limit, request, next)
+        }))
         .layer(middleware::from_fn(close_after_refused_upload))
         .layer(middleware::from_fn(telemetry::request_span))
         .with_state(state)
@@ -89,20 +95,15 @@ pub async fn serve(mut config: Config) -> Result<(), String> {
         config.public_url = url;
     }
     let (app, state) = build_app(config).await?;
-    let listener = listener
-        // Without TCP_NODELAY a small response written in two parts (headers, then body)
-        // waits on the client's delayed ACK: ~40 ms per request on keep-alive connections.
-        .tap_io(|tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!(error = %e, "TCP_NODELAY");
-            }
-        });
     let jobs = jobs::spawn(state.domain.clone());
     tracing::info!(%listen, public_url = %state.config.public_url, "packyard serving");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|e| format!("server: {e}"))?;
+    server::serve(
+        listener,
+        app,
+        state.config.connections.clone(),
+        shutdown_signal(),
+    )
+    .await;
     // Let a flush in progress finish (aborting it would lose the counts it took), then
     // write what was counted since.
     jobs.stop().await;

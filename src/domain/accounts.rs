@@ -1,5 +1,4 @@
 //! Users, organizations, memberships, teams, repositories and collaborators.
-use argon2::{Argon2, PasswordHash, PasswordHasher, PasswordVerifier, password_hash::SaltString};
 use entity::{
     account, membership, package, package_grant, repository, repository_collaborator, team,
     team_member,
@@ -102,12 +101,7 @@ fn hash_password(password: &str) -> DomainResult<String> {
             "password must be at least 8 characters",
         ));
     }
-    let salt = SaltString::encode_b64(&rand::random::<[u8; 16]>())
-        .map_err(|e| DomainError::internal(format!("salt: {e}")))?;
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| DomainError::internal(format!("argon2: {e}")))
+    super::passwords::hash_with_default_cost(password.as_bytes())
 }
 
 impl Domain {
@@ -186,29 +180,37 @@ impl Domain {
         model.try_into()
     }
 
-    /// Checks a user's password (npm login). Slow by design (argon2); never on the hot path.
+    /// Checks a user's password (npm login), from `client` when known. Slow by design
+    /// (argon2) and guarded: throttled per account and client, a few at a time, and as
+    /// slow for a login that doesn't exist (see `passwords`).
     pub async fn verify_password(
         &self,
         login: &OwnerName,
         password: &str,
+        client: Option<std::net::IpAddr>,
     ) -> DomainResult<AccountInfo> {
         let refuse = || DomainError::Unauthenticated("incorrect username or password".into());
-        let user = self.account_model(login).await.map_err(|_| refuse())?;
-        let stored = user.password_hash.clone().ok_or_else(refuse)?;
-        let password = password.to_string();
-        let ok = tokio::task::spawn_blocking(move || {
-            PasswordHash::new(&stored).is_ok_and(|h| {
-                Argon2::default()
-                    .verify_password(password.as_bytes(), &h)
-                    .is_ok()
-            })
-        })
-        .await
-        .map_err(DomainError::internal)?;
-        if !ok || user.kind != AccountKind::User.as_str() {
-            return Err(refuse());
+        let attempt = self.passwords.begin(login.as_str(), client)?;
+        let user = match self.account_model(login).await {
+            Ok(user) if user.kind == AccountKind::User.as_str() => Some(user),
+            Ok(_) | Err(DomainError::NotFound { .. }) => None,
+            Err(e) => {
+                // Our failure, not the client's: it doesn't count against them.
+                self.passwords.give_back(attempt);
+                return Err(e);
+            }
+        };
+        let stored = user.as_ref().and_then(|u| u.password_hash.clone());
+        match self.passwords.verify(stored, password).await {
+            Ok(true) => {}
+            Ok(false) => return Err(refuse()),
+            Err(e) => {
+                self.passwords.give_back(attempt);
+                return Err(e);
+            }
         }
-        user.try_into()
+        self.passwords.give_back(attempt);
+        user.ok_or_else(refuse)?.try_into()
     }
 
     /// The actor's role in an organization, if any.

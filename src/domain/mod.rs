@@ -14,6 +14,7 @@ pub mod names;
 pub mod npm;
 pub mod oci;
 pub mod packages;
+pub mod passwords;
 pub mod publish;
 pub mod stats;
 pub mod tokens;
@@ -47,6 +48,7 @@ pub struct Domain {
     sql_statements: Arc<AtomicU64>,
     pub(crate) oci_keys: oci::OciKeys,
     pub(crate) cache: cache::ReadCache,
+    pub(crate) passwords: passwords::PasswordGuard,
 }
 
 impl Domain {
@@ -98,12 +100,23 @@ impl Domain {
         Ok(Self {
             db,
             blobs,
-            config,
             downloads: stats::DownloadCounter::default(),
             sql_statements,
             oci_keys: Default::default(),
             cache: Default::default(),
+            passwords: passwords::PasswordGuard::new(config.logins.clone()),
+            config,
         })
+    }
+
+    /// Password verifications run since start.
+    pub fn password_verifications(&self) -> u64 {
+        self.passwords.verifications()
+    }
+
+    /// Password logins refused by the throttle since start.
+    pub fn logins_throttled(&self) -> u64 {
+        self.passwords.refused()
     }
 
     /// SQL statements executed since start.

@@ -141,8 +141,9 @@ impl Domain {
         login: &OwnerName,
         password: &str,
         token_name: &str,
+        client: Option<std::net::IpAddr>,
     ) -> DomainResult<(TokenInfo, String)> {
-        let user = self.verify_password(login, password).await?;
+        let user = self.verify_password(login, password, client).await?;
         let request = TokenRequest {
             name: token_name.to_string(),
             // A password login may do what the password may, short of organization admin:

@@ -8,13 +8,16 @@ pub mod http;
 pub mod npm;
 pub mod oci;
 
-use axum::Router;
+use axum::{Router, middleware};
 
-use crate::state::AppState;
+use crate::{server::body_limit::streamed_upload, state::AppState};
 
 pub fn routes() -> Router<AppState> {
+    // Generic files and OCI blobs stream in and are bounded by their own limits; the rest
+    // of those doors' bodies are bounded by their own extractors (the token form, manifests).
+    // npm marks its publish routes itself.
     Router::new()
-        .merge(generic::routes())
+        .merge(generic::routes().layer(middleware::from_fn(streamed_upload)))
         .merge(npm::routes())
-        .merge(oci::routes())
+        .merge(oci::routes().layer(middleware::from_fn(streamed_upload)))
 }

@@ -5,6 +5,7 @@
 mod existence;
 mod generic;
 mod graphql;
+mod http;
 mod npm;
 mod npm_documents;
 mod oci;

@@ -324,6 +324,11 @@ impl TestApp {
     }
 
     pub async fn sql_statements(&self) -> u64 {
+        self.metric("packyard_sql_statements_total").await
+    }
+
+    /// A counter from `/metrics`.
+    pub async fn metric(&self, name: &str) -> u64 {
         let text = self
             .http
             .get(format!("{}/metrics", self.url))
@@ -334,9 +339,9 @@ impl TestApp {
             .await
             .expect("text");
         text.lines()
-            .find_map(|l| l.strip_prefix("packyard_sql_statements_total "))
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
             .and_then(|n| n.trim().parse().ok())
-            .expect("metric present")
+            .unwrap_or_else(|| panic!("metric {name} present"))
     }
 
     pub async fn put_generic(
@@ -398,6 +403,13 @@ pub fn peak_rss_kib(pid: u32) -> u64 {
         .find_map(|l| l.strip_prefix("VmHWM:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .expect("VmHWM")
+}
+
+/// File descriptors a process holds open (its sockets among them).
+pub fn open_fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .expect("proc fd")
+        .count()
 }
 
 /// Every file under `dir`, recursively, sorted.

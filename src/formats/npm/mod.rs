@@ -15,6 +15,7 @@ use axum::{
     body::Body,
     extract::{DefaultBodyLimit, Path, Query, State},
     http::{HeaderMap, StatusCode, header},
+    middleware,
     response::{IntoResponse, Response},
     routing::{delete, get, put},
 };
@@ -35,6 +36,7 @@ use crate::{
     },
     error::{DomainError, What},
     formats::http::{file_response, range_not_satisfiable},
+    server::{ClientAddr, body_limit::streamed_upload},
     state::AppState,
     storage::{DigestSet, Expectations},
 };
@@ -66,15 +68,31 @@ pub fn routes() -> Router<AppState> {
             "/npm/-/package/{a}/{b}/dist-tags/{tag}",
             put(set_dist_tag).delete(delete_dist_tag),
         )
-        .route("/npm/{a}", get(packument_encoded).put(publish_encoded))
-        .route("/npm/{a}/{b}", get(packument).put(publish))
+        // Publish documents carry tarballs: they stream past the server's body cap and
+        // are bounded by `DOCUMENT_MAX` and the tarball limit instead.
+        .route(
+            "/npm/{a}",
+            get(packument_encoded)
+                .put(publish_encoded)
+                .layer(middleware::from_fn(streamed_upload)),
+        )
+        .route(
+            "/npm/{a}/{b}",
+            get(packument)
+                .put(publish)
+                .layer(middleware::from_fn(streamed_upload)),
+        )
         .route(
             "/npm/{a}/-rev/{rev}",
-            put(update_encoded).delete(unpublish_package_encoded),
+            put(update_encoded)
+                .delete(unpublish_package_encoded)
+                .layer(middleware::from_fn(streamed_upload)),
         )
         .route(
             "/npm/{a}/{b}/-rev/{rev}",
-            put(update).delete(unpublish_package),
+            put(update)
+                .delete(unpublish_package)
+                .layer(middleware::from_fn(streamed_upload)),
         )
         .route("/npm/{a}/-/{file}", get(tarball_encoded))
         .route("/npm/{a}/{b}/-/{file}", get(tarball))
@@ -144,6 +162,9 @@ impl IntoResponse for NpmError {
         if let DomainError::RangeNotSatisfiable { size } = error {
             let (parts, _) = range_not_satisfiable(size).into_parts();
             return (parts, body).into_response();
+        }
+        if let Some(secs) = error.retry_after_secs() {
+            return (status, [(header::RETRY_AFTER, secs.to_string())], body).into_response();
         }
         if status == StatusCode::UNAUTHORIZED {
             return (
@@ -301,6 +322,7 @@ struct LoginBody {
 /// `npm login` (legacy): a username and password exchanged for a new token.
 async fn login(
     State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
     Path(user): Path<String>,
     Json(body): Json<LoginBody>,
 ) -> NpmResult {
@@ -313,7 +335,7 @@ async fn login(
     let login = OwnerName::parse(&body.name)?;
     let (_, secret) = state
         .domain
-        .login_with_password(&login, &body.password, "npm login")
+        .login_with_password(&login, &body.password, "npm login", client)
         .await?;
     Ok((
         StatusCode::CREATED,

@@ -123,6 +123,7 @@ impl OciError {
                 status: 507,
                 ..Self::new(UNKNOWN, err.to_string())
             },
+            DomainError::TooManyRequests { message, .. } => Self::new(TOOMANYREQUESTS, message),
             DomainError::Internal(_) => Self::new(UNKNOWN, "internal error"),
         }
     }

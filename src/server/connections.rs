@@ -1,0 +1,382 @@
+//! Accepting and keeping connections: a cap on how many at once (in all and per client
+//! address), a header-read timeout, an idle timeout, TCP_NODELAY, the client address for
+//! the router, and a graceful shutdown that lets requests in flight finish.
+//!
+//! Both timeouts only run while a connection has no request in flight: once the router has
+//! a request, its body and its response may stream for as long as they take (uploads and
+//! downloads of many GiB on slow links).
+use std::{
+    collections::HashMap,
+    future::Future,
+    net::{IpAddr, SocketAddr},
+    pin::{Pin, pin},
+    sync::{Arc, Mutex},
+    task::{Context, Poll},
+    time::Duration,
+};
+
+use axum::{Router, body::Body, extract::ConnectInfo};
+use hyper::body::Incoming;
+use hyper_util::{
+    rt::{TokioExecutor, TokioIo},
+    server::conn::auto,
+};
+use tokio::{
+    io::{AsyncRead, AsyncWrite, ReadBuf},
+    net::{TcpListener, TcpStream},
+    sync::{Semaphore, watch},
+    time::Instant,
+};
+use tower::ServiceExt;
+
+use crate::config::ConnectionLimits;
+
+/// Serves `app` on `listener` until `shutdown` completes, then waits for the connections'
+/// requests in flight to finish.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    limits: ConnectionLimits,
+    shutdown: impl Future<Output = ()>,
+) {
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let per_client = PerClient::default();
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut shutdown = pin!(shutdown);
+    loop {
+        // At the cap, stop accepting: further clients wait in the kernel's backlog, holding
+        // none of our file descriptors.
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => slot,
+            () = &mut shutdown => break,
+        };
+        let Ok(slot) = slot else { break };
+        let (tcp, remote) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors and the like: pause rather than spin.
+                    tracing::warn!(error = %e, "accept");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let Some(client_slot) = per_client.take(remote.ip(), limits.max_connections_per_client)
+        else {
+            tracing::debug!(%remote, "too many connections from this client: closed");
+            continue;
+        };
+        if let Err(e) = tcp.set_nodelay(true) {
+            // Without it a small response written in two parts waits on the client's
+            // delayed ACK: ~40 ms per request on keep-alive connections.
+            tracing::debug!(error = %e, "TCP_NODELAY");
+        }
+        let app = app.clone();
+        let limits = limits.clone();
+        let stop = stop_rx.clone();
+        tokio::spawn(async move {
+            serve_connection(tcp, remote, app, &limits, stop).await;
+            drop(client_slot);
+            drop(slot);
+        });
+    }
+    let _ = stop_tx.send(true);
+    drop(stop_rx);
+    // Every connection holds a slot until it ends.
+    let all = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
+    let _ = slots.acquire_many(all).await;
+}
+
+/// What a connection is doing, as its watchdog sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// No request in flight and nothing of the next one received, since then.
+    Idle(Instant),
+    /// Part of a request head received, the first byte at that moment.
+    ReadingHead(Instant),
+    /// Requests the router has and whose responses haven't ended.
+    Busy(usize),
+}
+
+async fn serve_connection(
+    tcp: TcpStream,
+    remote: SocketAddr,
+    app: Router,
+    limits: &ConnectionLimits,
+    mut stop: watch::Receiver<bool>,
+) {
+    let (phase, mut watch_phase) = watch::channel(Phase::Idle(Instant::now()));
+    let phase = Arc::new(phase);
+    let io = TokioIo::new(WatchedIo {
+        inner: tcp,
+        phase: phase.clone(),
+        linger: None,
+    });
+    let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
+        let app = app.clone();
+        let phase = phase.clone();
+        phase.send_modify(|p| {
+            *p = match *p {
+                Phase::Busy(n) => Phase::Busy(n + 1),
+                _ => Phase::Busy(1),
+            }
+        });
+        let in_flight = InFlight(phase);
+        request.extensions_mut().insert(ConnectInfo(remote));
+        async move {
+            let response = app.oneshot(request.map(Body::new)).await;
+            // The request counts as in flight until its response body is done with.
+            response.map(|r| r.map(|body| Body::new(TrackedBody { body, in_flight })))
+        }
+    });
+    let builder = auto::Builder::new(TokioExecutor::new());
+    let mut conn = pin!(builder.serve_connection_with_upgrades(io, service));
+    let mut stopping = false;
+    loop {
+        let current = *watch_phase.borrow_and_update();
+        let deadline = match current {
+            Phase::Idle(since) => Some(since + limits.idle_timeout),
+            Phase::ReadingHead(since) => Some(since + limits.header_read_timeout),
+            Phase::Busy(_) => None,
+        };
+        let expired = async {
+            match deadline {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            result = conn.as_mut() => {
+                if let Err(e) = result {
+                    tracing::debug!(%remote, error = %e, "connection");
+                }
+                return;
+            }
+            changed = watch_phase.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+            }
+            () = expired => {
+                // Nothing in flight: closing loses no one's request.
+                tracing::debug!(%remote, phase = ?current, "connection timed out");
+                return;
+            }
+            _ = stop.changed(), if !stopping => {
+                stopping = true;
+                conn.as_mut().graceful_shutdown();
+            }
+        }
+    }
+}
+
+/// Marks a request done (for the idle clock) when its response body is dropped.
+struct InFlight(Arc<watch::Sender<Phase>>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.send_modify(|p| {
+            *p = match *p {
+                Phase::Busy(n) if n > 1 => Phase::Busy(n - 1),
+                _ => Phase::Idle(Instant::now()),
+            }
+        });
+    }
+}
+
+struct TrackedBody {
+    body: Body,
+    #[expect(dead_code, reason = "held for its Drop")]
+    in_flight: InFlight,
+}
+
+impl hyper::body::Body for TrackedBody {
+    type Data = bytes::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.body.size_hint()
+    }
+}
+
+/// How long a closing connection reads and drops what the client still sends.
+const LINGER: Duration = Duration::from_secs(10);
+
+/// The socket, noting when the first byte of a request head arrives on an idle connection.
+struct WatchedIo {
+    inner: TcpStream,
+    phase: Arc<watch::Sender<Phase>>,
+    /// Set once our side of the connection is shut: when lingering ends.
+    linger: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl AsyncRead for WatchedIo {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            self.phase.send_if_modified(|p| match *p {
+                Phase::Idle(_) => {
+                    *p = Phase::ReadingHead(Instant::now());
+                    true
+                }
+                _ => false,
+            });
+        }
+        polled
+    }
+}
+
+impl AsyncWrite for WatchedIo {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    /// A lingering close. A request refused before its body was read (413, 401) leaves the
+    /// client still sending; closing at once would reset the connection, and a reset
+    /// destroys our answer in the client's buffers (it sees "broken pipe", not the 413). So:
+    /// send FIN after the answer, then read and drop what still comes until the client
+    /// closes too, for at most [`LINGER`] (as nginx's lingering close does).
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let this = &mut *self;
+        if this.linger.is_none() {
+            std::task::ready!(Pin::new(&mut this.inner).poll_shutdown(cx))?;
+            this.linger = Some(Box::pin(tokio::time::sleep(LINGER)));
+        }
+        let mut scratch = [0u8; 8192];
+        loop {
+            if let Some(until) = this.linger.as_mut()
+                && until.as_mut().poll(cx).is_ready()
+            {
+                return Poll::Ready(Ok(()));
+            }
+            let mut buf = ReadBuf::new(&mut scratch);
+            match std::task::ready!(Pin::new(&mut this.inner).poll_read(cx, &mut buf)) {
+                Ok(()) if !buf.filled().is_empty() => {}
+                // The client closed (or reset): nothing left to spare it.
+                Ok(()) | Err(_) => return Poll::Ready(Ok(())),
+            }
+        }
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}
+
+/// Connections held per client address.
+#[derive(Clone, Default)]
+struct PerClient(Arc<Mutex<HashMap<IpAddr, usize>>>);
+
+impl PerClient {
+    /// A slot for one more connection from `ip`, unless it holds `max` already.
+    fn take(&self, ip: IpAddr, max: usize) -> Option<ClientSlot> {
+        let key = client_key(ip);
+        let mut held = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let n = held.entry(key).or_insert(0);
+        if *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(ClientSlot {
+            clients: self.clone(),
+            key,
+        })
+    }
+}
+
+struct ClientSlot {
+    clients: PerClient,
+    key: IpAddr,
+}
+
+impl Drop for ClientSlot {
+    fn drop(&mut self) {
+        let mut held = self.clients.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = held.get_mut(&self.key) {
+            *n -= 1;
+            if *n == 0 {
+                held.remove(&self.key);
+            }
+        }
+    }
+}
+
+/// The unit a client is counted by: its IPv4 address, or its IPv6 /64 (one host commonly
+/// holds a whole /64, so single addresses would be free to take).
+pub fn client_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let s = v6.segments();
+                IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv6_clients_count_by_their_64() {
+        let a: IpAddr = "2001:db8:1:2::1".parse().expect("ip");
+        let b: IpAddr = "2001:db8:1:2:ffff::9".parse().expect("ip");
+        let c: IpAddr = "2001:db8:1:3::1".parse().expect("ip");
+        assert_eq!(client_key(a), client_key(b));
+        assert_ne!(client_key(a), client_key(c));
+        let mapped: IpAddr = "::ffff:192.0.2.1".parse().expect("ip");
+        assert_eq!(
+            client_key(mapped),
+            "192.0.2.1".parse::<IpAddr>().expect("ip")
+        );
+    }
+
+    #[test]
+    fn a_client_holds_at_most_its_share_of_connections() {
+        let clients = PerClient::default();
+        let ip: IpAddr = "192.0.2.7".parse().expect("ip");
+        let first = clients.take(ip, 2).expect("first");
+        let _second = clients.take(ip, 2).expect("second");
+        assert!(clients.take(ip, 2).is_none());
+        assert!(clients.take("192.0.2.8".parse().expect("ip"), 2).is_some());
+        drop(first);
+        assert!(clients.take(ip, 2).is_some());
+    }
+}
