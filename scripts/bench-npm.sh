@@ -8,8 +8,11 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VERSIONS="${1:-200}"
 SECONDS_PER_RUN="${2:-10}"
 "$REPO/scripts/install-deps.sh" --bench >/dev/null
-cargo build --release --quiet --manifest-path "$REPO/Cargo.toml"
-BIN="$REPO/target/release/packyard"
+# PACKYARD_BIN: measure another build (e.g. the one before a change) with the same script.
+if [ -z "${PACKYARD_BIN:-}" ]; then
+  cargo build --release --quiet --manifest-path "$REPO/Cargo.toml"
+fi
+BIN="${PACKYARD_BIN:-$REPO/target/release/packyard}"
 
 WORK="$(mktemp -d)"
 PIDS=()

@@ -8,8 +8,11 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SIZE_MIB="${1:-256}"
 RUNS="${2:-3}"
 "$REPO/scripts/install-deps.sh" --bench >/dev/null
-cargo build --release --quiet --manifest-path "$REPO/Cargo.toml"
-BIN="$REPO/target/release/packyard"
+# PACKYARD_BIN: measure another build (e.g. the one before a change) with the same script.
+if [ -z "${PACKYARD_BIN:-}" ]; then
+  cargo build --release --quiet --manifest-path "$REPO/Cargo.toml"
+fi
+BIN="${PACKYARD_BIN:-$REPO/target/release/packyard}"
 
 WORK="$(mktemp -d)"
 chmod 755 "$WORK"   # nginx workers read the file as another user

@@ -1,4 +1,5 @@
-//! Logging: one span per request (method, path, status, latency, actor).
+//! Logging: one span per request (method, path, status, latency, actor), and one line at
+//! `info` when it ends (`RUST_LOG=warn` turns them off).
 use std::{borrow::Cow, time::Instant};
 
 use axum::{extract::Request, middleware::Next, response::Response};
@@ -45,7 +46,7 @@ pub async fn request_span(mut request: Request, next: Next) -> Response {
         if response.status().is_server_error() {
             tracing::error!("request failed");
         } else {
-            tracing::debug!("request done");
+            tracing::info!("request done");
         }
     });
     response

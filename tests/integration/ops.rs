@@ -33,3 +33,28 @@ fn bad_configuration_fails_at_start_naming_the_setting() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("PACKYARD_LISTEN"), "{stderr}");
 }
+
+#[tokio::test]
+async fn the_default_log_shows_one_line_per_request() {
+    // The harness starts servers with the default filter, `info,sqlx=warn,sea_orm=warn`.
+    let app = TestApp::spawn().await;
+    let before = app.log().matches("request done").count();
+    assert_eq!(app.get(None, "/healthz").await.status(), 200);
+    // The line is written when the response is; give the writer a moment.
+    let mut lines = Vec::new();
+    for _ in 0..50 {
+        let log = app.log();
+        lines = log
+            .lines()
+            .filter(|l| l.contains("request done") && l.contains("/healthz"))
+            .map(str::to_string)
+            .collect();
+        if log.matches("request done").count() > before && !lines.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let line = lines.last().expect("a request line for /healthz");
+    assert!(line.contains("status=200"), "{line}");
+    assert!(line.contains("method=GET"), "{line}");
+}
