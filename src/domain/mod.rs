@@ -54,8 +54,19 @@ pub struct Domain {
 impl Domain {
     /// Connects to the configured database and blob store and runs pending migrations.
     pub async fn open(config: Arc<Config>) -> Result<Self, String> {
-        if config.database_url.starts_with("sqlite:") {
+        // The data dir holds the database, the blobs or both (by default): the server's
+        // user's only. A deployment on PostgreSQL and S3 doesn't use it, and gets none.
+        let sqlite = config.database_url.starts_with("sqlite:");
+        let local_blobs_inside = url::Url::parse(&config.storage_url)
+            .ok()
+            .filter(|u| u.scheme() == "file")
+            .and_then(|u| u.to_file_path().ok())
+            .zip(std::path::absolute(&config.data_dir).ok())
+            .is_some_and(|(blobs, data_dir)| blobs.starts_with(data_dir));
+        if sqlite || local_blobs_inside {
             crate::storage::private_dir(&config.data_dir)?;
+        }
+        if sqlite {
             private_sqlite_files(&config.database_url)?;
         }
         let mut options = ConnectOptions::new(config.database_url.clone());
