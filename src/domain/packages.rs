@@ -8,7 +8,8 @@ use entity::{
 };
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, EntityTrait, IntoActiveModel, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait, sea_query::Expr,
+    QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    sea_query::{Asterisk, Expr, ExprTrait, Func, LikeExpr},
 };
 
 use crate::{
@@ -336,7 +337,13 @@ impl Domain {
                     .replace('%', "\\%")
                     .replace('_', "\\_")
             );
-            cond = cond.add(self.sql_expr("LOWER(package.name) LIKE $1 ESCAPE '\\'", [like]));
+            cond = cond.add(
+                Expr::expr(Func::lower(Expr::col((
+                    package::Entity,
+                    package::Column::Name,
+                ))))
+                .like(LikeExpr::new(like).escape('\\')),
+            );
         }
         let query = package::Entity::find().filter(cond);
         let query = match order {
@@ -1111,7 +1118,7 @@ impl Domain {
         let rows: Vec<(i64, i64)> = package_version::Entity::find()
             .select_only()
             .column(package_version::Column::PackageId)
-            .column_as(Expr::cust("COUNT(*)"), "n")
+            .column_as(Expr::col(Asterisk).count(), "n")
             .filter(package_version::Column::PackageId.is_in(package_ids.iter().copied()))
             .filter(package_version::Column::DeletedAt.is_null())
             .group_by(package_version::Column::PackageId)
