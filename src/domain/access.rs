@@ -5,7 +5,10 @@ use std::collections::HashMap;
 use entity::{
     account, membership, package, package_grant, repository, repository_collaborator, team_member,
 };
-use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, sea_query::Expr};
+use sea_orm::{
+    ColumnTrait, Condition, EntityTrait, QueryFilter,
+    sea_query::{Expr, LikeExpr, Query, SelectStatement},
+};
 
 use crate::{
     auth::{
@@ -360,77 +363,241 @@ impl Domain {
     /// A SQL condition on `package` that keeps exactly the packages the actor may read:
     /// the same rules as [`policy::can_read`], as one condition so lists page in SQL.
     pub(crate) fn readable_condition(&self, actor: &Actor) -> Condition {
-        let public = package::Column::Visibility.eq(Visibility::Public.as_str());
-        if actor.site_admin() && actor.token().is_none() {
-            return Condition::all();
-        }
-        if !actor.scopes().can_read_packages() {
-            return Condition::all().add(public);
-        }
-        let mut private = Condition::any();
-        match actor {
-            Actor::Anonymous => {}
-            Actor::User { id, site_admin, .. } => {
-                let id = *id;
-                if *site_admin {
-                    private = private.add(Expr::cust("1 = 1"));
-                }
-                private = private
-                    .add(package::Column::OwnerId.eq(id))
-                    .add(self.sql_expr(
-                        "package.owner_id IN (SELECT organization_id FROM membership WHERE user_id = $1 AND role = 'owner')",
-                        [id],
-                    ))
-                    .add(self.sql_expr(
-                        "(package.visibility = 'internal' AND package.owner_id IN (SELECT organization_id FROM membership WHERE user_id = $1))",
-                        [id],
-                    ))
-                    .add(self.sql_expr(
-                        "package.id IN (SELECT package_id FROM package_grant WHERE user_id = $1 \
-                         OR team_id IN (SELECT team_id FROM team_member WHERE user_id = $2))",
-                        [id, id],
-                    ))
-                    .add(self.sql_expr(
-                        "(package.inherit_access AND package.repository_id IN (SELECT id FROM repository WHERE owner_id = $1 \
-                         UNION SELECT repository_id FROM repository_collaborator WHERE user_id = $2 \
-                         OR team_id IN (SELECT team_id FROM team_member WHERE user_id = $3)))",
-                        [id, id, id],
-                    ));
+        readable_condition(actor)
+    }
+}
+
+/// [`Domain::readable_condition`]: sea-query expressions, so each backend gets its own
+/// placeholders and quoting.
+fn readable_condition(actor: &Actor) -> Condition {
+    let public = package::Column::Visibility.eq(Visibility::Public.as_str());
+    if actor.site_admin() && actor.token().is_none() {
+        return Condition::all();
+    }
+    if !actor.scopes().can_read_packages() {
+        return Condition::all().add(public);
+    }
+    let mut private = Condition::any();
+    match actor {
+        Actor::Anonymous => {}
+        Actor::User { id, site_admin, .. } => {
+            let id = *id;
+            if *site_admin {
+                private = private.add(Expr::cust("1 = 1"));
             }
-            Actor::Repository { repository_id, .. } => {
-                private = private
-                    .add(self.sql_expr(
-                        "(package.inherit_access AND package.repository_id = $1)",
-                        [*repository_id],
-                    ))
-                    .add(self.sql_expr(
-                        "package.id IN (SELECT package_id FROM package_grant WHERE repository_id = $1)",
-                        [*repository_id],
-                    ));
+            private = private
+                .add(package::Column::OwnerId.eq(id))
+                .add(package::Column::OwnerId.in_subquery(orgs_of(id, Some(OrgRole::Owner))))
+                .add(
+                    Condition::all()
+                        .add(package::Column::Visibility.eq(Visibility::Internal.as_str()))
+                        .add(package::Column::OwnerId.in_subquery(orgs_of(id, None))),
+                )
+                .add(
+                    package::Column::Id.in_subquery(
+                        Query::select()
+                            .column(package_grant::Column::PackageId)
+                            .from(package_grant::Entity)
+                            .cond_where(
+                                Condition::any()
+                                    .add(package_grant::Column::UserId.eq(id))
+                                    .add(package_grant::Column::TeamId.in_subquery(teams_of(id))),
+                            )
+                            .to_owned(),
+                    ),
+                )
+                .add(
+                    // Two `IN`s where the SQL had one over a `UNION`: the same rows.
+                    Condition::all()
+                        .add(package::Column::InheritAccess.eq(true))
+                        .add(
+                            Condition::any()
+                                .add(
+                                    package::Column::RepositoryId.in_subquery(
+                                        Query::select()
+                                            .column(repository::Column::Id)
+                                            .from(repository::Entity)
+                                            .and_where(repository::Column::OwnerId.eq(id))
+                                            .to_owned(),
+                                    ),
+                                )
+                                .add(
+                                    package::Column::RepositoryId.in_subquery(
+                                        Query::select()
+                                            .column(repository_collaborator::Column::RepositoryId)
+                                            .from(repository_collaborator::Entity)
+                                            .cond_where(
+                                                Condition::any()
+                                                    .add(
+                                                        repository_collaborator::Column::UserId
+                                                            .eq(id),
+                                                    )
+                                                    .add(
+                                                        repository_collaborator::Column::TeamId
+                                                            .in_subquery(teams_of(id)),
+                                                    ),
+                                            )
+                                            .to_owned(),
+                                    ),
+                                ),
+                        ),
+                );
+        }
+        Actor::Repository { repository_id, .. } => {
+            private = private
+                .add(
+                    Condition::all()
+                        .add(package::Column::InheritAccess.eq(true))
+                        .add(package::Column::RepositoryId.eq(*repository_id)),
+                )
+                .add(
+                    package::Column::Id.in_subquery(
+                        Query::select()
+                            .column(package_grant::Column::PackageId)
+                            .from(package_grant::Entity)
+                            .and_where(package_grant::Column::RepositoryId.eq(*repository_id))
+                            .to_owned(),
+                    ),
+                );
+        }
+    }
+    // Fine-grained tokens see only their owner and patterns beyond public packages.
+    let mut fenced = Condition::all().add(private);
+    if let Some(token) = actor.token() {
+        if let Some(owner) = &token.owner_login {
+            fenced = fenced.add(
+                package::Column::OwnerId.in_subquery(
+                    Query::select()
+                        .column(account::Column::Id)
+                        .from(account::Entity)
+                        .and_where(account::Column::Login.eq(owner.to_ascii_lowercase()))
+                        .to_owned(),
+                ),
+            );
+        }
+        if let Some(patterns) = &token.package_patterns {
+            let mut any = Condition::any();
+            for p in patterns {
+                let like = p
+                    .replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_")
+                    .replace('*', "%");
+                any = any.add(package::Column::Name.like(LikeExpr::new(like).escape('\\')));
+            }
+            fenced = fenced.add(any);
+        }
+    }
+    Condition::any().add(public).add(fenced)
+}
+
+/// The organizations a user belongs to (with `role`, when given).
+fn orgs_of(user_id: i64, role: Option<OrgRole>) -> SelectStatement {
+    let mut query = Query::select()
+        .column(membership::Column::OrganizationId)
+        .from(membership::Entity)
+        .and_where(membership::Column::UserId.eq(user_id))
+        .to_owned();
+    if let Some(role) = role {
+        query.and_where(membership::Column::Role.eq(role.as_str()));
+    }
+    query
+}
+
+/// The teams a user is in.
+fn teams_of(user_id: i64) -> SelectStatement {
+    Query::select()
+        .column(team_member::Column::TeamId)
+        .from(team_member::Entity)
+        .and_where(team_member::Column::UserId.eq(user_id))
+        .to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::{
+        EntityTrait, QueryFilter, QueryTrait,
+        sea_query::{PostgresQueryBuilder, SqliteQueryBuilder},
+    };
+
+    use super::*;
+    use crate::auth::{Scopes, TokenGrant};
+
+    fn sql(actor: &Actor) -> (String, String) {
+        let query = package::Entity::find()
+            .filter(readable_condition(actor))
+            .into_query();
+        (
+            query.to_string(SqliteQueryBuilder),
+            query.to_string(PostgresQueryBuilder),
+        )
+    }
+
+    fn token(owner: Option<&str>, patterns: Option<&[&str]>) -> TokenGrant {
+        TokenGrant {
+            token_id: 1,
+            scopes: Scopes::all(),
+            owner_login: owner.map(str::to_string),
+            package_patterns: patterns.map(|p| p.iter().map(|p| p.to_string()).collect()),
+        }
+    }
+
+    #[test]
+    fn readable_condition_sql() {
+        let user = |site_admin, token| Actor::User {
+            id: 7,
+            login: "alice".into(),
+            site_admin,
+            token,
+        };
+        let actors = [
+            Actor::Anonymous,
+            user(false, None),
+            user(true, None),
+            user(true, Some(token(Some("Acme"), Some(&["web-*", "a_b%"])))),
+            Actor::Repository {
+                repository_id: 9,
+                owner_id: 3,
+                token: token(None, None),
+            },
+        ];
+        for actor in &actors[..] {
+            if actor.site_admin() && actor.token().is_none() {
+                assert!(sql(actor).0.ends_with("WHERE TRUE"), "site admins read all");
+                continue;
+            }
+            let (sqlite, postgres) = sql(actor);
+            // Values are inlined by `to_string`: no placeholder is left for the backend.
+            for text in [&sqlite, &postgres] {
+                assert!(!text.contains('$') && !text.contains('?'), "{text}");
+                assert!(text.contains("'public'"), "{text}");
             }
         }
-        // Fine-grained tokens see only their owner and patterns beyond public packages.
-        let mut fenced = Condition::all().add(private);
-        if let Some(token) = actor.token() {
-            if let Some(owner) = &token.owner_login {
-                fenced = fenced.add(self.sql_expr(
-                    "package.owner_id IN (SELECT id FROM account WHERE login = $1)",
-                    [owner.to_ascii_lowercase()],
-                ));
+        let (sqlite, postgres) = sql(&actors[1]);
+        for text in [&sqlite, &postgres] {
+            for table in [
+                "\"membership\"",
+                "\"package_grant\"",
+                "\"team_member\"",
+                "\"repository\"",
+                "\"repository_collaborator\"",
+            ] {
+                assert!(text.contains(table), "{table} in {text}");
             }
-            if let Some(patterns) = &token.package_patterns {
-                let mut any = Condition::any();
-                for p in patterns {
-                    let like = p
-                        .replace('\\', "\\\\")
-                        .replace('%', "\\%")
-                        .replace('_', "\\_")
-                        .replace('*', "%");
-                    any = any.add(self.sql_expr("package.name LIKE $1 ESCAPE '\\'", [like]));
-                }
-                fenced = fenced.add(any);
-            }
+            assert!(
+                text.contains("'owner'") && text.contains("'internal'"),
+                "{text}"
+            );
         }
-        Condition::any().add(public).add(fenced)
+        let (sqlite, postgres) = sql(&actors[3]);
+        assert!(sqlite.contains(r"LIKE 'web-%' ESCAPE '\'"), "{sqlite}");
+        assert!(sqlite.contains(r"LIKE 'a\_b\%' ESCAPE '\'"), "{sqlite}");
+        assert!(sqlite.contains("'acme'"), "{sqlite}");
+        assert!(postgres.contains(r"ESCAPE E'\\'"), "{postgres}");
+        let (sqlite, _) = sql(&actors[4]);
+        assert!(
+            sqlite.contains("\"package\".\"repository_id\" = 9"),
+            "{sqlite}"
+        );
     }
 }

@@ -1,76 +1,46 @@
 //! A short-lived read cache for the hot path of public packages (package lookups, file
-//! lookups, rendered documents such as packuments).
+//! lookups, package indexes, rendered documents such as packuments).
 //!
 //! Only public, live packages are cached: a public package can't become private, so a
 //! cached entry never shows a reader something it may not read. Every mutation of a package
 //! on this replica invalidates its entries at once; other replicas see the change within
-//! `TTL`. Private packages are always read from the database.
+//! `TTL`, counted from when the cached data was read. Private packages are always read from
+//! the database.
+//!
+//! The maps are `moka` caches: they bring the TTL, the bound (entries, or bytes through a
+//! weigher) and invalidation by predicate that this file used to rebuild by hand. A hit is
+//! one concurrent hash lookup and a clone of the value (an `Arc` or `Bytes` for the big ones).
 use std::{
-    collections::HashMap,
-    sync::Mutex,
+    sync::Arc,
     time::{Duration, Instant},
 };
 
 use bytes::Bytes;
 use entity::{account, package};
+use moka::{Expiry, sync::Cache};
 
 use crate::domain::{
+    index::PackageIndex,
     packages::PackageRef,
     views::{FileInfo, VersionInfo},
 };
 
 /// How stale another replica's change may be seen here.
 pub const TTL: Duration = Duration::from_secs(2);
-/// Entries per map before it is cleared (bounded memory).
-const MAX_ENTRIES: usize = 20_000;
+/// Entries per map of small values (packages, files).
+const MAX_ENTRIES: u64 = 20_000;
 /// Bytes of rendered documents kept.
-const MAX_DOCUMENT_BYTES: usize = 64 * 1024 * 1024;
+const MAX_DOCUMENT_BYTES: u64 = 64 * 1024 * 1024;
+/// Bytes (estimated) of package indexes kept.
+const MAX_INDEX_BYTES: u64 = 64 * 1024 * 1024;
+/// What an entry costs beyond its payload (key, bookkeeping), so that a flood of tiny
+/// documents is bounded too.
+const ENTRY_OVERHEAD: usize = 128;
+/// Packages whose last change is remembered (the resurrection guard); small values.
+const MAX_CHANGES: u64 = 100_000;
 
 type FileKey = (i64, String, String);
 type DocumentKey = (i64, &'static str);
-
-#[derive(Default)]
-pub(crate) struct ReadCache {
-    packages: Mutex<HashMap<PackageRef, (Instant, package::Model, account::Model)>>,
-    files: Mutex<HashMap<FileKey, (Instant, VersionInfo, FileInfo)>>,
-    documents: Mutex<Documents>,
-    /// When each package was last changed here, so a document rendered from older data
-    /// is not cached after the change.
-    changed: Mutex<HashMap<i64, Instant>>,
-}
-
-/// Rendered documents, with their total size kept as they come and go.
-#[derive(Default)]
-struct Documents {
-    map: HashMap<DocumentKey, (Instant, Document)>,
-    bytes: usize,
-}
-
-impl Documents {
-    fn insert(&mut self, key: DocumentKey, at: Instant, document: Document) {
-        self.bytes += document.body.len();
-        if let Some((_, old)) = self.map.insert(key, (at, document)) {
-            self.bytes -= old.body.len();
-        }
-    }
-
-    fn retain(&mut self, mut keep: impl FnMut(&DocumentKey, &(Instant, Document)) -> bool) {
-        let mut bytes = 0;
-        self.map.retain(|k, v| {
-            let kept = keep(k, v);
-            if kept {
-                bytes += v.1.body.len();
-            }
-            kept
-        });
-        self.bytes = bytes;
-    }
-
-    fn clear(&mut self) {
-        self.map.clear();
-        self.bytes = 0;
-    }
-}
 
 /// A rendered document and its entity tag.
 #[derive(Clone, Debug)]
@@ -79,22 +49,95 @@ pub struct Document {
     pub etag: String,
 }
 
-fn fresh(at: &Instant) -> bool {
-    at.elapsed() < TTL
+/// A cached value and when the read it came from started: its age counts from there.
+#[derive(Clone)]
+struct Entry<V> {
+    read_at: Instant,
+    value: V,
 }
 
-fn bounded<K, V>(map: &mut HashMap<K, V>) {
-    if map.len() >= MAX_ENTRIES {
-        map.clear();
+/// Expires an entry `TTL` after its read started (not after it was inserted: rendering a
+/// big document must not stretch how stale it may be).
+struct FromRead;
+
+impl<K, V> Expiry<K, Entry<V>> for FromRead {
+    fn expire_after_create(
+        &self,
+        _key: &K,
+        entry: &Entry<V>,
+        _created_at: Instant,
+    ) -> Option<Duration> {
+        Some(TTL.saturating_sub(entry.read_at.elapsed()))
+    }
+
+    fn expire_after_update(
+        &self,
+        _key: &K,
+        entry: &Entry<V>,
+        _updated_at: Instant,
+        _duration_until_expiry: Option<Duration>,
+    ) -> Option<Duration> {
+        Some(TTL.saturating_sub(entry.read_at.elapsed()))
+    }
+}
+
+fn counted<K, V>(max_entries: u64) -> Cache<K, Entry<V>>
+where
+    K: std::hash::Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    Cache::builder()
+        .max_capacity(max_entries)
+        .expire_after(FromRead)
+        .support_invalidation_closures()
+        .build()
+}
+
+fn weighed<K, V>(max_bytes: u64, weight: fn(&V) -> usize) -> Cache<K, Entry<V>>
+where
+    K: std::hash::Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    Cache::builder()
+        .max_capacity(max_bytes)
+        .weigher(move |_, entry: &Entry<V>| {
+            u32::try_from(weight(&entry.value).saturating_add(ENTRY_OVERHEAD)).unwrap_or(u32::MAX)
+        })
+        .expire_after(FromRead)
+        .support_invalidation_closures()
+        .build()
+}
+
+pub(crate) struct ReadCache {
+    packages: Cache<PackageRef, Entry<(package::Model, account::Model)>>,
+    files: Cache<FileKey, Entry<(VersionInfo, FileInfo)>>,
+    indexes: Cache<i64, Entry<Arc<PackageIndex>>>,
+    documents: Cache<DocumentKey, Entry<Document>>,
+    /// When each package was last changed here, so data read before the change is not
+    /// cached after it. Kept twice `TTL`: no read older than `TTL` is cached (`put`).
+    changed: Cache<i64, Instant>,
+}
+
+impl Default for ReadCache {
+    fn default() -> Self {
+        Self {
+            packages: counted(MAX_ENTRIES),
+            files: counted(MAX_ENTRIES),
+            indexes: weighed(MAX_INDEX_BYTES, |index: &Arc<PackageIndex>| index.weight()),
+            documents: weighed(MAX_DOCUMENT_BYTES, |d: &Document| {
+                d.body.len() + d.etag.len()
+            }),
+            changed: Cache::builder()
+                .max_capacity(MAX_CHANGES)
+                .time_to_live(2 * TTL)
+                .build(),
+        }
     }
 }
 
 impl ReadCache {
     pub fn package(&self, r: &PackageRef) -> Option<(package::Model, account::Model)> {
-        let map = self.packages.lock().ok()?;
-        map.get(r)
-            .filter(|(at, ..)| fresh(at))
-            .map(|(_, p, o)| (p.clone(), o.clone()))
+        self.packages.get(r).map(|e| e.value)
     }
 
     /// Caches a package read after `started`, unless it changed since (a read racing a
@@ -109,13 +152,9 @@ impl ReadCache {
         if pkg.visibility != "public" || pkg.deleted_at.is_some() {
             return;
         }
-        if self.changed_since(pkg.id, started) {
-            return;
-        }
-        if let Ok(mut map) = self.packages.lock() {
-            bounded(&mut map);
-            map.insert(r.clone(), (Instant::now(), pkg.clone(), owner.clone()));
-        }
+        self.put(&self.packages, r.clone(), pkg.id, started, || {
+            (pkg.clone(), owner.clone())
+        });
     }
 
     pub fn file(
@@ -124,10 +163,9 @@ impl ReadCache {
         version: &str,
         file: &str,
     ) -> Option<(VersionInfo, FileInfo)> {
-        let map = self.files.lock().ok()?;
-        map.get(&(package_id, version.to_string(), file.to_string()))
-            .filter(|(at, ..)| fresh(at))
-            .map(|(_, v, f)| (v.clone(), f.clone()))
+        self.files
+            .get(&(package_id, version.to_string(), file.to_string()))
+            .map(|e| e.value)
     }
 
     /// Caches a file read after `started`, unless its package changed since.
@@ -138,24 +176,25 @@ impl ReadCache {
         version: &VersionInfo,
         file: &FileInfo,
     ) {
-        if self.changed_since(package_id, started) {
-            return;
-        }
-        if let Ok(mut map) = self.files.lock() {
-            bounded(&mut map);
-            map.insert(
-                (package_id, version.version.clone(), file.name.clone()),
-                (Instant::now(), version.clone(), file.clone()),
-            );
-        }
+        let key = (package_id, version.version.clone(), file.name.clone());
+        self.put(&self.files, key, package_id, started, || {
+            (version.clone(), file.clone())
+        });
+    }
+
+    pub fn index(&self, package_id: i64) -> Option<Arc<PackageIndex>> {
+        self.indexes.get(&package_id).map(|e| e.value)
+    }
+
+    /// Caches an index read after `started`, unless its package changed since.
+    pub fn put_index(&self, package_id: i64, started: Instant, index: &Arc<PackageIndex>) {
+        self.put(&self.indexes, package_id, package_id, started, || {
+            Arc::clone(index)
+        });
     }
 
     pub fn document(&self, package_id: i64, kind: &'static str) -> Option<Document> {
-        let docs = self.documents.lock().ok()?;
-        docs.map
-            .get(&(package_id, kind))
-            .filter(|(at, _)| fresh(at))
-            .map(|(_, d)| d.clone())
+        self.documents.get(&(package_id, kind)).map(|e| e.value)
     }
 
     /// Caches a document rendered from data read after `started`, unless the package
@@ -165,51 +204,145 @@ impl ReadCache {
         package_id: i64,
         kind: &'static str,
         started: Instant,
-        document: Document,
+        document: &Document,
     ) {
-        if self.changed_since(package_id, started) {
+        self.put(
+            &self.documents,
+            (package_id, kind),
+            package_id,
+            started,
+            || document.clone(),
+        );
+    }
+
+    /// Inserts, then checks for a change since `started`, and takes the entry back if there
+    /// was one. `invalidate` records the change before it invalidates, so either it sees
+    /// this entry (inserted before its invalidation) or this check sees its change: a read
+    /// racing a change never stays cached.
+    fn put<K, V>(
+        &self,
+        map: &Cache<K, Entry<V>>,
+        key: K,
+        package_id: i64,
+        started: Instant,
+        value: impl FnOnce() -> V,
+    ) where
+        K: std::hash::Hash + Eq + Clone + Send + Sync + 'static,
+        V: Clone + Send + Sync + 'static,
+    {
+        // An older read would expire at once; and the change log only covers 2 × TTL.
+        if started.elapsed() >= TTL || self.changed_since(package_id, started) {
             return;
         }
-        if let Ok(mut docs) = self.documents.lock() {
-            if docs.map.len() >= MAX_ENTRIES {
-                docs.clear();
-            }
-            // Bounded in bytes too (packuments of big packages are megabytes): expired
-            // entries go first, then everything.
-            if docs.bytes + document.body.len() > MAX_DOCUMENT_BYTES {
-                docs.retain(|_, (at, _)| fresh(at));
-                if docs.bytes + document.body.len() > MAX_DOCUMENT_BYTES {
-                    docs.clear();
-                }
-            }
-            if document.body.len() <= MAX_DOCUMENT_BYTES {
-                docs.insert((package_id, kind), started, document);
-            }
+        map.insert(
+            key.clone(),
+            Entry {
+                read_at: started,
+                value: value(),
+            },
+        );
+        if self.changed_since(package_id, started) {
+            map.invalidate(&key);
         }
     }
 
     fn changed_since(&self, package_id: i64, started: Instant) -> bool {
         self.changed
-            .lock()
-            .ok()
-            .and_then(|m| m.get(&package_id).copied())
+            .get(&package_id)
             .is_some_and(|at| at >= started)
     }
 
     /// Forgets everything about a package (called by every mutation).
     pub fn invalidate(&self, package_id: i64) {
-        if let Ok(mut map) = self.changed.lock() {
-            bounded(&mut map);
-            map.insert(package_id, Instant::now());
+        self.changed.insert(package_id, Instant::now());
+        self.indexes.invalidate(&package_id);
+        // The closures only fail when the cache was built without support for them, which
+        // `Default` always asks for.
+        let _ = self
+            .packages
+            .invalidate_entries_if(move |_, e| e.value.0.id == package_id);
+        let _ = self
+            .files
+            .invalidate_entries_if(move |(id, ..), _| *id == package_id);
+        let _ = self
+            .documents
+            .invalidate_entries_if(move |(id, _), _| *id == package_id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn document(size: usize) -> Document {
+        Document {
+            body: Bytes::from(vec![b'x'; size]),
+            etag: "\"e\"".into(),
         }
-        if let Ok(mut map) = self.packages.lock() {
-            map.retain(|_, (_, p, _)| p.id != package_id);
+    }
+
+    #[test]
+    fn an_invalidated_document_is_not_returned() {
+        let cache = ReadCache::default();
+        cache.put_document(1, "full", Instant::now(), &document(10));
+        cache.put_document(2, "full", Instant::now(), &document(10));
+        assert!(cache.document(1, "full").is_some());
+        cache.invalidate(1);
+        assert!(cache.document(1, "full").is_none());
+        assert!(cache.document(2, "full").is_some(), "other packages stay");
+        // Read again after the change: cached again.
+        cache.put_document(1, "full", Instant::now(), &document(10));
+        assert!(cache.document(1, "full").is_some());
+    }
+
+    #[test]
+    fn a_read_started_before_a_change_is_not_cached() {
+        let cache = ReadCache::default();
+        let started = Instant::now();
+        cache.invalidate(1);
+        cache.put_document(1, "full", started, &document(10));
+        assert!(cache.document(1, "full").is_none());
+        cache.put_document(2, "full", started, &document(10));
+        assert!(cache.document(2, "full").is_some());
+    }
+
+    #[test]
+    fn entries_expire_a_ttl_after_their_read() {
+        let cache = ReadCache::default();
+        let Some(long_ago) = Instant::now().checked_sub(TTL) else {
+            return;
+        };
+        cache.put_document(1, "full", long_ago, &document(10));
+        assert!(cache.document(1, "full").is_none());
+        let Some(almost) = Instant::now().checked_sub(TTL - Duration::from_millis(50)) else {
+            return;
+        };
+        cache.put_document(1, "full", almost, &document(10));
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(cache.document(1, "full").is_none());
+    }
+
+    #[test]
+    fn documents_are_bounded_in_bytes() {
+        let cache = ReadCache::default();
+        let big = (MAX_DOCUMENT_BYTES / 4) as usize;
+        for id in 0..8 {
+            cache.put_document(id, "full", Instant::now(), &document(big));
         }
-        if let Ok(mut map) = self.files.lock() {
-            map.retain(|(id, ..), _| *id != package_id);
-        }
-        if let Ok(mut docs) = self.documents.lock() {
-            docs.retain(|(id, _), _| *id != package_id);
-        }
+        cache.documents.run_pending_tasks();
+        assert!(cache.documents.weighted_size() <= MAX_DOCUMENT_BYTES);
+        let kept = (0..8)
+            .filter(|id| cache.document(*id, "full").is_some())
+            .count();
+        assert!(kept < 4, "{kept} documents of a quarter of the bound kept");
+        // Bigger than the whole bound: never kept.
+        cache.put_document(
+            9,
+            "full",
+            Instant::now(),
+            &document(MAX_DOCUMENT_BYTES as usize),
+        );
+        cache.documents.run_pending_tasks();
+        assert!(cache.document(9, "full").is_none());
     }
 }

@@ -9,6 +9,7 @@ pub mod audit;
 pub mod cache;
 pub mod download;
 pub mod gc;
+pub mod index;
 pub mod metadata;
 pub mod names;
 pub mod npm;

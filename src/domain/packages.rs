@@ -2,15 +2,14 @@
 //! grants, deletion and restore.
 use std::collections::HashMap;
 
-use bytes::Bytes;
-
 use chrono::Duration;
 use entity::{
     account, blob, package, package_file, package_grant, package_tag, package_version, repository,
 };
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, EntityTrait, IntoActiveModel, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait, sea_query::Expr,
+    QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    sea_query::{Asterisk, Expr, ExprTrait, Func, LikeExpr},
 };
 
 use crate::{
@@ -287,35 +286,6 @@ impl Domain {
         package_info(pkg, owner.login, role)
     }
 
-    /// A document rendered from a package the actor may read (a packument, an index),
-    /// served from the read cache while the package is public and unchanged.
-    pub async fn package_document<F, Fut>(
-        &self,
-        actor: &Actor,
-        r: &PackageRef,
-        kind: &'static str,
-        render: F,
-    ) -> DomainResult<crate::domain::cache::Document>
-    where
-        F: FnOnce(PackageInfo) -> Fut,
-        Fut: std::future::Future<Output = DomainResult<Bytes>>,
-    {
-        let pkg = self.find_package(actor, r).await?;
-        let public = pkg.visibility == Visibility::Public;
-        if public && let Some(hit) = self.cache.document(pkg.id, kind) {
-            return Ok(hit);
-        }
-        let started = std::time::Instant::now();
-        let id = pkg.id;
-        let body = render(pkg).await?;
-        let etag = format!("\"{}\"", &crate::storage::hex_sha256(&body)[..32]);
-        let document = crate::domain::cache::Document { body, etag };
-        if public {
-            self.cache.put_document(id, kind, started, document.clone());
-        }
-        Ok(document)
-    }
-
     /// A package by id. Deleted packages are visible only to their admins.
     pub async fn package_by_id(&self, actor: &Actor, id: i64) -> DomainResult<PackageInfo> {
         let (pkg, owner, role) = self
@@ -367,7 +337,13 @@ impl Domain {
                     .replace('%', "\\%")
                     .replace('_', "\\_")
             );
-            cond = cond.add(self.sql_expr("LOWER(package.name) LIKE $1 ESCAPE '\\'", [like]));
+            cond = cond.add(
+                Expr::expr(Func::lower(Expr::col((
+                    package::Entity,
+                    package::Column::Name,
+                ))))
+                .like(LikeExpr::new(like).escape('\\')),
+            );
         }
         let query = package::Entity::find().filter(cond);
         let query = match order {
@@ -486,26 +462,6 @@ impl Domain {
             .all(&self.db)
             .await?;
         Ok((rows.into_iter().map(version_info).collect(), total))
-    }
-
-    /// Every live version of a package, oldest first (for format indexes: packuments etc.).
-    pub async fn all_versions(
-        &self,
-        actor: &Actor,
-        package_id: i64,
-    ) -> DomainResult<Vec<VersionInfo>> {
-        let (pkg, owner) = self.package_model_by_id(package_id).await?;
-        self.authorize_package(actor, Action::Read, &pkg, &owner)
-            .await?;
-        Ok(package_version::Entity::find()
-            .filter(package_version::Column::PackageId.eq(package_id))
-            .filter(package_version::Column::DeletedAt.is_null())
-            .order_by_asc(package_version::Column::Id)
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(version_info)
-            .collect())
     }
 
     /// A live version by its name.
@@ -1162,7 +1118,7 @@ impl Domain {
         let rows: Vec<(i64, i64)> = package_version::Entity::find()
             .select_only()
             .column(package_version::Column::PackageId)
-            .column_as(Expr::cust("COUNT(*)"), "n")
+            .column_as(Expr::col(Asterisk).count(), "n")
             .filter(package_version::Column::PackageId.is_in(package_ids.iter().copied()))
             .filter(package_version::Column::DeletedAt.is_null())
             .group_by(package_version::Column::PackageId)

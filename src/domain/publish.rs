@@ -9,7 +9,7 @@ use futures::Stream;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter,
     Set, TransactionTrait,
-    sea_query::{Expr, OnConflict},
+    sea_query::{Expr, ExprTrait, Func, OnConflict},
 };
 
 use crate::{
@@ -166,7 +166,13 @@ impl Domain {
         let repo_name = repo_name.to_lowercase();
         Ok(repository::Entity::find()
             .filter(repository::Column::OwnerId.eq(owner.id))
-            .filter(self.sql_expr("LOWER(repository.name) = $1", [repo_name]))
+            .filter(
+                Expr::expr(Func::lower(Expr::col((
+                    repository::Entity,
+                    repository::Column::Name,
+                ))))
+                .eq(repo_name),
+            )
             .one(&self.db)
             .await?
             .map(|r| r.id))

@@ -6,7 +6,7 @@ use chrono::NaiveDate;
 use entity::download_daily;
 use sea_orm::{
     ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-    sea_query::{Expr, OnConflict},
+    sea_query::{Alias, Expr, ExprTrait, Func, OnConflict},
 };
 
 use crate::{
@@ -46,6 +46,19 @@ impl DownloadCounter {
     }
 }
 
+/// `SUM(count)` as a 64-bit integer on every backend (PostgreSQL's `SUM` of a `BIGINT` is a
+/// `NUMERIC`, which doesn't decode as an `i64`).
+fn total_count() -> Expr {
+    Func::cast_as(
+        Func::sum(Expr::col((
+            download_daily::Entity,
+            download_daily::Column::Count,
+        ))),
+        Alias::new("BIGINT"),
+    )
+    .into()
+}
+
 impl Domain {
     /// Writes buffered download counts. Runs every few seconds, before statistics are read,
     /// and at shutdown.
@@ -68,7 +81,9 @@ impl Domain {
                     ])
                     .value(
                         download_daily::Column::Count,
-                        Expr::cust("download_daily.count + excluded.count"),
+                        Expr::col((download_daily::Entity, download_daily::Column::Count)).add(
+                            Expr::col((Alias::new("excluded"), download_daily::Column::Count)),
+                        ),
                     )
                     .to_owned(),
                 )
@@ -98,7 +113,7 @@ impl Domain {
         let rows: Vec<(i64, Option<i64>)> = download_daily::Entity::find()
             .select_only()
             .column(download_daily::Column::VersionId)
-            .column_as(Expr::cust("CAST(SUM(count) AS BIGINT)"), "total")
+            .column_as(total_count(), "total")
             .filter(download_daily::Column::VersionId.is_in(version_ids.iter().copied()))
             .group_by(download_daily::Column::VersionId)
             .into_tuple()
@@ -119,7 +134,7 @@ impl Domain {
         let rows: Vec<(i64, Option<i64>)> = download_daily::Entity::find()
             .select_only()
             .column(download_daily::Column::PackageId)
-            .column_as(Expr::cust("CAST(SUM(count) AS BIGINT)"), "total")
+            .column_as(total_count(), "total")
             .filter(download_daily::Column::PackageId.is_in(package_ids.iter().copied()))
             .group_by(download_daily::Column::PackageId)
             .into_tuple()
@@ -144,7 +159,7 @@ impl Domain {
         let mut query = download_daily::Entity::find()
             .select_only()
             .column(download_daily::Column::Day)
-            .column_as(Expr::cust("CAST(SUM(count) AS BIGINT)"), "total")
+            .column_as(total_count(), "total")
             .filter(download_daily::Column::PackageId.eq(package_id))
             .filter(download_daily::Column::Day.gte(since))
             .filter(download_daily::Column::Day.lte(until));

@@ -10,6 +10,7 @@ mod npm;
 mod npm_documents;
 mod oci;
 mod ops;
+mod package_index;
 mod permissions;
 mod rest;
 mod robustness;

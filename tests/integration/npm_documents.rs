@@ -59,13 +59,13 @@ async fn put(
     (status, resp.json().await.unwrap_or(Value::Null))
 }
 
-async fn publish(app: &TestApp, token: &str, name: &str, version: &str) {
+pub(crate) async fn publish(app: &TestApp, token: &str, name: &str, version: &str) {
     let path = format!("/npm/{}", name.replace('/', "%2f"));
     let (status, body) = put(app, token, &path, publish_document(name, version)).await;
     assert_eq!(status, 201, "publish {name}@{version}: {body}");
 }
 
-async fn packument(app: &TestApp, token: &str, name: &str) -> Value {
+pub(crate) async fn packument(app: &TestApp, token: &str, name: &str) -> Value {
     let resp = app
         .get(Some(token), &format!("/npm/{}", name.replace('/', "%2f")))
         .await;
@@ -73,7 +73,7 @@ async fn packument(app: &TestApp, token: &str, name: &str) -> Value {
     resp.json().await.expect("json")
 }
 
-fn versions(doc: &Value) -> Vec<String> {
+pub(crate) fn versions(doc: &Value) -> Vec<String> {
     let mut v: Vec<String> = doc["versions"]
         .as_object()
         .expect("versions")

@@ -475,8 +475,9 @@ async fn serve_packument(
     };
     let document = state
         .domain
-        .package_document(&actor, r, kind, |_| async {
-            let doc = packument::build(state, &actor, r, abbreviated).await?;
+        .package_document(&actor, r, kind, |index| {
+            let base = state.config.base_url();
+            let doc = packument::render(index, &full_name(r), &base, abbreviated);
             serde_json::to_vec(&doc)
                 .map(Bytes::from)
                 .map_err(DomainError::internal)
