@@ -713,30 +713,6 @@ impl Domain {
             .ok_or_else(|| DomainError::not_found(What::Upload, format!("upload {id}")))
     }
 
-    /// Where a session's chunks are, in order.
-    fn upload_parts(session: &upload_session::Model) -> DomainResult<Vec<UploadPart>> {
-        let upload = uuid::Uuid::parse_str(&session.id)
-            .map_err(|_| DomainError::not_found(What::Upload, format!("upload {}", session.id)))?;
-        let parts = session.parts.max(0) as usize;
-        let nonces: Vec<uuid::Uuid> = session
-            .part_nonces
-            .as_deref()
-            .unwrap_or_default()
-            .split(',')
-            .filter(|n| !n.is_empty())
-            .map(|n| uuid::Uuid::parse_str(n).map_err(DomainError::internal))
-            .collect::<DomainResult<_>>()?;
-        // The last `nonces.len()` parts are recorded by nonce; any before them come from a
-        // session started before nonces were kept, and were renamed to `part-N`.
-        let numbered = parts.saturating_sub(nonces.len());
-        Ok((0..parts)
-            .map(|i| match i.checked_sub(numbered) {
-                Some(k) => UploadPart::Pending(upload, nonces[k]),
-                None => UploadPart::Numbered(upload, i as u32),
-            })
-            .collect())
-    }
-
     /// Opens an upload session.
     pub async fn start_upload(&self, actor: &Actor, image: &ImageName) -> DomainResult<String> {
         let owner_id = self.authorize_push(actor, image).await?;
@@ -861,7 +837,7 @@ impl Domain {
             self.upload_chunk(actor, image, id, None, body).await?;
         }
         let session = self.session(owner_id, image, id).await?;
-        let parts = Self::upload_parts(&session)?;
+        let parts = upload_parts(&session)?;
         let result = match (&digest, parts.as_slice(), &session.first_part_sha256) {
             (OciDigest::Sha256(want), [only], Some(got)) => {
                 if want != got {
@@ -913,7 +889,7 @@ impl Domain {
     ) -> DomainResult<()> {
         let owner_id = self.authorize_push(actor, image).await?;
         let session = self.session(owner_id, image, id).await?;
-        if let Ok(parts) = Self::upload_parts(&session) {
+        if let Ok(parts) = upload_parts(&session) {
             self.blobs.delete_upload(&parts).await?;
         }
         upload_session::Entity::delete_by_id(id.to_string())
@@ -929,7 +905,7 @@ impl Domain {
             .all(&self.db)
             .await?;
         for s in &stale {
-            if let Ok(parts) = Self::upload_parts(s) {
+            if let Ok(parts) = upload_parts(s) {
                 self.blobs.delete_upload(&parts).await?;
             }
             upload_session::Entity::delete_by_id(s.id.clone())
@@ -1421,6 +1397,30 @@ fn unborn_image(owner: &entity::account::Model, name: &PackageName) -> package::
     }
 }
 
+/// Where a session's chunks are, in order. Every claimed chunk is recorded by its nonce; a
+/// session whose nonces don't cover its parts can't be assembled, so it answers as an
+/// unknown upload and the client starts its push over.
+fn upload_parts(session: &upload_session::Model) -> DomainResult<Vec<UploadPart>> {
+    let unknown = || DomainError::not_found(What::Upload, format!("upload {}", session.id));
+    let upload = uuid::Uuid::parse_str(&session.id).map_err(|_| unknown())?;
+    let parts: Vec<UploadPart> = session
+        .part_nonces
+        .as_deref()
+        .unwrap_or_default()
+        .split(',')
+        .filter(|n| !n.is_empty())
+        .map(|n| {
+            uuid::Uuid::parse_str(n)
+                .map(|nonce| UploadPart { upload, nonce })
+                .map_err(DomainError::internal)
+        })
+        .collect::<DomainResult<_>>()?;
+    if parts.len() != session.parts.max(0) as usize {
+        return Err(unknown());
+    }
+    Ok(parts)
+}
+
 fn manifest_blob_unknown(d: &OciDigest) -> DomainError {
     DomainError::not_found(
         What::ReferencedBlob,
@@ -1487,5 +1487,34 @@ mod tests {
         ));
         assert!(Reference::parse("-bad").is_err());
         assert!(Reference::parse(&"t".repeat(129)).is_err());
+    }
+
+    fn session_with(parts: i32, nonces: &[uuid::Uuid]) -> upload_session::Model {
+        let joined: Vec<String> = nonces.iter().map(ToString::to_string).collect();
+        upload_session::Model {
+            id: uuid::Uuid::new_v4().to_string(),
+            owner_id: 1,
+            name: "app".into(),
+            size: 10,
+            parts,
+            first_part_sha256: None,
+            part_nonces: (!nonces.is_empty()).then(|| joined.join(",")),
+            created_at: now(),
+            updated_at: now(),
+        }
+    }
+
+    #[test]
+    fn upload_parts_need_a_nonce_for_every_part() {
+        let (a, b) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+        let session = session_with(2, &[a, b]);
+        let parts = upload_parts(&session).expect("covered");
+        let nonces: Vec<_> = parts.iter().map(|p| p.nonce).collect();
+        assert_eq!(nonces, [a, b]);
+        assert!(parts.iter().all(|p| p.upload.to_string() == session.id));
+        assert_eq!(upload_parts(&session_with(0, &[])).expect("empty").len(), 0);
+        // A session from before nonces were recorded: its first part has no key we know.
+        let err = upload_parts(&session_with(2, &[a])).expect_err("uncovered");
+        assert!(matches!(err.what(), Some(What::Upload)), "{err:?}");
     }
 }
