@@ -5,6 +5,8 @@
 //! registry token authentication spec.
 
 mod errors;
+mod names;
+mod token;
 
 use axum::{
     Json, Router,
@@ -24,7 +26,8 @@ use crate::{
     },
     domain::{
         download::ByteRange,
-        oci::{CHUNK_MIN, ImageName, MANIFEST_MAX, OciDigest, Reference},
+        oci::{BlobDigest, CHUNK_MIN, ImageAction, MANIFEST_MAX, ManifestRef},
+        packages::PackageRef,
     },
     error::DomainError,
     formats::http::{content_length, range_header},
@@ -32,6 +35,8 @@ use crate::{
 };
 
 use errors::*;
+use names::{Target, parse_digest, parse_image, parse_reference, parse_target};
+use token::{TOKEN_FORM_MAX, token_get, token_post};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -51,9 +56,6 @@ pub fn routes() -> Router<AppState> {
 
 type OciResult = Result<Response, OciError>;
 
-/// The largest form `POST /v2/token` reads.
-const TOKEN_FORM_MAX: usize = 64 * 1024;
-
 /// The caller of a `/v2` request: who, and (with a bearer token) what it was granted.
 struct Caller {
     actor: Actor,
@@ -62,12 +64,14 @@ struct Caller {
 
 impl Caller {
     /// Whether the bearer token (if any) grants `action` on `name`.
-    fn allows(&self, name: &str, action: &str) -> bool {
-        self.claims.as_ref().is_none_or(|c| c.allows(name, action))
+    fn allows(&self, name: &str, action: ImageAction) -> bool {
+        self.claims
+            .as_ref()
+            .is_none_or(|c| c.allows(name, &action.to_string()))
     }
 }
 
-fn service(state: &AppState) -> String {
+pub(super) fn service(state: &AppState) -> String {
     let url = &state.config.public_url;
     match url.port() {
         Some(port) => format!("{}:{port}", url.host_str().unwrap_or_default()),
@@ -87,7 +91,7 @@ fn challenge(state: &AppState, scope: Option<&str>) -> String {
     c
 }
 
-fn unauthorized(state: &AppState, scope: Option<&str>, detail: &str) -> OciError {
+pub(super) fn unauthorized(state: &AppState, scope: Option<&str>, detail: &str) -> OciError {
     let mut e = OciError::new(UNAUTHORIZED, detail);
     e.challenge = Some(challenge(state, scope));
     e
@@ -159,87 +163,6 @@ async fn base(State(state): State<AppState>, headers: HeaderMap) -> OciResult {
     Ok(with_api_version(Json(json!({})).into_response()))
 }
 
-#[derive(Deserialize, Default)]
-struct TokenForm {
-    grant_type: Option<String>,
-    username: Option<String>,
-    password: Option<String>,
-    scope: Option<String>,
-}
-
-/// `GET /v2/token?service=...&scope=repository:NAME:pull,push`: Basic credentials (user +
-/// access token) or none; the JWT grants what policy allows.
-async fn token_get(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    uri: axum::http::Uri,
-) -> OciResult {
-    let scopes: Vec<String> =
-        url::form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
-            .filter(|(k, _)| k == "scope")
-            .map(|(_, v)| v.to_string())
-            .collect();
-    let actor = match credential_from_headers(&headers)
-        .map_err(|e| unauthorized(&state, None, &e.to_string()))?
-    {
-        None => Actor::Anonymous,
-        Some(credential) => state
-            .domain
-            .authenticate(&credential)
-            .await
-            .map_err(|e| unauthorized(&state, None, &e.to_string()))?,
-    };
-    issue(&state, &actor, &scopes).await
-}
-
-/// The OAuth2 form of the token endpoint (`grant_type=password`).
-async fn token_post(
-    State(state): State<AppState>,
-    axum::extract::Form(form): axum::extract::Form<TokenForm>,
-) -> OciResult {
-    if form.grant_type.as_deref() != Some("password") {
-        return Err(OciError::new(
-            UNSUPPORTED,
-            "only grant_type=password is supported",
-        ));
-    }
-    let secret = form.password.unwrap_or_default();
-    let credential = Credential::Secret {
-        secret,
-        username: form.username,
-    };
-    let actor = state
-        .domain
-        .authenticate(&credential)
-        .await
-        .map_err(|e| unauthorized(&state, None, &e.to_string()))?;
-    let scopes: Vec<String> = form.scope.into_iter().collect();
-    issue(&state, &actor, &scopes).await
-}
-
-async fn issue(state: &AppState, actor: &Actor, scopes: &[String]) -> OciResult {
-    let (token, issued_at) = state
-        .domain
-        .issue_registry_token(actor, &service(state), scopes)
-        .await
-        .map_err(|e| match e {
-            // The request itself is refused (too many scopes), not a repository name.
-            DomainError::InvalidInput(m) => OciError {
-                status: 400,
-                ..OciError::new(UNSUPPORTED, m)
-            },
-            other => OciError::from(other),
-        })?;
-    let issued = chrono::DateTime::from_timestamp(issued_at, 0).unwrap_or_default();
-    Ok(Json(json!({
-        "token": token,
-        "access_token": token,
-        "expires_in": crate::auth::jwt::TOKEN_LIFETIME_SECS,
-        "issued_at": issued.to_rfc3339(),
-    }))
-    .into_response())
-}
-
 #[derive(Deserialize)]
 struct Paging {
     n: Option<String>,
@@ -281,52 +204,6 @@ async fn catalog(
     Ok(with_api_version(response))
 }
 
-/// What a `/v2/<name>/...` path asks for.
-enum Target {
-    Manifest(String),
-    Blob(String),
-    Upload(Option<String>),
-    Tags,
-    Referrers(String),
-}
-
-fn parse_target(path: &str) -> Option<(String, Target)> {
-    if let Some(name) = path.strip_suffix("/tags/list") {
-        return Some((name.to_string(), Target::Tags));
-    }
-    let split = |marker: &str| {
-        path.rfind(marker)
-            .map(|at| (&path[..at], &path[at + marker.len()..]))
-    };
-    if let Some((name, rest)) = split("/manifests/")
-        && !rest.contains('/')
-    {
-        return Some((name.to_string(), Target::Manifest(rest.to_string())));
-    }
-    if let Some((name, rest)) = split("/blobs/uploads/")
-        && !rest.contains('/')
-    {
-        return Some((
-            name.to_string(),
-            Target::Upload(Some(rest.to_string()).filter(|s| !s.is_empty())),
-        ));
-    }
-    if let Some(name) = path.strip_suffix("/blobs/uploads") {
-        return Some((name.to_string(), Target::Upload(None)));
-    }
-    if let Some((name, rest)) = split("/blobs/")
-        && !rest.contains('/')
-    {
-        return Some((name.to_string(), Target::Blob(rest.to_string())));
-    }
-    if let Some((name, rest)) = split("/referrers/")
-        && !rest.contains('/')
-    {
-        return Some((name.to_string(), Target::Referrers(rest.to_string())));
-    }
-    None
-}
-
 /// Every `/v2/<name>/...` request: names nest (`owner/a/b`), so routing is by suffix.
 async fn dispatch(State(state): State<AppState>, request: Request) -> OciResult {
     let path = request.uri().path().trim_start_matches("/v2/").to_string();
@@ -337,30 +214,26 @@ async fn dispatch(State(state): State<AppState>, request: Request) -> OciResult 
     let (name, target) = parse_target(&path)
         .ok_or_else(|| OciError::new(NAME_UNKNOWN, format!("no such endpoint /v2/{path}")))?;
     let action = match (&method, &target) {
-        (&Method::GET | &Method::HEAD, _) => "pull",
+        (&Method::GET | &Method::HEAD, _) => ImageAction::Pull,
         // Untagging needs write, as moving a tag does; a digest (`alg:hex`) deletes.
-        (&Method::DELETE, Target::Manifest(r)) if !r.contains(':') => "push",
-        (&Method::DELETE, Target::Manifest(_) | Target::Blob(_)) => "delete",
-        _ => "push",
+        (&Method::DELETE, Target::Manifest(r)) if !r.contains(':') => ImageAction::Push,
+        (&Method::DELETE, Target::Manifest(_) | Target::Blob(_)) => ImageAction::Delete,
+        _ => ImageAction::Push,
     };
-    let scope = format!(
-        "repository:{name}:{}",
-        if action == "push" {
-            "pull,push"
-        } else {
-            action
-        }
-    );
+    let scope = match action {
+        ImageAction::Push => format!("repository:{name}:pull,push"),
+        other => format!("repository:{name}:{other}"),
+    };
     let who = caller(&state, &headers, Some(&scope)).await?;
-    let image = ImageName::parse(&name).map_err(|e| OciError::new(NAME_INVALID, e.to_string()))?;
+    let image = parse_image(&name)?;
     if !who.allows(&name, action) {
         // A signed-in caller whose token wasn't granted pull may not read the image: "not
         // found", as on every door (a missing image answers the same). Anonymous callers
         // get the challenge, so a client can log in.
-        if action == "pull" && !who.actor.is_anonymous() {
+        if action == ImageAction::Pull && !who.actor.is_anonymous() {
             return Err(OciError::new(
                 NAME_UNKNOWN,
-                format!("package {image} not found"),
+                format!("package {name} not found"),
             ));
         }
         // A signed-in caller policy refuses: "denied", so clients don't loop re-fetching a
@@ -369,7 +242,7 @@ async fn dispatch(State(state): State<AppState>, request: Request) -> OciResult 
         if !who.actor.is_anonymous() && !state.domain.may(&who.actor, &image, action).await? {
             return Err(OciError::new(
                 DENIED,
-                format!("you may not {action} {image}"),
+                format!("you may not {action} {name}"),
             ));
         }
         return Err(unauthorized(
@@ -431,14 +304,9 @@ async fn dispatch(State(state): State<AppState>, request: Request) -> OciResult 
 struct Ctx<'a> {
     state: &'a AppState,
     who: &'a Caller,
-    image: &'a ImageName,
+    image: &'a PackageRef,
     name: &'a str,
     headers: &'a HeaderMap,
-}
-
-fn digest(s: &str) -> Result<OciDigest, OciError> {
-    s.parse()
-        .map_err(|e: DomainError| OciError::new(DIGEST_INVALID, e.to_string()))
 }
 
 fn header(name: &'static str, value: &str) -> (axum::http::HeaderName, HeaderValue) {
@@ -454,8 +322,7 @@ impl Ctx<'_> {
     }
 
     async fn get_manifest(&self, reference: &str, count: bool) -> OciResult {
-        let reference = Reference::parse(reference)
-            .map_err(|e| OciError::new(MANIFEST_INVALID, e.to_string()))?;
+        let reference = parse_reference(reference)?;
         let manifest = self
             .state
             .domain
@@ -480,7 +347,7 @@ impl Ctx<'_> {
         ];
         // Asked for by a sha512 digest: answered with that digest (clients compare).
         let digest = match &reference {
-            Reference::Digest(d @ OciDigest::Sha512(_)) => d.to_string(),
+            ManifestRef::Digest(d @ BlobDigest::Sha512(_)) => d.to_string(),
             _ => manifest.digest.clone(),
         };
         let digest_header = header("docker-content-digest", &digest);
@@ -493,10 +360,9 @@ impl Ctx<'_> {
     }
 
     async fn put_manifest(&self, reference: &str, tags: Vec<String>, body: Body) -> OciResult {
-        let reference = Reference::parse(reference)
-            .map_err(|e| OciError::new(MANIFEST_INVALID, e.to_string()))?;
+        let reference = parse_reference(reference)?;
         for t in &tags {
-            Reference::parse(t).map_err(|e| OciError::new(MANIFEST_INVALID, e.to_string()))?;
+            parse_reference(t)?;
         }
         let bytes = axum::body::to_bytes(body, MANIFEST_MAX)
             .await
@@ -526,7 +392,7 @@ impl Ctx<'_> {
             .map_err(|e| OciError::from_domain(e, MANIFEST_BLOB_UNKNOWN, MANIFEST_INVALID))?;
         // Pushed by a sha512 digest: answered with that digest.
         let digest = match &reference {
-            Reference::Digest(d @ OciDigest::Sha512(_)) => d.to_string(),
+            ManifestRef::Digest(d @ BlobDigest::Sha512(_)) => d.to_string(),
             _ => digest,
         };
         let mut response = (
@@ -547,8 +413,7 @@ impl Ctx<'_> {
     }
 
     async fn delete_manifest(&self, reference: &str) -> OciResult {
-        let reference = Reference::parse(reference)
-            .map_err(|e| OciError::new(MANIFEST_INVALID, e.to_string()))?;
+        let reference = parse_reference(reference)?;
         self.state
             .domain
             .delete_manifest(self.actor(), self.image, &reference)
@@ -558,7 +423,7 @@ impl Ctx<'_> {
     }
 
     async fn get_blob(&self, d: &str, head: bool) -> OciResult {
-        let d = digest(d)?;
+        let d = parse_digest(d)?;
         let not_found = |e| OciError::from_domain(e, BLOB_UNKNOWN, DIGEST_INVALID);
         if head {
             let info = self
@@ -633,7 +498,7 @@ impl Ctx<'_> {
     }
 
     async fn delete_blob(&self, d: &str) -> OciResult {
-        let d = digest(d)?;
+        let d = parse_digest(d)?;
         self.state
             .domain
             .delete_image_blob(self.actor(), self.image, &d)
@@ -681,11 +546,11 @@ impl Ctx<'_> {
         let domain = &self.state.domain;
         let upload_err = |e| OciError::from_domain(e, BLOB_UPLOAD_UNKNOWN, BLOB_UPLOAD_INVALID);
         if let (Some(m), Some(from)) = (&mount, &from) {
-            let d = digest(m)?;
+            let d = parse_digest(m)?;
             // A source the caller can't read (by its role, or by what its bearer token was
             // granted), or without the blob: a plain upload instead.
-            if let Ok(from_image) = ImageName::parse(from)
-                && self.who.allows(from_image.to_string().as_str(), "pull")
+            if let Ok(from_image) = parse_image(from)
+                && self.who.allows(from, ImageAction::Pull)
                 && let Some(info) = domain
                     .mount_blob(self.actor(), self.image, &from_image, &d)
                     .await
@@ -695,7 +560,7 @@ impl Ctx<'_> {
             }
         }
         if let Some(d) = d {
-            let d = digest(&d)?;
+            let d = parse_digest(&d)?;
             let info = domain
                 .push_blob(
                     self.actor(),
@@ -747,7 +612,7 @@ impl Ctx<'_> {
     }
 
     async fn put_upload(&self, id: &str, d: Option<String>, body: Body) -> OciResult {
-        let d = digest(&d.ok_or_else(|| {
+        let d = parse_digest(&d.ok_or_else(|| {
             OciError::new(DIGEST_INVALID, "the digest query parameter is required")
         })?)?;
         let has_body = content_length(self.headers).is_none_or(|n| n > 0);
@@ -801,7 +666,7 @@ impl Ctx<'_> {
     }
 
     async fn referrers(&self, d: &str, artifact_type: Option<String>) -> OciResult {
-        let d = digest(d)?;
+        let d = parse_digest(d)?;
         let manifests = self
             .state
             .domain
@@ -820,39 +685,5 @@ impl Ctx<'_> {
             );
         }
         Ok(response)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn targets() {
-        let t = |p: &str| parse_target(p).map(|(n, t)| (n, std::mem::discriminant(&t)));
-        assert_eq!(
-            t("acme/a/b/manifests/latest").map(|x| x.0),
-            Some("acme/a/b".into())
-        );
-        assert!(matches!(
-            parse_target("acme/app/blobs/uploads/"),
-            Some((_, Target::Upload(None)))
-        ));
-        assert!(matches!(
-            parse_target("acme/app/blobs/uploads/123"),
-            Some((_, Target::Upload(Some(_))))
-        ));
-        assert!(
-            matches!(parse_target("acme/blobs/blobs/sha256:x"), Some((n, Target::Blob(_))) if n == "acme/blobs")
-        );
-        assert!(matches!(
-            parse_target("acme/app/tags/list"),
-            Some((_, Target::Tags))
-        ));
-        assert!(matches!(
-            parse_target("acme/app/referrers/sha256:x"),
-            Some((_, Target::Referrers(_)))
-        ));
-        assert!(parse_target("acme/app/unknown").is_none());
     }
 }
