@@ -5,6 +5,7 @@
 //! registry token authentication spec.
 
 mod errors;
+mod manifest;
 mod names;
 mod token;
 
@@ -26,7 +27,7 @@ use crate::{
     },
     domain::{
         download::ByteRange,
-        oci::{BlobDigest, CHUNK_MIN, ImageAction, MANIFEST_MAX, ManifestRef},
+        oci::{BlobDigest, ImageAction, ManifestRef},
         packages::PackageRef,
     },
     error::DomainError,
@@ -35,6 +36,7 @@ use crate::{
 };
 
 use errors::*;
+use manifest::{CONFIG_MAX, MANIFEST_MAX, config_labels, parse_manifest, referrers_index};
 use names::{Target, parse_digest, parse_image, parse_reference, parse_target};
 use token::{TOKEN_FORM_MAX, token_get, token_post};
 
@@ -55,6 +57,10 @@ pub fn routes() -> Router<AppState> {
 }
 
 type OciResult = Result<Response, OciError>;
+
+/// Chunks smaller than this (but the last) would be refused; advertised as
+/// `OCI-Chunk-Min-Length`. Any size is taken.
+const CHUNK_MIN: u64 = 0;
 
 /// The caller of a `/v2` request: who, and (with a bearer token) what it was granted.
 struct Caller {
@@ -377,19 +383,28 @@ impl Ctx<'_> {
             .headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok());
-        let (digest, subject) = self
-            .state
-            .domain
-            .put_manifest(
+        let parsed = parse_manifest(&bytes, content_type)?;
+        let domain = &self.state.domain;
+        // An image's config labels describe the package (annotations take precedence).
+        let labels = match parsed.config() {
+            Some(config) => domain
+                .read_config_blob(self.actor(), self.image, config, CONFIG_MAX)
+                .await?
+                .map(|c| config_labels(&c))
+                .unwrap_or_default(),
+            None => Default::default(),
+        };
+        let pushed = domain
+            .push_manifest(
                 self.actor(),
                 self.image,
                 &reference,
-                content_type,
-                bytes,
+                parsed.into_image_manifest(bytes, &labels),
                 tags,
             )
             .await
             .map_err(|e| OciError::from_domain(e, MANIFEST_BLOB_UNKNOWN, MANIFEST_INVALID))?;
+        let (digest, subject) = (pushed.digest, pushed.subject);
         // Pushed by a sha512 digest: answered with that digest.
         let digest = match &reference {
             ManifestRef::Digest(d @ BlobDigest::Sha512(_)) => d.to_string(),
@@ -667,15 +682,17 @@ impl Ctx<'_> {
 
     async fn referrers(&self, d: &str, artifact_type: Option<String>) -> OciResult {
         let d = parse_digest(d)?;
-        let manifests = self
+        let referrers = self
             .state
             .domain
             .referrers(self.actor(), self.image, &d, artifact_type.as_deref())
             .await?;
         let mut response = (
-            [(header::CONTENT_TYPE, HeaderValue::from_static("application/vnd.oci.image.index.v1+json"))],
-            serde_json::to_vec(&json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": manifests}))
-                .map_err(DomainError::internal)?,
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(manifest::OCI_INDEX),
+            )],
+            serde_json::to_vec(&referrers_index(&referrers)).map_err(DomainError::internal)?,
         )
             .into_response();
         if artifact_type.is_some() {
