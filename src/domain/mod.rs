@@ -12,10 +12,10 @@ pub mod gc;
 pub mod metadata;
 pub mod names;
 pub mod npm;
-pub mod oci;
 pub mod packages;
 pub mod passwords;
 pub mod publish;
+pub mod registry;
 pub mod stats;
 pub mod tokens;
 pub mod types;
@@ -46,7 +46,7 @@ pub struct Domain {
     pub(crate) downloads: stats::DownloadCounter,
     /// SQL statements run so far (exported on `/metrics`; tests count queries with it).
     sql_statements: Arc<AtomicU64>,
-    pub(crate) oci_keys: oci::OciKeys,
+    pub(crate) oci_keys: registry::OciKeys,
     pub(crate) cache: cache::ReadCache,
     pub(crate) passwords: passwords::PasswordGuard,
 }

@@ -6,7 +6,7 @@
 use bytes::Bytes;
 use serde_json::{Map, Value, json};
 
-use crate::domain::oci::{
+use crate::domain::registry::{
     BlobDigest, Descriptor, ImageLabels, ImageManifest, ManifestContent, ReferrerInfo,
 };
 

@@ -27,8 +27,8 @@ use crate::{
     },
     domain::{
         download::ByteRange,
-        oci::{BlobDigest, ImageAction, ManifestRef},
         packages::PackageRef,
+        registry::{BlobDigest, ImageAction, ManifestRef},
     },
     error::DomainError,
     formats::http::{content_length, range_header},

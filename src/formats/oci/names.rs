@@ -4,8 +4,8 @@
 use crate::{
     domain::{
         OwnerName, PackageName, PackageType,
-        oci::{BlobDigest, ManifestRef},
         packages::PackageRef,
+        registry::{BlobDigest, ManifestRef},
     },
     error::DomainError,
 };

@@ -14,7 +14,7 @@ use serde_json::json;
 
 use crate::{
     auth::{Actor, Credential, credential_from_headers, jwt::Access},
-    domain::{oci::ImageAction, packages::PackageRef},
+    domain::{packages::PackageRef, registry::ImageAction},
     state::AppState,
 };
 
