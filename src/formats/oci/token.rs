@@ -18,7 +18,11 @@ use crate::{
     state::AppState,
 };
 
-use super::{errors::*, names::parse_image, service, unauthorized};
+use super::{
+    auth::{service, unauthorized},
+    errors::*,
+    names::parse_image,
+};
 
 /// The largest form `POST /v2/token` reads.
 pub const TOKEN_FORM_MAX: usize = 64 * 1024;
