@@ -264,9 +264,10 @@ impl Domain {
         Ok(references)
     }
 
-    /// An image config's bytes, for the door to read its labels: if the caller may pull
-    /// the image, the blob is linked to it and it is small (at most `max` bytes). `None`
-    /// otherwise: the labels are a description, and the push itself judges the rest.
+    /// An image config's bytes, for the door to read its labels before it pushes the
+    /// manifest: if the caller may push to the image (as they are about to), the blob is
+    /// linked to it and it is small (at most `max` bytes). `None` otherwise: the labels are
+    /// a description, and the push itself judges the rest.
     pub async fn read_config_blob(
         &self,
         actor: &Actor,
@@ -274,7 +275,7 @@ impl Domain {
         digest: &BlobDigest,
         max: u64,
     ) -> DomainResult<Option<Bytes>> {
-        let owner_id = match self.authorize_pull(actor, image).await {
+        let owner_id = match self.authorize_push(actor, image).await {
             Ok(id) => id,
             Err(
                 DomainError::NotFound { .. }
