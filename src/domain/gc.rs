@@ -112,7 +112,7 @@ impl Domain {
             }
         }
         // Upload sessions may idle for their TTL before their chunks count as abandoned.
-        let upload_grace = grace.max(Duration::hours(crate::domain::oci::UPLOAD_TTL_HOURS));
+        let upload_grace = grace.max(Duration::hours(crate::domain::registry::UPLOAD_TTL_HOURS));
         report.uploads_removed = self.expire_uploads().await?
             + self
                 .blobs

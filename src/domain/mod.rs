@@ -13,10 +13,10 @@ pub mod index;
 pub mod metadata;
 pub mod names;
 pub mod npm;
-pub mod oci;
 pub mod packages;
 pub mod passwords;
 pub mod publish;
+pub mod registry;
 pub mod stats;
 pub mod tokens;
 pub mod types;
@@ -47,7 +47,7 @@ pub struct Domain {
     pub(crate) downloads: stats::DownloadCounter,
     /// SQL statements run so far (exported on `/metrics`; tests count queries with it).
     sql_statements: Arc<AtomicU64>,
-    pub(crate) oci_keys: oci::OciKeys,
+    pub(crate) oci_keys: registry::OciKeys,
     pub(crate) cache: cache::ReadCache,
     pub(crate) passwords: passwords::PasswordGuard,
 }

@@ -9,9 +9,6 @@ pub enum StorageKey {
     Blob(String),
     /// An upload in progress.
     Upload(uuid::Uuid),
-    /// A numbered piece of a multi-request upload, as sessions started before part nonces
-    /// were recorded keep them.
-    UploadPart(uuid::Uuid, u32),
     /// A chunk being received, before it is claimed as the upload's next part.
     UploadPending(uuid::Uuid, uuid::Uuid),
 }
@@ -30,7 +27,6 @@ impl fmt::Display for StorageKey {
             }
             Self::Blob(hex) => write!(f, "blobs/sha256/short/{hex}"),
             Self::Upload(id) => write!(f, "uploads/{id}/data"),
-            Self::UploadPart(id, n) => write!(f, "uploads/{id}/part-{n:08}"),
             Self::UploadPending(id, nonce) => write!(f, "uploads/{id}/pending-{nonce}"),
         }
     }

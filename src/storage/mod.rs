@@ -66,26 +66,17 @@ impl PendingPart {
     }
 }
 
-/// Where a claimed chunk of an upload is: the pending key it was written to (recorded by
-/// its nonce), or `part-N` for sessions from before nonces were recorded.
+/// Where a claimed chunk of an upload is: the pending key it was written to, recorded by
+/// the session as its nonce.
 #[derive(Clone, Copy, Debug)]
-pub enum UploadPart {
-    Pending(uuid::Uuid, uuid::Uuid),
-    Numbered(uuid::Uuid, u32),
+pub struct UploadPart {
+    pub upload: uuid::Uuid,
+    pub nonce: uuid::Uuid,
 }
 
 impl UploadPart {
     fn key(&self) -> StorageKey {
-        match *self {
-            Self::Pending(upload, nonce) => StorageKey::UploadPending(upload, nonce),
-            Self::Numbered(upload, n) => StorageKey::UploadPart(upload, n),
-        }
-    }
-
-    fn upload(&self) -> uuid::Uuid {
-        match *self {
-            Self::Pending(upload, _) | Self::Numbered(upload, _) => upload,
-        }
+        StorageKey::UploadPending(self.upload, self.nonce)
     }
 }
 
@@ -320,7 +311,7 @@ impl BlobStore {
             }
         }
         if let Some(part) = parts.first() {
-            self.remove_upload_dir(part.upload());
+            self.remove_upload_dir(part.upload);
         }
         Ok(())
     }

@@ -2099,3 +2099,58 @@ async fn registry_answers_alike_for_private_and_missing_images() {
         "public images read anonymously"
     );
 }
+
+/// A session whose recorded chunks don't account for all its parts (one started before
+/// part nonces were kept) can't be assembled: finishing it answers `BLOB_UPLOAD_UNKNOWN`,
+/// so the client starts its push over, and cancelling it still removes it.
+#[tokio::test]
+async fn uploads_without_a_nonce_for_every_part_are_unknown() {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+
+    let app = TestApp::spawn().await;
+    let token = app.user_with_token("lea");
+    let reg = Registry {
+        app: &app,
+        user: "lea",
+        token: &token,
+    };
+    let data = b"legacy chunk".to_vec();
+    let mut locations = Vec::new();
+    for _ in 0..2 {
+        let start = reg
+            .send(Method::POST, "/v2/lea/old/blobs/uploads/", &[], vec![])
+            .await;
+        assert_eq!(start.status(), StatusCode::ACCEPTED);
+        let location = start.headers()["location"]
+            .to_str()
+            .expect("location")
+            .to_string();
+        let chunk = reg.send(Method::PATCH, &location, &[], data.clone()).await;
+        assert_eq!(chunk.status(), StatusCode::ACCEPTED);
+        locations.push(location);
+    }
+    // Both sessions claim a part before the one their nonces record.
+    entity::upload_session::Entity::update_many()
+        .col_expr(entity::upload_session::Column::Parts, Expr::value(2))
+        .filter(entity::upload_session::Column::Name.eq("old"))
+        .exec(&app.db().await)
+        .await
+        .expect("make the sessions legacy");
+    let finish = reg
+        .send(
+            Method::PUT,
+            &format!("{}?digest={}", locations[0], sha256(&data)),
+            &[],
+            vec![],
+        )
+        .await;
+    assert_eq!(finish.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        error_code(&finish.json().await.expect("json")),
+        "BLOB_UPLOAD_UNKNOWN"
+    );
+    let cancel = reg.send(Method::DELETE, &locations[1], &[], vec![]).await;
+    assert_eq!(cancel.status(), StatusCode::NO_CONTENT);
+    let status = reg.send(Method::GET, &locations[1], &[], vec![]).await;
+    assert_eq!(status.status(), StatusCode::NOT_FOUND);
+}
