@@ -136,35 +136,6 @@ impl Domain {
         self.sql_statements.load(Ordering::Relaxed)
     }
 
-    /// A raw SQL condition with `$1, $2, ...` placeholders, each used once and in order.
-    /// sea-query substitutes `$N` only for PostgreSQL and `?` only for SQLite; this writes
-    /// the template the way the connected backend needs.
-    pub(crate) fn sql_expr<V, I>(&self, template: &str, values: I) -> sea_orm::sea_query::Expr
-    where
-        V: Into<sea_orm::Value>,
-        I: IntoIterator<Item = V>,
-    {
-        let template = match self.db.get_database_backend() {
-            sea_orm::DatabaseBackend::Postgres => template.to_string(),
-            _ => {
-                let mut out = String::with_capacity(template.len());
-                let mut chars = template.chars().peekable();
-                while let Some(c) = chars.next() {
-                    if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
-                        while chars.peek().is_some_and(char::is_ascii_digit) {
-                            chars.next();
-                        }
-                        out.push('?');
-                    } else {
-                        out.push(c);
-                    }
-                }
-                out
-            }
-        };
-        sea_orm::sea_query::Expr::cust_with_values(template, values)
-    }
-
     /// A SQL expression of `column` that compares and sorts byte by byte (PostgreSQL's
     /// `COLLATE "C"`; SQLite's default already does).
     pub(crate) fn bytewise(&self, column: &str) -> String {

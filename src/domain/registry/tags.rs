@@ -3,7 +3,7 @@
 use entity::{package, package_tag};
 use sea_orm::{
     ColumnTrait, Condition, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect,
-    sea_query::Expr,
+    sea_query::{Expr, ExprTrait as _},
 };
 
 use crate::{
@@ -30,10 +30,10 @@ impl Domain {
         let mut query =
             package_tag::Entity::find().filter(package_tag::Column::PackageId.eq(pkg.id));
         if let Some(last) = last {
-            query = query.filter(self.sql_expr(&format!("{name} > $1"), [last]));
+            query = query.filter(Expr::cust(name.clone()).gt(last));
         }
         let query = query.order_by(Expr::cust(name), Order::Asc);
-        let n = n.map(|n| n.min(TAGS_PAGE_MAX));
+        let n = n.map(|n| Ord::min(n, TAGS_PAGE_MAX));
         let query = match n {
             Some(n) => query.limit(n + 1),
             None => query,
@@ -70,7 +70,9 @@ impl Domain {
             .add(package::Column::DeletedAt.is_null())
             .add(package::Column::Format.eq(PackageType::Container.as_str()));
         if let Some(last) = last {
-            cond = cond.add(self.sql_expr(&format!("{full} > $1"), [last]));
+            // Kept a custom expression: the lexical order of the whole `owner/name` is the
+            // spec's (a keyset on (login, name) would put `a-b/x` after `a/x`).
+            cond = cond.add(Expr::cust(full.clone()).gt(last));
         }
         let rows = package::Entity::find()
             .filter(cond)

@@ -130,13 +130,15 @@ impl Domain {
             .col_expr(upload_session::Column::Size, Expr::value(total as i64))
             .col_expr(upload_session::Column::Parts, Expr::value(part as i32 + 1))
             .col_expr(upload_session::Column::UpdatedAt, Expr::value(now()))
-            // The chunk stays where it was written; the session records its key.
+            // The chunk stays where it was written; the session records its key. The claim
+            // only matches the row as it was read (same parts, same size), so the nonces
+            // read with it are the row's: appending in Rust is race-free.
             .col_expr(
                 upload_session::Column::PartNonces,
-                self.sql_expr(
-                    "COALESCE(upload_session.part_nonces || ',', '') || $1",
-                    [pending.nonce().to_string()],
-                ),
+                Expr::value(match session.part_nonces.as_deref() {
+                    Some(nonces) if !nonces.is_empty() => format!("{nonces},{}", pending.nonce()),
+                    _ => pending.nonce().to_string(),
+                }),
             )
             .filter(upload_session::Column::Id.eq(id))
             .filter(upload_session::Column::Parts.eq(part as i32))
