@@ -22,8 +22,9 @@ use crate::{
         publish::{NewFile, OnExisting, PublishRequest},
     },
     error::DomainError,
-    formats::http::{
-        content_length, file_response, head_response, range_header, range_not_satisfiable,
+    formats::kit::{
+        errors::{Door, DoorError},
+        http::{content_length, file_response, head_response, range_header},
     },
     state::AppState,
     storage::{DigestSet, Expectations},
@@ -45,34 +46,19 @@ pub fn routes() -> Router<AppState> {
         .layer(DefaultBodyLimit::disable())
 }
 
-/// Errors as JSON `{"message", "code"}`, with the Basic challenge on 401.
-pub struct GenericError(DomainError);
+/// Errors as JSON `{"message", "code"}`, with the Basic challenge on 401 (curl and CI
+/// scripts send a token as a Basic password).
+pub struct GenericDoor;
 
-impl From<DomainError> for GenericError {
-    fn from(e: DomainError) -> Self {
-        Self(e)
+impl Door for GenericDoor {
+    const CHALLENGE: Option<&'static str> = Some("Basic realm=\"packyard\"");
+
+    fn body(err: &DomainError) -> Response {
+        Json(json!({"message": err.to_string(), "code": err.code()})).into_response()
     }
 }
 
-impl IntoResponse for GenericError {
-    fn into_response(self) -> Response {
-        if let DomainError::RangeNotSatisfiable { size } = self.0 {
-            return range_not_satisfiable(size);
-        }
-        let status =
-            StatusCode::from_u16(self.0.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let body = Json(json!({"message": self.0.to_string(), "code": self.0.code()}));
-        if status == StatusCode::UNAUTHORIZED {
-            return (
-                status,
-                [(header::WWW_AUTHENTICATE, "Basic realm=\"packyard\"")],
-                body,
-            )
-                .into_response();
-        }
-        (status, body).into_response()
-    }
-}
+pub type GenericError = DoorError<GenericDoor>;
 
 type Actor = CurrentActor<GenericError>;
 

@@ -5,6 +5,7 @@
 //! Protocol: the npm registry API (packuments, publish document, dist-tags, `-rev` flows).
 
 mod document;
+mod errors;
 mod packument;
 mod tarball;
 
@@ -35,13 +36,14 @@ use crate::{
         publish::{NewFile, OnExisting, PublishRequest},
     },
     error::{DomainError, What},
-    formats::http::{file_response, range_not_satisfiable},
+    formats::kit::http::file_response,
     server::{ClientAddr, body_limit::streamed_upload},
     state::AppState,
     storage::{DigestSet, Expectations},
 };
 
 use document::{DocumentSplitter, PublishDocument, UpdateDocument};
+pub use errors::NpmError;
 
 /// Largest publish document without its tarball (manifest, README).
 const DOCUMENT_MAX: usize = 16 * 1024 * 1024;
@@ -110,72 +112,6 @@ pub fn routes() -> Router<AppState> {
         // The bodies read whole (login, a dist-tag's version) are small; publish documents
         // stream past this limit (a raw `Body` isn't limited) under their own bounds.
         .layer(DefaultBodyLimit::max(SMALL_BODY_MAX))
-}
-
-/// npm's error shape: `{"error": "..."}`; 401 carries a challenge.
-#[derive(Debug)]
-pub enum NpmError {
-    Domain(DomainError),
-    /// An update written against a document revision that is no longer current (CouchDB's
-    /// 409 "Document update conflict", which npm reports as E409).
-    StaleRevision {
-        sent: String,
-        current: String,
-    },
-    /// An update that names no revision: CouchDB answers 409 for a write to an existing
-    /// document without its `_rev`.
-    MissingRevision,
-}
-
-impl From<DomainError> for NpmError {
-    fn from(e: DomainError) -> Self {
-        Self::Domain(e)
-    }
-}
-
-impl IntoResponse for NpmError {
-    fn into_response(self) -> Response {
-        let error = match self {
-            Self::Domain(e) => e,
-            Self::StaleRevision { sent, current } => {
-                let message = format!(
-                    "Document update conflict: revision {sent} is not the current {current}; \
-                     fetch the package again and retry"
-                );
-                return (StatusCode::CONFLICT, Json(json!({"error": message}))).into_response();
-            }
-            Self::MissingRevision => {
-                let message = "Document update conflict: an update must carry the document's \
-                               current _rev; fetch the package and retry";
-                return (StatusCode::CONFLICT, Json(json!({"error": message}))).into_response();
-            }
-        };
-        let status =
-            StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let message = match &error {
-            DomainError::AlreadyExists { message: m, .. } => {
-                format!("cannot publish over the previously published versions: {m}")
-            }
-            other => other.to_string(),
-        };
-        let body = Json(json!({"error": message}));
-        if let DomainError::RangeNotSatisfiable { size } = error {
-            let (parts, _) = range_not_satisfiable(size).into_parts();
-            return (parts, body).into_response();
-        }
-        if let Some(secs) = error.retry_after_secs() {
-            return (status, [(header::RETRY_AFTER, secs.to_string())], body).into_response();
-        }
-        if status == StatusCode::UNAUTHORIZED {
-            return (
-                status,
-                [(header::WWW_AUTHENTICATE, "Bearer realm=\"packyard\"")],
-                body,
-            )
-                .into_response();
-        }
-        (status, body).into_response()
-    }
 }
 
 type NpmActor = CurrentActor<NpmError>;
@@ -555,9 +491,9 @@ async fn serve_tarball(
     if head {
         // A probe (mirrors, proxies) is not a download.
         let (_, _, info) = state.domain.stat_file(&actor, r, &version, &name).await?;
-        return Ok(crate::formats::http::head_response(&info));
+        return Ok(crate::formats::kit::http::head_response(&info));
     }
-    let range = crate::formats::http::range_header(headers);
+    let range = crate::formats::kit::http::range_header(headers);
     let download = state
         .domain
         .open_file(&actor, r, &version, &name, range)
