@@ -7,7 +7,7 @@ use crate::{
     auth::Actor,
     domain::{metadata::VersionMetadata, npm::npm_revision, packages::PackageRef},
     error::DomainError,
-    formats::npm::{full_name, integrity_of},
+    formats::npm::{paths::full_name, publish::integrity_of},
     state::AppState,
 };
 
