@@ -19,23 +19,16 @@ use axum::{
     extract::DefaultBodyLimit,
     middleware,
     response::Response,
-    routing::{delete, get, put},
+    routing::{MethodRouter, delete, get, put},
 };
 
 use crate::{auth::CurrentActor, server::body_limit::streamed_upload, state::AppState};
 
 use auth::{list_tokens, login, logout, revoke_token, whoami};
 pub use errors::NpmError;
-use publish::{publish, publish_encoded};
-use reads::{
-    list_dist_tags, list_dist_tags_encoded, packument, packument_encoded, ping, search, tarball,
-    tarball_encoded,
-};
-use update::{
-    delete_dist_tag, delete_dist_tag_encoded, delete_tarball, delete_tarball_encoded,
-    delete_tarball_prefixed, set_dist_tag, set_dist_tag_encoded, unpublish_package,
-    unpublish_package_encoded, update, update_encoded,
-};
+use publish::publish;
+use reads::{list_dist_tags, packument, ping, search, tarball};
+use update::{delete_dist_tag, delete_tarball, set_dist_tag, unpublish_package, update};
 
 /// Largest publish document without its tarball (manifest, README).
 const DOCUMENT_MAX: usize = 16 * 1024 * 1024;
@@ -52,58 +45,52 @@ pub fn routes() -> Router<AppState> {
         .route("/npm/-/user/token/{token}", delete(logout))
         .route("/npm/-/npm/v1/tokens", get(list_tokens))
         .route("/npm/-/npm/v1/tokens/token/{key}", delete(revoke_token))
-        .route("/npm/-/package/{a}/dist-tags", get(list_dist_tags_encoded))
-        .route(
-            "/npm/-/package/{a}/dist-tags/{tag}",
-            put(set_dist_tag_encoded).delete(delete_dist_tag_encoded),
-        )
-        .route("/npm/-/package/{a}/{b}/dist-tags", get(list_dist_tags))
-        .route(
-            "/npm/-/package/{a}/{b}/dist-tags/{tag}",
+        .merge(scoped(
+            "/npm/-/package/{pkg}/dist-tags",
+            get(list_dist_tags),
+        ))
+        .merge(scoped(
+            "/npm/-/package/{pkg}/dist-tags/{tag}",
             put(set_dist_tag).delete(delete_dist_tag),
-        )
+        ))
         // Publish documents carry tarballs: they stream past the server's body cap and
         // are bounded by `DOCUMENT_MAX` and the tarball limit instead.
-        .route(
-            "/npm/{a}",
-            get(packument_encoded)
-                .put(publish_encoded)
-                .layer(middleware::from_fn(streamed_upload)),
-        )
-        .route(
-            "/npm/{a}/{b}",
+        .merge(scoped(
+            "/npm/{pkg}",
             get(packument)
                 .put(publish)
                 .layer(middleware::from_fn(streamed_upload)),
-        )
-        .route(
-            "/npm/{a}/-rev/{rev}",
-            put(update_encoded)
-                .delete(unpublish_package_encoded)
-                .layer(middleware::from_fn(streamed_upload)),
-        )
-        .route(
-            "/npm/{a}/{b}/-rev/{rev}",
+        ))
+        .merge(scoped(
+            "/npm/{pkg}/-rev/{rev}",
             put(update)
                 .delete(unpublish_package)
                 .layer(middleware::from_fn(streamed_upload)),
-        )
-        .route("/npm/{a}/-/{file}", get(tarball_encoded))
-        .route("/npm/{a}/{b}/-/{file}", get(tarball))
-        .route(
-            "/npm/{a}/-/{file}/-rev/{rev}",
-            delete(delete_tarball_encoded),
-        )
-        .route("/npm/{a}/{b}/-/{file}/-rev/{rev}", delete(delete_tarball))
+        ))
+        .merge(scoped("/npm/{pkg}/-/{file}", get(tarball)))
+        .merge(scoped(
+            "/npm/{pkg}/-/{file}/-rev/{rev}",
+            delete(delete_tarball),
+        ))
         // npm deletes a tarball by the path of its URL under the registry URL, which repeats
-        // our `/npm` prefix: `/npm/npm/@scope/name/-/name-1.0.0.tgz/-rev/REV`.
+        // our `/npm` prefix (`NpmTarball` checks it): `/npm/npm/@scope/name/-/...`.
         .route(
             "/npm/{a}/{b}/{c}/-/{file}/-rev/{rev}",
-            delete(delete_tarball_prefixed),
+            delete(delete_tarball),
         )
         // The bodies read whole (login, a dist-tag's version) are small; publish documents
         // stream past this limit (a raw `Body` isn't limited) under their own bounds.
         .layer(DefaultBodyLimit::max(SMALL_BODY_MAX))
+}
+
+/// Registers `path` (written with `{pkg}`) for both spellings of a scoped name: `{a}`
+/// (`@scope%2fname`, one segment) and `{a}/{b}` (`@scope/name`); `paths::NpmPackage`
+/// reads either. (Rewriting `%2F` before routing instead would change what `..` segments
+/// mean.)
+fn scoped(path: &str, route: MethodRouter<AppState>) -> Router<AppState> {
+    Router::new()
+        .route(&path.replace("{pkg}", "{a}"), route.clone())
+        .route(&path.replace("{pkg}", "{a}/{b}"), route)
 }
 
 type NpmActor = CurrentActor<NpmError>;

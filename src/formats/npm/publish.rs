@@ -1,13 +1,7 @@
 //! `npm publish`: the package document is split from its tarball as it streams in, the
 //! tarball staged, checked against the document and its own package.json, then published.
 
-use axum::{
-    Json,
-    body::Body,
-    extract::{Path, State},
-    http::StatusCode,
-    response::IntoResponse,
-};
+use axum::{Json, body::Body, extract::State, http::StatusCode, response::IntoResponse};
 use base64::Engine;
 use bytes::Bytes;
 use futures::StreamExt;
@@ -23,6 +17,7 @@ use crate::{
         publish::{NewFile, OnExisting, PublishRequest},
     },
     error::{DomainError, DomainResult, What},
+    formats::kit::path::Valid,
     state::AppState,
     storage::{DigestSet, Expectations, StagedBlob},
 };
@@ -30,35 +25,20 @@ use crate::{
 use super::{
     DOCUMENT_MAX, NpmActor, NpmError, NpmResult,
     document::{DocumentSplitter, PublishDocument, UpdateDocument},
-    paths::{full_name, joined, package_ref},
+    paths::{Npm, NpmPackage, full_name},
     tarball,
     tarball::TarballContents,
     update::update_versions,
 };
 
-pub(super) async fn publish_encoded(
-    State(state): State<AppState>,
-    actor: NpmActor,
-    Path(a): Path<String>,
-    body: Body,
-) -> NpmResult {
-    put_document(&state, actor.into_inner(), &package_ref(&a)?, None, body).await
-}
-
+/// npm registry API: publish (`PUT /{package}` with the package document).
 pub(super) async fn publish(
     State(state): State<AppState>,
     actor: NpmActor,
-    Path((a, b)): Path<(String, String)>,
+    Valid(NpmPackage(r), _): Npm<NpmPackage>,
     body: Body,
 ) -> NpmResult {
-    put_document(
-        &state,
-        actor.into_inner(),
-        &package_ref(&joined(&a, &b))?,
-        None,
-        body,
-    )
-    .await
+    put_document(&state, actor.into_inner(), &r, None, body).await
 }
 
 /// A PUT of the package document: a publish when it carries a tarball, otherwise an update

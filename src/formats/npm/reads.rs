@@ -3,7 +3,7 @@ use std::collections::HashMap;
 
 use axum::{
     Json,
-    extract::{Path, Query, State},
+    extract::{Query, State},
     http::{HeaderMap, StatusCode, header},
     response::IntoResponse,
 };
@@ -19,12 +19,13 @@ use crate::{
     },
     error::DomainError,
     formats::kit::http::file_response,
+    formats::kit::path::Valid,
     state::AppState,
 };
 
 use super::{
     NpmActor, NpmResult,
-    paths::{joined, package_ref, version_from_file},
+    paths::{Npm, NpmPackage, NpmTarball},
 };
 
 pub(super) async fn ping() -> Json<Value> {
@@ -93,28 +94,14 @@ pub(super) async fn search(
     )
 }
 
-pub(super) async fn packument_encoded(
-    State(state): State<AppState>,
-    actor: NpmActor,
-    Path(a): Path<String>,
-    headers: HeaderMap,
-) -> NpmResult {
-    serve_packument(&state, actor.into_inner(), &package_ref(&a)?, &headers).await
-}
-
+/// npm registry API: the packument (`GET /{package}`).
 pub(super) async fn packument(
     State(state): State<AppState>,
     actor: NpmActor,
-    Path((a, b)): Path<(String, String)>,
+    Valid(NpmPackage(r), _): Npm<NpmPackage>,
     headers: HeaderMap,
 ) -> NpmResult {
-    serve_packument(
-        &state,
-        actor.into_inner(),
-        &package_ref(&joined(&a, &b))?,
-        &headers,
-    )
-    .await
+    serve_packument(&state, actor.into_inner(), &r, &headers).await
 }
 
 /// The packument: full, or abbreviated for `Accept: application/vnd.npm.install-v1+json`;
@@ -167,36 +154,18 @@ async fn serve_packument(
         .into_response())
 }
 
-pub(super) async fn tarball_encoded(
-    State(state): State<AppState>,
-    actor: NpmActor,
-    method: axum::http::Method,
-    Path((a, file)): Path<(String, String)>,
-    headers: HeaderMap,
-) -> NpmResult {
-    serve_tarball(
-        &state,
-        actor.into_inner(),
-        &package_ref(&a)?,
-        &file,
-        &headers,
-        method == axum::http::Method::HEAD,
-    )
-    .await
-}
-
+/// A version's tarball (`GET|HEAD /{package}/-/{name}-{version}.tgz`).
 pub(super) async fn tarball(
     State(state): State<AppState>,
     actor: NpmActor,
     method: axum::http::Method,
-    Path((a, b, file)): Path<(String, String, String)>,
+    Valid(path, _): Npm<NpmTarball>,
     headers: HeaderMap,
 ) -> NpmResult {
     serve_tarball(
         &state,
         actor.into_inner(),
-        &package_ref(&joined(&a, &b))?,
-        &file,
+        &path,
         &headers,
         method == axum::http::Method::HEAD,
     )
@@ -206,40 +175,35 @@ pub(super) async fn tarball(
 async fn serve_tarball(
     state: &AppState,
     actor: Actor,
-    r: &PackageRef,
-    file: &str,
+    NpmTarball {
+        package: r,
+        version,
+        file,
+    }: &NpmTarball,
     headers: &HeaderMap,
     head: bool,
 ) -> NpmResult {
-    let version = version_from_file(r, file)?;
     let name = FileName::parse(file)?;
     if head {
         // A probe (mirrors, proxies) is not a download.
-        let (_, _, info) = state.domain.stat_file(&actor, r, &version, &name).await?;
+        let (_, _, info) = state.domain.stat_file(&actor, r, version, &name).await?;
         return Ok(crate::formats::kit::http::head_response(&info));
     }
     let range = crate::formats::kit::http::range_header(headers);
     let download = state
         .domain
-        .open_file(&actor, r, &version, &name, range)
+        .open_file(&actor, r, version, &name, range)
         .await?;
     Ok(file_response(download, false))
 }
 
-pub(super) async fn list_dist_tags_encoded(
-    State(state): State<AppState>,
-    actor: NpmActor,
-    Path(a): Path<String>,
-) -> NpmResult {
-    dist_tags(&state, actor.into_inner(), &package_ref(&a)?).await
-}
-
+/// `npm dist-tag ls`.
 pub(super) async fn list_dist_tags(
     State(state): State<AppState>,
     actor: NpmActor,
-    Path((a, b)): Path<(String, String)>,
+    Valid(NpmPackage(r), _): Npm<NpmPackage>,
 ) -> NpmResult {
-    dist_tags(&state, actor.into_inner(), &package_ref(&joined(&a, &b))?).await
+    dist_tags(&state, actor.into_inner(), &r).await
 }
 
 async fn dist_tags(state: &AppState, actor: Actor, r: &PackageRef) -> NpmResult {

@@ -1,13 +1,7 @@
 //! Changes to a published package: document updates (deprecate, unpublish a version),
 //! unpublishing, tarball deletion and dist-tags.
 
-use axum::{
-    Json,
-    body::Body,
-    extract::{Path, State},
-    http::StatusCode,
-    response::IntoResponse,
-};
+use axum::{Json, body::Body, extract::State, http::StatusCode, response::IntoResponse};
 use bytes::Bytes;
 use serde_json::json;
 
@@ -18,47 +12,26 @@ use crate::{
         npm::{NpmDocumentUpdate, NpmUpdateOutcome},
         packages::PackageRef,
     },
-    error::{DomainError, What},
+    error::DomainError,
+    formats::kit::path::Valid,
     state::AppState,
 };
 
 use super::{
     NpmActor, NpmError, NpmResult,
     document::UpdateDocument,
-    paths::{check_tag, joined, package_ref, version_from_file},
+    paths::{Npm, NpmDistTag, NpmPackage, NpmRevision, NpmTarball, check_tag},
     publish::put_document,
 };
 
-pub(super) async fn update_encoded(
-    State(state): State<AppState>,
-    actor: NpmActor,
-    Path((a, rev)): Path<(String, String)>,
-    body: Body,
-) -> NpmResult {
-    put_document(
-        &state,
-        actor.into_inner(),
-        &package_ref(&a)?,
-        Some(rev),
-        body,
-    )
-    .await
-}
-
+/// A document update against a revision (`PUT /{package}/-rev/{rev}`).
 pub(super) async fn update(
     State(state): State<AppState>,
     actor: NpmActor,
-    Path((a, b, rev)): Path<(String, String, String)>,
+    Valid(NpmRevision { package, rev }, _): Npm<NpmRevision>,
     body: Body,
 ) -> NpmResult {
-    put_document(
-        &state,
-        actor.into_inner(),
-        &package_ref(&joined(&a, &b))?,
-        Some(rev),
-        body,
-    )
-    .await
+    put_document(&state, actor.into_inner(), &package, Some(rev), body).await
 }
 
 /// A document without a tarball: deprecations, versions it leaves out unpublished (npm's
@@ -101,20 +74,12 @@ pub(super) async fn update_versions(
     }
 }
 
-pub(super) async fn unpublish_package_encoded(
-    State(state): State<AppState>,
-    actor: NpmActor,
-    Path((a, _rev)): Path<(String, String)>,
-) -> NpmResult {
-    unpublish_all(&state, actor.into_inner(), &package_ref(&a)?).await
-}
-
 pub(super) async fn unpublish_package(
     State(state): State<AppState>,
     actor: NpmActor,
-    Path((a, b, _rev)): Path<(String, String, String)>,
+    Valid(NpmPackage(r), _): Npm<NpmPackage>,
 ) -> NpmResult {
-    unpublish_all(&state, actor.into_inner(), &package_ref(&joined(&a, &b))?).await
+    unpublish_all(&state, actor.into_inner(), &r).await
 }
 
 /// `npm unpublish --force` of a whole package: deleted (restorable through GraphQL).
@@ -124,55 +89,28 @@ async fn unpublish_all(state: &AppState, actor: Actor, r: &PackageRef) -> NpmRes
     Ok(Json(json!({"ok": true})).into_response())
 }
 
-pub(super) async fn delete_tarball_encoded(
-    State(state): State<AppState>,
-    actor: NpmActor,
-    Path((a, file, _rev)): Path<(String, String, String)>,
-) -> NpmResult {
-    remove_tarball(&state, actor.into_inner(), &package_ref(&a)?, &file).await
-}
-
 pub(super) async fn delete_tarball(
     State(state): State<AppState>,
     actor: NpmActor,
-    Path((a, b, file, _rev)): Path<(String, String, String, String)>,
+    Valid(path, _): Npm<NpmTarball>,
 ) -> NpmResult {
-    remove_tarball(
-        &state,
-        actor.into_inner(),
-        &package_ref(&joined(&a, &b))?,
-        &file,
-    )
-    .await
-}
-
-pub(super) async fn delete_tarball_prefixed(
-    State(state): State<AppState>,
-    actor: NpmActor,
-    Path((prefix, b, c, file, _rev)): Path<(String, String, String, String, String)>,
-) -> NpmResult {
-    if prefix != "npm" {
-        return Err(DomainError::not_found(What::File, "tarball").into());
-    }
-    remove_tarball(
-        &state,
-        actor.into_inner(),
-        &package_ref(&joined(&b, &c))?,
-        &file,
-    )
-    .await
+    remove_tarball(&state, actor.into_inner(), &path).await
 }
 
 /// The tarball step of `npm unpublish pkg@version`: its version went with the previous
 /// document update; deleting a still-live version's tarball deletes the version.
-async fn remove_tarball(state: &AppState, actor: Actor, r: &PackageRef, file: &str) -> NpmResult {
-    let version = version_from_file(r, file)?;
+async fn remove_tarball(state: &AppState, actor: Actor, path: &NpmTarball) -> NpmResult {
+    let NpmTarball {
+        package: r,
+        version,
+        ..
+    } = path;
     match state
         .domain
         .delete_version_named(
             &actor,
             r,
-            &version,
+            version,
             crate::domain::packages::LastVersion::DeletesPackage,
         )
         .await
@@ -187,29 +125,14 @@ async fn remove_tarball(state: &AppState, actor: Actor, r: &PackageRef, file: &s
     }
 }
 
-pub(super) async fn set_dist_tag_encoded(
-    State(state): State<AppState>,
-    actor: NpmActor,
-    Path((a, tag)): Path<(String, String)>,
-    body: Bytes,
-) -> NpmResult {
-    set_tag(&state, actor.into_inner(), &package_ref(&a)?, &tag, &body).await
-}
-
+/// `npm dist-tag add`: the body is the version, as a JSON string.
 pub(super) async fn set_dist_tag(
     State(state): State<AppState>,
     actor: NpmActor,
-    Path((a, b, tag)): Path<(String, String, String)>,
+    Valid(NpmDistTag { package, tag }, _): Npm<NpmDistTag>,
     body: Bytes,
 ) -> NpmResult {
-    set_tag(
-        &state,
-        actor.into_inner(),
-        &package_ref(&joined(&a, &b))?,
-        &tag,
-        &body,
-    )
-    .await
+    set_tag(&state, actor.into_inner(), &package, &tag, &body).await
 }
 
 async fn set_tag(
@@ -227,26 +150,13 @@ async fn set_tag(
     Ok((StatusCode::CREATED, Json(json!({"ok": true}))).into_response())
 }
 
-pub(super) async fn delete_dist_tag_encoded(
-    State(state): State<AppState>,
-    actor: NpmActor,
-    Path((a, tag)): Path<(String, String)>,
-) -> NpmResult {
-    remove_tag(&state, actor.into_inner(), &package_ref(&a)?, &tag).await
-}
-
+/// `npm dist-tag rm`.
 pub(super) async fn delete_dist_tag(
     State(state): State<AppState>,
     actor: NpmActor,
-    Path((a, b, tag)): Path<(String, String, String)>,
+    Valid(NpmDistTag { package, tag }, _): Npm<NpmDistTag>,
 ) -> NpmResult {
-    remove_tag(
-        &state,
-        actor.into_inner(),
-        &package_ref(&joined(&a, &b))?,
-        &tag,
-    )
-    .await
+    remove_tag(&state, actor.into_inner(), &package, &tag).await
 }
 
 async fn remove_tag(state: &AppState, actor: Actor, r: &PackageRef, tag: &str) -> NpmResult {
