@@ -6,7 +6,7 @@
 use axum::{
     Json, Router,
     body::Body,
-    extract::{DefaultBodyLimit, Path, State},
+    extract::{DefaultBodyLimit, State},
     http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
     routing::{delete, put},
@@ -22,8 +22,10 @@ use crate::{
         publish::{NewFile, OnExisting, PublishRequest},
     },
     error::DomainError,
-    formats::http::{
-        content_length, file_response, head_response, range_header, range_not_satisfiable,
+    formats::kit::{
+        errors::{Door, DoorError},
+        http::{content_length, file_response, head_response, range_header},
+        path::{PathGrammar, PathParams, Valid},
     },
     state::AppState,
     storage::{DigestSet, Expectations},
@@ -45,34 +47,19 @@ pub fn routes() -> Router<AppState> {
         .layer(DefaultBodyLimit::disable())
 }
 
-/// Errors as JSON `{"message", "code"}`, with the Basic challenge on 401.
-pub struct GenericError(DomainError);
+/// Errors as JSON `{"message", "code"}`, with the Basic challenge on 401 (curl and CI
+/// scripts send a token as a Basic password).
+pub struct GenericDoor;
 
-impl From<DomainError> for GenericError {
-    fn from(e: DomainError) -> Self {
-        Self(e)
+impl Door for GenericDoor {
+    const CHALLENGE: Option<&'static str> = Some("Basic realm=\"packyard\"");
+
+    fn body(err: &DomainError) -> Response {
+        Json(json!({"message": err.to_string(), "code": err.code()})).into_response()
     }
 }
 
-impl IntoResponse for GenericError {
-    fn into_response(self) -> Response {
-        if let DomainError::RangeNotSatisfiable { size } = self.0 {
-            return range_not_satisfiable(size);
-        }
-        let status =
-            StatusCode::from_u16(self.0.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let body = Json(json!({"message": self.0.to_string(), "code": self.0.code()}));
-        if status == StatusCode::UNAUTHORIZED {
-            return (
-                status,
-                [(header::WWW_AUTHENTICATE, "Basic realm=\"packyard\"")],
-                body,
-            )
-                .into_response();
-        }
-        (status, body).into_response()
-    }
-}
+pub type GenericError = DoorError<GenericDoor>;
 
 type Actor = CurrentActor<GenericError>;
 
@@ -82,43 +69,42 @@ struct FilePath {
     file: FileName,
 }
 
-fn parse_path(
-    owner: &str,
-    package: &str,
-    version: &str,
-    file: Option<&str>,
-) -> Result<FilePath, GenericError> {
-    let version = VersionName::parse(version)?;
-    let ok_version = version
-        .as_str()
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b"._-+".contains(&b));
-    if !ok_version {
-        return Err(DomainError::invalid(format!(
-            "invalid version {version:?}: use letters, digits, '.', '_', '-' or '+'"
-        ))
-        .into());
+impl PathGrammar for FilePath {
+    /// `{owner}/{package}/{version}` and, but for a version's DELETE, `/{file}`.
+    fn from_params(p: &PathParams) -> Result<Self, DomainError> {
+        let version = VersionName::parse(p.get("version")?)?;
+        // A version is a path segment of curl-made URLs: no characters that need escaping.
+        let ok_version = version
+            .as_str()
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-+".contains(&b));
+        if !ok_version {
+            return Err(DomainError::invalid(format!(
+                "invalid version {version:?}: use letters, digits, '.', '_', '-' or '+'"
+            )));
+        }
+        Ok(FilePath {
+            package: PackageRef {
+                owner: OwnerName::parse(p.get("owner")?)?,
+                package_type: PackageType::Generic,
+                name: PackageName::parse_simple(p.get("package")?)?,
+            },
+            version,
+            file: FileName::parse(p.opt("file").unwrap_or("_"))?,
+        })
     }
-    Ok(FilePath {
-        package: PackageRef {
-            owner: OwnerName::parse(owner)?,
-            package_type: PackageType::Generic,
-            name: PackageName::parse_simple(package)?,
-        },
-        version,
-        file: FileName::parse(file.unwrap_or("_"))?,
-    })
 }
+
+type ValidPath = Valid<FilePath, GenericError>;
 
 /// Streams the body into the blob store, then publishes it as a file of the version.
 async fn upload_file(
     State(state): State<AppState>,
     actor: Actor,
-    Path((owner, package, version, file)): Path<(String, String, String, String)>,
+    Valid(path, _): ValidPath,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, GenericError> {
-    let path = parse_path(&owner, &package, &version, Some(&file))?;
     let actor = actor.into_inner();
     let expect = Expectations {
         size: content_length(&headers),
@@ -194,10 +180,9 @@ async fn upload_file(
 async fn download_file(
     State(state): State<AppState>,
     actor: Actor,
-    Path((owner, package, version, file)): Path<(String, String, String, String)>,
+    Valid(path, _): ValidPath,
     headers: HeaderMap,
 ) -> Result<Response, GenericError> {
-    let path = parse_path(&owner, &package, &version, Some(&file))?;
     let download = state
         .domain
         .open_file(
@@ -214,9 +199,8 @@ async fn download_file(
 async fn head_file(
     State(state): State<AppState>,
     actor: Actor,
-    Path((owner, package, version, file)): Path<(String, String, String, String)>,
+    Valid(path, _): ValidPath,
 ) -> Result<Response, GenericError> {
-    let path = parse_path(&owner, &package, &version, Some(&file))?;
     let (_, _, info) = state
         .domain
         .stat_file(
@@ -232,9 +216,8 @@ async fn head_file(
 async fn delete_file(
     State(state): State<AppState>,
     actor: Actor,
-    Path((owner, package, version, file)): Path<(String, String, String, String)>,
+    Valid(path, _): ValidPath,
 ) -> Result<Response, GenericError> {
-    let path = parse_path(&owner, &package, &version, Some(&file))?;
     state
         .domain
         .delete_file(
@@ -250,9 +233,8 @@ async fn delete_file(
 async fn delete_version(
     State(state): State<AppState>,
     actor: Actor,
-    Path((owner, package, version)): Path<(String, String, String)>,
+    Valid(path, _): ValidPath,
 ) -> Result<Response, GenericError> {
-    let path = parse_path(&owner, &package, &version, None)?;
     state
         .domain
         .delete_version_named(
@@ -263,4 +245,44 @@ async fn delete_version(
         )
         .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(pairs: &[(&str, &str)]) -> PathParams {
+        PathParams::new(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn file_paths_are_validated_before_any_io() {
+        let base = [
+            ("owner", "alice"),
+            ("package", "tool"),
+            ("version", "1.0.0+b"),
+        ];
+        let file = FilePath::from_params(&params(&[base[0], base[1], base[2], ("file", "a.tgz")]))
+            .expect("valid");
+        assert_eq!(file.file.as_str(), "a.tgz");
+        // A version's DELETE names no file.
+        assert!(FilePath::from_params(&params(&base)).is_ok());
+        for bad in [
+            [
+                ("owner", "alice"),
+                ("package", "tool"),
+                ("version", "1.0 0"),
+            ],
+            [("owner", "alice"), ("package", "tool"), ("version", "1/0")],
+            [("owner", "-x"), ("package", "tool"), ("version", "1")],
+            [("owner", "alice"), ("package", "a/b"), ("version", "1")],
+        ] {
+            assert!(FilePath::from_params(&params(&bad)).is_err(), "{bad:?}");
+        }
+    }
 }

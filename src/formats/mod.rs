@@ -4,7 +4,7 @@
 //! nothing calls into a door.
 
 pub mod generic;
-pub mod http;
+pub mod kit;
 pub mod npm;
 pub mod oci;
 

@@ -23,6 +23,7 @@ use crate::{
         views::{AccountInfo, PackageInfo, RepositoryInfo, VersionInfo},
     },
     error::{DomainError, What},
+    formats::kit::errors::{Door, DoorError},
     state::AppState,
 };
 
@@ -63,31 +64,24 @@ pub fn routes() -> Router<AppState> {
         .nest("/api/v3/user", scoped(""))
 }
 
-/// GitHub's error shape: `{"message", "documentation_url"}`.
-pub struct RestError(DomainError);
+/// GitHub's error shape: `{"message", "documentation_url"}`, with GitHub's fixed texts for
+/// a 404 and a 401, and no challenge (GitHub sends none; octokit doesn't need one).
+pub struct RestDoor;
 
-impl From<DomainError> for RestError {
-    fn from(e: DomainError) -> Self {
-        Self(e)
-    }
-}
+impl Door for RestDoor {
+    const CHALLENGE: Option<&'static str> = None;
 
-impl IntoResponse for RestError {
-    fn into_response(self) -> Response {
-        let status =
-            StatusCode::from_u16(self.0.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let message = match &self.0 {
+    fn body(err: &DomainError) -> Response {
+        let message = match err {
             DomainError::NotFound { .. } => "Not Found".to_string(),
             DomainError::Unauthenticated(_) => "Requires authentication".to_string(),
             other => other.to_string(),
         };
-        (
-            status,
-            Json(json!({"message": message, "documentation_url": DOCS})),
-        )
-            .into_response()
+        Json(json!({"message": message, "documentation_url": DOCS})).into_response()
     }
 }
+
+pub type RestError = DoorError<RestDoor>;
 
 type RestActor = CurrentActor<RestError>;
 type RestResult = Result<Response, RestError>;

@@ -381,3 +381,51 @@ async fn npm_small_bodies_are_bounded() {
     .await;
     assert_eq!(status, 201, "{body}");
 }
+
+/// Every npm endpoint answers the same whether the client writes `@scope%2fname` (one
+/// segment) or `@scope/name`: both spellings reach the one handler, for a package that
+/// exists and one that doesn't, signed in or not.
+#[tokio::test]
+async fn both_spellings_of_a_scoped_name_answer_alike() {
+    let app = TestApp::spawn().await;
+    app.create_user("alice");
+    let token = app.token("alice", "read:packages,write:packages");
+    for (method, template, body) in [
+        ("GET", "/npm/{pkg}", None),
+        ("PUT", "/npm/{pkg}", Some("{}")),
+        ("PUT", "/npm/{pkg}/-rev/1-abc", Some("{}")),
+        ("DELETE", "/npm/{pkg}/-rev/1-abc", None),
+        ("GET", "/npm/{pkg}/-/pad-1.0.0.tgz", None),
+        ("HEAD", "/npm/{pkg}/-/pad-1.0.0.tgz", None),
+        ("DELETE", "/npm/{pkg}/-/pad-1.0.0.tgz/-rev/1-abc", None),
+        ("GET", "/npm/-/package/{pkg}/dist-tags", None),
+        (
+            "PUT",
+            "/npm/-/package/{pkg}/dist-tags/beta",
+            Some("\"1.0.0\""),
+        ),
+        ("DELETE", "/npm/-/package/{pkg}/dist-tags/beta", None),
+    ] {
+        for signed_in in [false, true] {
+            let mut answers = Vec::new();
+            for pkg in ["@alice%2fpad", "@alice/pad", "@alice%2Fpad"] {
+                let url = format!("{}{}", app.url, template.replace("{pkg}", pkg));
+                let mut req = app.http.request(method.parse().expect("method"), &url);
+                if signed_in {
+                    req = req.bearer_auth(&token);
+                }
+                if let Some(body) = body {
+                    req = req.header("content-type", "application/json").body(body);
+                }
+                let resp = req.send().await.expect("request");
+                let status = resp.status();
+                answers.push((status, resp.text().await.expect("body")));
+            }
+            assert_ne!(answers[0].0, 405, "{method} {template}: no route");
+            assert!(
+                answers.iter().all(|a| *a == answers[0]),
+                "{method} {template} (signed in: {signed_in}): {answers:?}"
+            );
+        }
+    }
+}

@@ -10,7 +10,7 @@ use crate::{
         metadata::VersionMetadata,
         npm::npm_revision,
     },
-    formats::npm::integrity_of,
+    formats::npm::publish::integrity_of,
 };
 
 /// Fields of a version manifest the abbreviated packument keeps.

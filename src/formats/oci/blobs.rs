@@ -12,7 +12,7 @@ use axum::{
 use crate::{
     domain::{download::ByteRange, registry::ImageAction},
     error::DomainError,
-    formats::http::{content_length, range_header},
+    formats::kit::http::{content_length, range_header},
 };
 
 use super::errors::*;
@@ -59,7 +59,7 @@ impl Ctx<'_> {
             // A range outside the blob: RFC 9110's 416 with `Content-Range: bytes */size`,
             // not an upload error.
             Err(DomainError::RangeNotSatisfiable { size }) => {
-                return Ok(crate::formats::http::range_not_satisfiable(size));
+                return Ok(crate::formats::kit::http::range_not_satisfiable(size));
             }
             Err(e) => return Err(not_found(e)),
         };

@@ -1,4 +1,4 @@
-//! HTTP pieces every door shares: streaming bodies, ranges, file responses.
+//! HTTP pieces every door shares: the `Range` grammar, request lengths, file responses.
 use axum::{
     body::Body,
     http::{HeaderMap, HeaderValue, StatusCode, header},
@@ -15,7 +15,32 @@ pub fn range_header(headers: &HeaderMap) -> Option<ByteRange> {
     headers
         .get(header::RANGE)
         .and_then(|v| v.to_str().ok())
-        .and_then(ByteRange::parse)
+        .and_then(parse_range)
+}
+
+/// Parses a single-range `Range` header value (RFC 9110 `bytes=a-b`, `bytes=a-`,
+/// `bytes=-n`); `None` for anything else, and then the whole file is served, as RFC 9110
+/// allows. The domain only sees the typed range.
+pub fn parse_range(header: &str) -> Option<ByteRange> {
+    let spec = header.trim().strip_prefix("bytes=")?;
+    if spec.contains(',') {
+        return None;
+    }
+    let (a, b) = spec.split_once('-')?;
+    let (a, b) = (a.trim(), b.trim());
+    if a.is_empty() {
+        return b.parse().ok().map(ByteRange::Suffix);
+    }
+    let start = a.parse().ok()?;
+    let end = if b.is_empty() {
+        None
+    } else {
+        Some(b.parse().ok()?)
+    };
+    if end.is_some_and(|e| e < start) {
+        return None;
+    }
+    Some(ByteRange::From { start, end })
 }
 
 /// The declared `Content-Length` of a request, if any.
@@ -103,10 +128,42 @@ fn file_headers(file: &FileInfo) -> HeaderMap {
 pub fn range_not_satisfiable(size: u64) -> Response {
     (
         StatusCode::RANGE_NOT_SATISFIABLE,
-        [(
-            header::CONTENT_RANGE,
-            header_value(&format!("bytes */{size}")),
-        )],
+        [(header::CONTENT_RANGE, unsatisfied_content_range(size))],
     )
         .into_response()
+}
+
+/// The `Content-Range` of a 416: `bytes */size`.
+pub fn unsatisfied_content_range(size: u64) -> HeaderValue {
+    header_value(&format!("bytes */{size}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_range;
+    use crate::domain::download::ByteRange;
+
+    #[test]
+    fn range_headers() {
+        assert_eq!(
+            parse_range("bytes=0-99"),
+            Some(ByteRange::From {
+                start: 0,
+                end: Some(99)
+            })
+        );
+        assert_eq!(
+            parse_range("bytes=5-"),
+            Some(ByteRange::From {
+                start: 5,
+                end: None
+            })
+        );
+        assert_eq!(parse_range("bytes=-10"), Some(ByteRange::Suffix(10)));
+        assert_eq!(parse_range("bytes=5-1"), None);
+        assert_eq!(parse_range("bytes=0-1,4-5"), None);
+        assert_eq!(parse_range("items=0-1"), None);
+        let everything = parse_range("bytes=0-18446744073709551615").expect("a range");
+        assert_eq!(everything.resolve(50), Some(0..50));
+    }
 }
