@@ -26,7 +26,7 @@ use crate::{
     },
     domain::{
         Domain, OwnerName, PackageName, PackageType, VersionName,
-        metadata::VersionMetadata,
+        metadata::{ContainerMetadata, VersionMetadata},
         names::FileName,
         now,
         packages::{PackageRef, live_version, version_info},
@@ -1134,7 +1134,7 @@ impl Domain {
             PublishRequest {
                 package: image.package_ref(),
                 version: VersionName::parse(&digest)?,
-                metadata: VersionMetadata::Container {
+                metadata: VersionMetadata::Container(ContainerMetadata {
                     media_type,
                     artifact_type,
                     subject: subject.clone(),
@@ -1143,15 +1143,15 @@ impl Domain {
                     references,
                     url: label("org.opencontainers.image.url"),
                     authors: label("org.opencontainers.image.authors"),
-                },
-                summary: label("org.opencontainers.image.description"),
+                    description: label("org.opencontainers.image.description"),
+                    licenses: label("org.opencontainers.image.licenses"),
+                    source: label("org.opencontainers.image.source"),
+                }),
                 readme: None,
-                license: label("org.opencontainers.image.licenses"),
                 prerelease: false,
                 files,
                 tags,
                 visibility: None,
-                repository_url: label("org.opencontainers.image.source"),
                 on_existing: OnExisting::ReplaceFiles,
             },
         )
@@ -1225,8 +1225,8 @@ impl Domain {
         count: bool,
     ) -> DomainResult<Manifest> {
         let (package_id, version) = self.manifest_version(actor, image, reference).await?;
-        let media_type = match serde_json::from_value::<VersionMetadata>(version.metadata.clone()) {
-            Ok(VersionMetadata::Container { media_type, .. }) => media_type,
+        let media_type = match VersionMetadata::from_stored(version.metadata.clone()) {
+            VersionMetadata::Container(m) => m.media_type,
             _ => {
                 return Err(DomainError::internal(
                     "container version without container metadata",
@@ -1378,14 +1378,14 @@ impl Domain {
             .map(version_info);
         let mut out = Vec::new();
         for v in versions {
-            if let Ok(VersionMetadata::Container {
+            if let VersionMetadata::Container(ContainerMetadata {
                 media_type,
                 artifact_type: kind,
                 subject: Some(s),
                 annotations,
                 size,
                 ..
-            }) = serde_json::from_value::<VersionMetadata>(v.metadata.clone())
+            }) = v.metadata
                 && s == subject
                 && artifact_type.is_none_or(|want| kind.as_deref() == Some(want))
             {

@@ -103,7 +103,7 @@ pub(crate) fn version_info(m: package_version::Model) -> VersionInfo {
         id: m.id,
         package_id: m.package_id,
         version: m.version,
-        metadata: m.metadata,
+        metadata: crate::domain::metadata::VersionMetadata::from_stored(m.metadata),
         summary: m.summary,
         readme: m.readme,
         license: m.license,

@@ -55,17 +55,16 @@ pub enum OnExisting {
 pub struct PublishRequest {
     pub package: PackageRef,
     pub version: VersionName,
+    /// Also the source of the version's summary and license and the package's repository
+    /// link (`describe()`), so no door extracts them itself.
     pub metadata: VersionMetadata,
-    pub summary: Option<String>,
+    /// From the tarball or the package, not from metadata.
     pub readme: Option<String>,
-    pub license: Option<String>,
     pub prerelease: bool,
     pub files: Vec<NewFile>,
     pub tags: Vec<String>,
     /// Visibility asked for a new package (e.g. `npm publish --access public`).
     pub visibility: Option<Visibility>,
-    /// A repository URL from the format's metadata (`http(s)://HOST/OWNER/REPO`).
-    pub repository_url: Option<String>,
     pub on_existing: OnExisting,
 }
 
@@ -292,7 +291,9 @@ impl Domain {
         let role = self
             .authorize_publish_to(actor, &req.package, &owner, existing.as_ref())
             .await?;
-        let linked = match (&existing, &req.repository_url) {
+        // A repository URL from the format's metadata (`http(s)://HOST/OWNER/REPO`).
+        let repository_url = req.metadata.describe().repository_url;
+        let linked = match (&existing, &repository_url) {
             (Some(p), _) if p.repository_id.is_some() => p.repository_id,
             // Linking decides who inherits access: for an existing package that is an
             // admin's call (as `linkPackageRepository` is), not any writer's.
@@ -425,36 +426,36 @@ impl Domain {
                 active.updated_at = Set(at);
                 active.update(txn).await?
             }
-            None => package_version::ActiveModel {
-                package_id: Set(pkg.id),
-                version: Set(req.version.to_string()),
-                metadata: Set(req.metadata.to_json()),
-                summary: Set(truncate_chars(
-                    req.summary.clone(),
-                    limits.description_chars,
-                )),
-                readme: Set(req.readme.clone()),
-                license: Set(truncate_chars(req.license.clone(), limits.license_chars)),
-                prerelease: Set(req.prerelease),
-                yanked: Set(false),
-                publisher_id: Set(actor.user_id()),
-                created_at: Set(at),
-                updated_at: Set(at),
-                deleted_at: Set(None),
-                ..Default::default()
-            }
-            .insert(txn)
-            .await
-            .map_err(|e| match DomainError::from(e) {
-                DomainError::AlreadyExists { .. } => DomainError::exists(
-                    What::Version,
-                    format!(
-                        "version {} of {}/{} already exists",
-                        req.version, owner.login, req.package.name
+            None => {
+                let described = req.metadata.describe();
+                package_version::ActiveModel {
+                    package_id: Set(pkg.id),
+                    version: Set(req.version.to_string()),
+                    metadata: Set(req.metadata.to_json()),
+                    summary: Set(truncate_chars(described.summary, limits.description_chars)),
+                    readme: Set(req.readme.clone()),
+                    license: Set(truncate_chars(described.license, limits.license_chars)),
+                    prerelease: Set(req.prerelease),
+                    yanked: Set(false),
+                    publisher_id: Set(actor.user_id()),
+                    created_at: Set(at),
+                    updated_at: Set(at),
+                    deleted_at: Set(None),
+                    ..Default::default()
+                }
+                .insert(txn)
+                .await
+                .map_err(|e| match DomainError::from(e) {
+                    DomainError::AlreadyExists { .. } => DomainError::exists(
+                        What::Version,
+                        format!(
+                            "version {} of {}/{} already exists",
+                            req.version, owner.login, req.package.name
+                        ),
                     ),
-                ),
-                other => other,
-            })?,
+                    other => other,
+                })?
+            }
         };
 
         let mut files = Vec::with_capacity(req.files.len());
@@ -512,16 +513,11 @@ impl Domain {
         }
         crate::domain::packages::ensure_npm_latest(txn, &pkg).await?;
         // A manifest naming a subject is indexed for the referrers API.
-        if created_version
-            && let VersionMetadata::Container {
-                subject: Some(subject),
-                ..
-            } = &req.metadata
-        {
+        if created_version && let Some(subject) = req.metadata.subject() {
             image_referrer::ActiveModel {
                 version_id: Set(version.id),
                 package_id: Set(pkg.id),
-                subject: Set(subject.clone()),
+                subject: Set(subject.to_string()),
             }
             .insert(txn)
             .await?;

@@ -17,7 +17,7 @@ use crate::{
     auth::CurrentActor,
     domain::{
         FileName, OwnerName, PackageName, PackageType, VersionName,
-        metadata::VersionMetadata,
+        metadata::{GenericMetadata, VersionMetadata},
         packages::PackageRef,
         publish::{NewFile, OnExisting, PublishRequest},
     },
@@ -154,10 +154,8 @@ async fn upload_file(
             PublishRequest {
                 package: path.package,
                 version: path.version,
-                metadata: VersionMetadata::Generic {},
-                summary: None,
+                metadata: VersionMetadata::Generic(GenericMetadata {}),
                 readme: None,
-                license: None,
                 prerelease: false,
                 files: vec![NewFile {
                     name: path.file,
@@ -167,7 +165,6 @@ async fn upload_file(
                 }],
                 tags: Vec::new(),
                 visibility: None,
-                repository_url: None,
                 on_existing: OnExisting::AddFiles,
             },
         )

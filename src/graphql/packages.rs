@@ -210,23 +210,19 @@ impl PackageVersionObject {
     /// The project's home page, from the format's metadata (npm `homepage`, the image's
     /// `org.opencontainers.image.url`).
     async fn homepage(&self) -> Option<String> {
-        serde_json::from_value::<crate::domain::metadata::VersionMetadata>(self.0.metadata.clone())
-            .ok()
-            .and_then(|m| m.homepage())
+        self.0.metadata.describe().homepage
     }
     /// The authors, from the format's metadata (npm `author` and `contributors`, the
     /// image's `org.opencontainers.image.authors`).
     async fn authors(&self) -> Vec<String> {
-        serde_json::from_value::<crate::domain::metadata::VersionMetadata>(self.0.metadata.clone())
-            .map(|m| m.authors())
-            .unwrap_or_default()
+        self.0.metadata.describe().authors
     }
     async fn pre_release(&self) -> bool {
         self.0.prerelease
     }
     /// Format-specific metadata (package.json, manifest annotations, ...).
     async fn metadata(&self) -> Json<serde_json::Value> {
-        Json(self.0.metadata.clone())
+        Json(self.0.metadata.to_json())
     }
     async fn files(&self, c: &Context<'_>) -> async_graphql::Result<Vec<PackageFileObject>> {
         let files = ctx(c)?

@@ -29,7 +29,7 @@ use crate::{
     auth::{Actor, CurrentActor, credential_from_headers},
     domain::{
         FileName, OwnerName, PackageName, PackageType, VersionName, Visibility,
-        metadata::VersionMetadata,
+        metadata::{NpmMetadata, VersionMetadata},
         npm::{NpmDocumentUpdate, NpmUpdateOutcome, check_dist_tag},
         packages::{PackageFilter, PackageOrder, PackageRef},
         publish::{NewFile, OnExisting, PublishRequest},
@@ -838,31 +838,6 @@ async fn publish_version(
             );
         }
     }
-    let text = |key: &str| {
-        manifest
-            .get(key)
-            .and_then(Value::as_str)
-            .map(str::to_string)
-    };
-    let summary = text("description");
-    // `"MIT"`, or the legacy `{"type": "MIT"}` / `"licenses": [{"type": ...}, ...]` forms.
-    let license = match (manifest.get("license"), manifest.get("licenses")) {
-        (Some(Value::String(l)), _) => Some(l.clone()),
-        (Some(Value::Object(o)), _) => o.get("type").and_then(Value::as_str).map(str::to_string),
-        (None, Some(Value::Array(all))) => {
-            let types: Vec<&str> = all
-                .iter()
-                .filter_map(|l| l.get("type").and_then(Value::as_str))
-                .collect();
-            (!types.is_empty()).then(|| types.join(" OR "))
-        }
-        _ => None,
-    };
-    let repository_url = match manifest.get("repository") {
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(Value::Object(o)) => o.get("url").and_then(Value::as_str).map(str::to_string),
-        _ => None,
-    };
     let readme = doc
         .readme
         .filter(|r| !r.is_empty() && r != "ERROR: No README data found!")
@@ -910,10 +885,8 @@ async fn publish_version(
             PublishRequest {
                 package: r.clone(),
                 version,
-                metadata: VersionMetadata::Npm { manifest },
-                summary,
+                metadata: VersionMetadata::Npm(NpmMetadata { manifest }),
                 readme,
-                license,
                 prerelease,
                 files: vec![NewFile {
                     name: file,
@@ -923,7 +896,6 @@ async fn publish_version(
                 }],
                 tags,
                 visibility,
-                repository_url,
                 on_existing: OnExisting::Refuse,
             },
         )

@@ -5,7 +5,11 @@ use serde_json::{Map, Value, json};
 
 use crate::{
     auth::Actor,
-    domain::{metadata::VersionMetadata, npm::npm_revision, packages::PackageRef},
+    domain::{
+        metadata::{NpmMetadata, VersionMetadata},
+        npm::npm_revision,
+        packages::PackageRef,
+    },
     error::DomainError,
     formats::npm::{full_name, integrity_of},
     state::AppState,
@@ -64,10 +68,10 @@ pub async fn build(
     times.insert("created".into(), Value::String(time(pkg.created_at)));
     times.insert("modified".into(), Value::String(time(pkg.updated_at)));
     for v in &versions {
-        let mut manifest = match serde_json::from_value::<VersionMetadata>(v.metadata.clone()) {
-            Ok(VersionMetadata::Npm {
+        let mut manifest = match &v.metadata {
+            VersionMetadata::Npm(NpmMetadata {
                 manifest: Value::Object(m),
-            }) => m,
+            }) => m.clone(),
             _ => Map::new(),
         };
         let Some(file) = files.remove(&v.id).and_then(|f| f.into_iter().next()) else {
@@ -135,8 +139,7 @@ pub async fn build(
         "readme": latest.and_then(|v| v.readme.clone()).unwrap_or_default(),
     });
     if let Some(latest) = latest
-        && let Ok(VersionMetadata::Npm { manifest }) =
-            serde_json::from_value::<VersionMetadata>(latest.metadata.clone())
+        && let VersionMetadata::Npm(NpmMetadata { manifest }) = &latest.metadata
     {
         for key in [
             "description",
