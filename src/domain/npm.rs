@@ -15,7 +15,7 @@ use crate::{
         Domain, audit,
         metadata::{NpmMetadata, VersionMetadata},
         now,
-        packages::{PackageRef, ensure_npm_latest, touch_package, upsert_tag},
+        packages::{PackageRef, ensure_latest_tag, touch_package, upsert_tag},
     },
     error::{DomainError, DomainResult, What},
     storage::{BlobRead, StagedBlob},
@@ -270,7 +270,7 @@ async fn apply_update(
     for (tag, version_id) in &plan.tag_moves {
         upsert_tag(txn, pkg.id, tag, *version_id).await?;
     }
-    ensure_npm_latest(txn, pkg).await?;
+    ensure_latest_tag(txn, pkg).await?;
     // The document changed: its revision must too (a second stale update is refused).
     touch_package(txn, pkg.id).await?;
     Ok(NpmUpdateOutcome::Applied)

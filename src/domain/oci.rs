@@ -30,7 +30,7 @@ use crate::{
         names::FileName,
         now,
         packages::{PackageRef, live_version, version_info},
-        publish::{NewFile, OnExisting, PublishRequest},
+        publish::{NewFile, PublishRequest},
     },
     error::{DomainError, DomainResult, What},
     storage::{BlobRead, DigestSet, Digests, Expectations, StagedBlob, UploadPart},
@@ -659,7 +659,7 @@ impl Domain {
         let owner_id = self.authorize_push(actor, image).await?;
         let mut expect = digest.expectations();
         expect.size = size;
-        expect.max_size = Some(self.config.limits.container_blob_bytes);
+        expect.max_size = Some(self.max_file_bytes(PackageType::Container));
         let staged = self.blobs.stage(body, digest.wants(), &expect).await?;
         self.link_blob(owner_id, image, &staged).await?;
         Ok(BlobInfo {
@@ -796,9 +796,7 @@ impl Domain {
             .stage_part(
                 upload,
                 body,
-                self.config
-                    .limits
-                    .container_blob_bytes
+                self.max_file_bytes(PackageType::Container)
                     .saturating_sub(current),
             )
             .await?;
@@ -1152,7 +1150,6 @@ impl Domain {
                 files,
                 tags,
                 visibility: None,
-                on_existing: OnExisting::ReplaceFiles,
             },
         )
         .await?;

@@ -23,6 +23,7 @@ use crate::{
         names::{FileName, VersionName},
         now,
         packages::{PackageRef, file_info, live_version, package_info, upsert_tag, version_info},
+        rules::rules,
         types::{AccountKind, Role, Visibility, parse_stored},
         views::{FileInfo, PackageInfo, VersionInfo},
     },
@@ -65,7 +66,6 @@ pub struct PublishRequest {
     pub tags: Vec<String>,
     /// Visibility asked for a new package (e.g. `npm publish --access public`).
     pub visibility: Option<Visibility>,
-    pub on_existing: OnExisting,
 }
 
 #[derive(Clone, Debug)]
@@ -268,13 +268,14 @@ impl Domain {
         // platform manifests are pushed in parallel, a tag, the same manifest twice): the
         // loser's transaction rolls back and it runs again against what the winner wrote.
         // A real duplicate (a version `Refuse`d) is refused again.
+        let on_existing = (rules(req.package.package_type).on_existing)(&req.version);
         let mut attempts = 0;
         loop {
             attempts += 1;
             match self.publish_once(actor, &req).await {
                 Err(DomainError::AlreadyExists { what, .. })
                     if attempts < PUBLISH_ATTEMPTS
-                        && !(req.on_existing == OnExisting::Refuse && what == What::Version) =>
+                        && !(on_existing == OnExisting::Refuse && what == What::Version) =>
                 {
                     continue;
                 }
@@ -409,10 +410,12 @@ impl Domain {
             }
         };
 
+        let rules = rules(req.package.package_type);
+        let on_existing = (rules.on_existing)(&req.version);
         let current = live_version(txn, pkg.id, req.version.as_str()).await?;
         let created_version = current.is_none();
         let version = match current {
-            Some(_) if req.on_existing == OnExisting::Refuse => {
+            Some(_) if on_existing == OnExisting::Refuse => {
                 return Err(DomainError::exists(
                     What::Version,
                     format!(
@@ -467,7 +470,7 @@ impl Domain {
                 .one(txn)
                 .await?;
             let row = match same_name {
-                Some(old) if req.on_existing == OnExisting::ReplaceFiles => {
+                Some(old) if on_existing == OnExisting::ReplaceFiles => {
                     let mut active = old.into_active_model();
                     active.blob_digest = Set(file.blob.digest());
                     active.size = Set(file.blob.size as i64);
@@ -511,9 +514,12 @@ impl Domain {
         for tag in &req.tags {
             upsert_tag(txn, pkg.id, tag, version.id).await?;
         }
-        crate::domain::packages::ensure_npm_latest(txn, &pkg).await?;
+        crate::domain::packages::ensure_latest_tag(txn, &pkg).await?;
         // A manifest naming a subject is indexed for the referrers API.
-        if created_version && let Some(subject) = req.metadata.subject() {
+        if created_version
+            && rules.indexes_referrers
+            && let Some(subject) = req.metadata.subject()
+        {
             image_referrer::ActiveModel {
                 version_id: Set(version.id),
                 package_id: Set(pkg.id),

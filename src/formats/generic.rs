@@ -19,7 +19,7 @@ use crate::{
         FileName, OwnerName, PackageName, PackageType, VersionName,
         metadata::{GenericMetadata, VersionMetadata},
         packages::PackageRef,
-        publish::{NewFile, OnExisting, PublishRequest},
+        publish::{NewFile, PublishRequest},
     },
     error::DomainError,
     formats::http::{
@@ -122,7 +122,7 @@ async fn upload_file(
     let actor = actor.into_inner();
     let expect = Expectations {
         size: content_length(&headers),
-        max_size: Some(state.config.limits.generic_file_bytes),
+        max_size: Some(state.domain.max_file_bytes(PackageType::Generic)),
         sha256: headers
             .get("x-checksum-sha256")
             .and_then(|v| v.to_str().ok())
@@ -165,7 +165,6 @@ async fn upload_file(
                 }],
                 tags: Vec::new(),
                 visibility: None,
-                on_existing: OnExisting::AddFiles,
             },
         )
         .await?;

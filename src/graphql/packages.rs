@@ -6,7 +6,7 @@ use crate::{
     domain::{
         OwnerName, PackageName, VersionName,
         packages::{GrantTarget, PackageFilter, PackageOrder, PackageRef},
-        urls::file_url,
+        rules::{FileUrl, rules},
         views::{FileInfo, GrantInfo, PackageInfo, TagInfo, VersionInfo},
     },
     error::{DomainError, What},
@@ -310,15 +310,14 @@ impl PackageFileObject {
             return Ok(None);
         };
         let base = c.domain.config().base_url();
-        Ok(file_url(
-            &base,
-            pkg.package_type,
-            &pkg.owner_login,
-            &pkg.name,
-            &self.version,
-            &self.file.name,
-            &self.file.sha256,
-        ))
+        Ok(rules(pkg.package_type).file_url(&FileUrl {
+            base: &base,
+            owner: &pkg.owner_login,
+            name: &pkg.name,
+            version: &self.version,
+            file: &self.file.name,
+            sha256: &self.file.sha256,
+        }))
     }
     async fn updated_at(&self) -> DateTime<Utc> {
         self.file.updated_at

@@ -32,7 +32,7 @@ use crate::{
         metadata::{NpmMetadata, VersionMetadata},
         npm::{NpmDocumentUpdate, NpmUpdateOutcome, check_dist_tag},
         packages::{PackageFilter, PackageOrder, PackageRef},
-        publish::{NewFile, OnExisting, PublishRequest},
+        publish::{NewFile, PublishRequest},
     },
     error::{DomainError, What},
     formats::http::{file_response, range_not_satisfiable},
@@ -641,7 +641,7 @@ async fn put_document(
     // Refused before a byte of the tarball is received. (An update document needs write
     // too, and is checked again where it is applied.)
     state.domain.authorize_publish(&actor, r).await?;
-    let tarball_max = state.config.limits.npm_tarball_bytes;
+    let tarball_max = state.domain.max_file_bytes(PackageType::Npm);
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
     let want = DigestSet {
         md5: false,
@@ -896,7 +896,6 @@ async fn publish_version(
                 }],
                 tags,
                 visibility,
-                on_existing: OnExisting::Refuse,
             },
         )
         .await?;
