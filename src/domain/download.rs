@@ -14,6 +14,7 @@ use crate::{
         names::{FileName, VersionName},
         now,
         packages::{PackageRef, file_info, live_version},
+        rules::rules,
         views::{FileInfo, PackageInfo, VersionInfo},
     },
     error::{DomainError, DomainResult, What},
@@ -76,6 +77,18 @@ pub struct FileDownload {
     pub read: BlobRead,
 }
 
+/// A yanked version's files are gone for formats whose rule says so (RubyGems); the
+/// version itself still shows, flagged.
+fn downloadable(r: &PackageRef, v: &VersionInfo) -> DomainResult<()> {
+    if v.yanked && !rules(r.package_type).yanked_downloadable {
+        return Err(DomainError::not_found(
+            What::Version,
+            format!("version {} (yanked)", v.version),
+        ));
+    }
+    Ok(())
+}
+
 impl Domain {
     /// Metadata of one file of a live version the actor may read (HEAD).
     pub async fn stat_file(
@@ -87,10 +100,12 @@ impl Domain {
     ) -> DomainResult<(PackageInfo, VersionInfo, FileInfo)> {
         let pkg = self.find_package(actor, r).await?;
         if let Some((v, f)) = self.cache.file(pkg.id, version.as_str(), name.as_str()) {
+            downloadable(r, &v)?;
             return Ok((pkg, v, f));
         }
         let started = std::time::Instant::now();
         let (pkg, v) = self.find_version(actor, r, version).await?;
+        downloadable(r, &v)?;
         let f = package_file::Entity::find()
             .filter(package_file::Column::VersionId.eq(v.id))
             .filter(package_file::Column::Name.eq(name.as_str()))

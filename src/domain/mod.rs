@@ -20,6 +20,7 @@ pub mod rules;
 pub mod stats;
 pub mod tokens;
 pub mod types;
+pub mod versions;
 pub mod views;
 
 use std::{

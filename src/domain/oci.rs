@@ -31,6 +31,7 @@ use crate::{
         now,
         packages::{PackageRef, live_version, version_info},
         publish::{NewFile, PublishRequest},
+        rules::rules,
     },
     error::{DomainError, DomainResult, What},
     storage::{BlobRead, DigestSet, Digests, Expectations, StagedBlob, UploadPart},
@@ -1409,6 +1410,9 @@ fn unborn_image(owner: &entity::account::Model, name: &PackageName) -> package::
         owner_id: owner.id,
         format: PackageType::Container.as_str().into(),
         name: name.to_string(),
+        name_key: rules(PackageType::Container)
+            .name_key(name.as_str())
+            .into_owned(),
         visibility: crate::domain::Visibility::Private.as_str().into(),
         repository_id: None,
         inherit_access: false,

@@ -162,7 +162,10 @@ impl Domain {
         let pkg = package::Entity::find()
             .filter(package::Column::OwnerId.eq(owner.id))
             .filter(package::Column::Format.eq(r.package_type.as_str()))
-            .filter(package::Column::Name.eq(r.name.as_str()))
+            .filter(
+                package::Column::NameKey
+                    .eq(rules(r.package_type).name_key(r.name.as_str()).as_ref()),
+            )
             .filter(package::Column::DeletedAt.is_null())
             .one(&self.db)
             .await?;
@@ -257,7 +260,10 @@ impl Domain {
         let pkg = package::Entity::find()
             .filter(package::Column::OwnerId.eq(owner.id))
             .filter(package::Column::Format.eq(r.package_type.as_str()))
-            .filter(package::Column::Name.eq(r.name.as_str()))
+            .filter(
+                package::Column::NameKey
+                    .eq(rules(r.package_type).name_key(r.name.as_str()).as_ref()),
+            )
             .filter(package::Column::DeletedAt.gt(now() - Duration::days(self.config.restore_days)))
             .order_by_desc(package::Column::DeletedAt)
             .one(&self.db)
@@ -1196,7 +1202,7 @@ impl Domain {
         let taken = package::Entity::find()
             .filter(package::Column::OwnerId.eq(pkg.owner_id))
             .filter(package::Column::Format.eq(pkg.format.clone()))
-            .filter(package::Column::Name.eq(pkg.name.clone()))
+            .filter(package::Column::NameKey.eq(pkg.name_key.clone()))
             .filter(package::Column::DeletedAt.is_null())
             .count(&self.db)
             .await?;
@@ -1260,7 +1266,10 @@ impl Domain {
         let packages: HashMap<i64, bool> = package::Entity::find()
             .filter(package::Column::OwnerId.eq(owner.id))
             .filter(package::Column::Format.eq(r.package_type.as_str()))
-            .filter(package::Column::Name.eq(r.name.as_str()))
+            .filter(
+                package::Column::NameKey
+                    .eq(rules(r.package_type).name_key(r.name.as_str()).as_ref()),
+            )
             .all(&self.db)
             .await?
             .into_iter()

@@ -361,6 +361,9 @@ impl Domain {
                     owner_id: Set(owner.id),
                     format: Set(req.package.package_type.as_str().into()),
                     name: Set(req.package.name.to_string()),
+                    name_key: Set(rules(req.package.package_type)
+                        .name_key(req.package.name.as_str())
+                        .into_owned()),
                     visibility: Set(visibility.as_str().into()),
                     repository_id: Set(linked),
                     inherit_access: Set(if is_org {

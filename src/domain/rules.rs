@@ -1,5 +1,7 @@
 //! What the generic services decide per format, as data: one entry per `PackageType`.
 //! A new format adds an entry here, never a branch in publish, packages or the URL code.
+use std::borrow::Cow;
+
 use crate::{
     config::Limits,
     domain::{names::VersionName, publish::OnExisting, types::PackageType},
@@ -9,6 +11,9 @@ use crate::{
 pub struct FormatRules {
     /// The format's name in messages ("Maven packages take ...").
     pub label: &'static str,
+    /// The identity of a name: two names with one key are the same package. Lookups go by
+    /// the key (`package.name_key`); the name is shown as first published.
+    pub name_key: fn(&str) -> Cow<'_, str>,
     /// What a publish of an existing version does.
     pub on_existing: fn(&VersionName) -> OnExisting,
     /// Which tag, if any, must always point at a live version.
@@ -20,6 +25,9 @@ pub struct FormatRules {
     pub indexes_referrers: bool,
     /// The URL the format's door serves a file at (GraphQL `PackageFile.url`), if it has one.
     pub file_url: fn(&FileUrl<'_>) -> Option<String>,
+    /// Whether a yanked version's files stay downloadable by exact version (lockfiles
+    /// that name it keep working: npm, NuGet, Cargo) or not (RubyGems).
+    pub yanked_downloadable: bool,
     /// The largest file a publish of this format may store.
     pub max_file_bytes: fn(&Limits) -> u64,
 }
@@ -61,6 +69,7 @@ pub fn rules(t: PackageType) -> &'static FormatRules {
 static GENERIC: FormatRules = FormatRules {
     label: "Generic",
     // A generic version collects files uploaded one by one.
+    name_key: name_as_written,
     on_existing: |_| OnExisting::AddFiles,
     latest: LatestRule::Newest,
     repository_scoped: false,
@@ -71,12 +80,14 @@ static GENERIC: FormatRules = FormatRules {
             u.base, u.owner, u.name, u.version, u.file
         ))
     },
+    yanked_downloadable: true,
     max_file_bytes: |l| l.generic_file_bytes,
 };
 
 static CONTAINER: FormatRules = FormatRules {
     label: "Container",
     // A manifest pushed again (by digest, under another tag) replaces its own files.
+    name_key: name_as_written,
     on_existing: |_| OnExisting::ReplaceFiles,
     latest: LatestRule::Newest,
     repository_scoped: false,
@@ -87,12 +98,14 @@ static CONTAINER: FormatRules = FormatRules {
             u.base, u.owner, u.name, u.sha256
         ))
     },
+    yanked_downloadable: true,
     max_file_bytes: |l| l.container_blob_bytes,
 };
 
 static NPM: FormatRules = FormatRules {
     label: "npm",
     // Lockfiles pin a version's integrity: a published version never changes.
+    name_key: name_as_written,
     on_existing: |_| OnExisting::Refuse,
     latest: LatestRule::Tag("latest"),
     repository_scoped: false,
@@ -103,6 +116,7 @@ static NPM: FormatRules = FormatRules {
             u.base, u.owner, u.name, u.file
         ))
     },
+    yanked_downloadable: true,
     max_file_bytes: |l| l.npm_tarball_bytes,
 };
 
@@ -111,35 +125,51 @@ static NPM: FormatRules = FormatRules {
 // the rest.
 static MAVEN: FormatRules = FormatRules {
     label: "Maven",
+    name_key: name_as_written,
     on_existing: |_| OnExisting::Refuse,
     latest: LatestRule::Newest,
     repository_scoped: true,
     indexes_referrers: false,
     file_url: |_| None,
+    yanked_downloadable: true,
     max_file_bytes: |l| l.generic_file_bytes,
 };
 
 static RUBYGEMS: FormatRules = FormatRules {
     label: "RubyGems",
+    name_key: name_as_written,
     on_existing: |_| OnExisting::Refuse,
     latest: LatestRule::Newest,
     repository_scoped: false,
     indexes_referrers: false,
     file_url: |_| None,
+    yanked_downloadable: false,
     max_file_bytes: |l| l.generic_file_bytes,
 };
 
 static NUGET: FormatRules = FormatRules {
     label: "NuGet",
+    name_key: name_as_written,
     on_existing: |_| OnExisting::Refuse,
     latest: LatestRule::Newest,
     repository_scoped: false,
     indexes_referrers: false,
     file_url: |_| None,
+    yanked_downloadable: true,
     max_file_bytes: |l| l.generic_file_bytes,
 };
 
+/// The name key of formats whose names are case-sensitive: the name itself.
+fn name_as_written(name: &str) -> Cow<'_, str> {
+    Cow::Borrowed(name)
+}
+
 impl FormatRules {
+    /// The key `name` is stored and looked up by.
+    pub fn name_key<'a>(&self, name: &'a str) -> Cow<'a, str> {
+        (self.name_key)(name)
+    }
+
     /// The URL of a file, absolute from the public base URL.
     pub fn file_url(&self, url: &FileUrl<'_>) -> Option<String> {
         (self.file_url)(url)
@@ -212,6 +242,11 @@ mod tests {
         assert_eq!(rules(PackageType::Npm).latest, LatestRule::Tag("latest"));
         assert!(rules(PackageType::Maven).repository_scoped);
         assert!(rules(PackageType::Container).indexes_referrers);
+        assert!(!rules(PackageType::Rubygems).yanked_downloadable);
+        assert!(rules(PackageType::Nuget).yanked_downloadable);
+        for t in PackageType::VARIANTS {
+            assert_eq!(rules(*t).name_key("Tool.Core"), "Tool.Core");
+        }
     }
 
     #[test]

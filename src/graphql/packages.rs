@@ -220,6 +220,11 @@ impl PackageVersionObject {
     async fn pre_release(&self) -> bool {
         self.0.prerelease
     }
+    /// Yanked versions leave the format's index (a fresh resolve skips them) but stay
+    /// versions; whether their files still download by exact version is the format's rule.
+    async fn yanked(&self) -> bool {
+        self.0.yanked
+    }
     /// Format-specific metadata (package.json, manifest annotations, ...).
     async fn metadata(&self) -> Json<serde_json::Value> {
         Json(self.0.metadata.to_json())
@@ -535,6 +540,8 @@ macro_rules! input_payload {
 input_payload!(DeletePackageInput { package_id: ID } => DeletePackagePayload { package: PackageObject });
 input_payload!(RestorePackageInput { package_id: ID } => RestorePackagePayload { package: PackageObject });
 input_payload!(DeletePackageVersionInput { package_version_id: ID } => DeletePackageVersionPayload { package_version: PackageVersionObject });
+input_payload!(YankPackageVersionInput { package_version_id: ID } => YankPackageVersionPayload { package_version: PackageVersionObject });
+input_payload!(UnyankPackageVersionInput { package_version_id: ID } => UnyankPackageVersionPayload { package_version: PackageVersionObject });
 input_payload!(RestorePackageVersionInput { package_version_id: ID } => RestorePackageVersionPayload { package_version: PackageVersionObject });
 input_payload!(SetPackageVisibilityInput { package_id: ID, visibility: PackageVisibility } => SetPackageVisibilityPayload { package: PackageObject });
 input_payload!(LinkPackageRepositoryInput { package_id: ID, repository_id: ID } => LinkPackageRepositoryPayload { package: PackageObject });
@@ -646,6 +653,45 @@ impl PackageMutation {
             .await
             .gql()?;
         Ok(DeletePackageVersionPayload {
+            client_mutation_id: input.client_mutation_id,
+            package_version: PackageVersionObject(v),
+        })
+    }
+
+    /// Yanks a version (needs write): it leaves the index, and stays installable by exact
+    /// version where the format allows.
+    async fn yank_package_version(
+        &self,
+        c: &Context<'_>,
+        input: YankPackageVersionInput,
+    ) -> async_graphql::Result<YankPackageVersionPayload> {
+        let c = ctx(c)?;
+        let id = ids::decode(&input.package_version_id, "PackageVersion")?;
+        let v = c
+            .domain
+            .set_version_yanked_by_id(c.actor, id, true)
+            .await
+            .gql()?;
+        Ok(YankPackageVersionPayload {
+            client_mutation_id: input.client_mutation_id,
+            package_version: PackageVersionObject(v),
+        })
+    }
+
+    /// Takes a yank back (needs write).
+    async fn unyank_package_version(
+        &self,
+        c: &Context<'_>,
+        input: UnyankPackageVersionInput,
+    ) -> async_graphql::Result<UnyankPackageVersionPayload> {
+        let c = ctx(c)?;
+        let id = ids::decode(&input.package_version_id, "PackageVersion")?;
+        let v = c
+            .domain
+            .set_version_yanked_by_id(c.actor, id, false)
+            .await
+            .gql()?;
+        Ok(UnyankPackageVersionPayload {
             client_mutation_id: input.client_mutation_id,
             package_version: PackageVersionObject(v),
         })
