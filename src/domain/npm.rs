@@ -16,6 +16,7 @@ use crate::{
         metadata::{NpmMetadata, VersionMetadata},
         now,
         packages::{PackageRef, ensure_latest_tag, touch_package, upsert_tag},
+        versions::set_version_metadata_in,
     },
     error::{DomainError, DomainResult, What},
     storage::{BlobRead, StagedBlob},
@@ -262,10 +263,7 @@ async fn apply_update(
         .await?;
     }
     for (v, metadata) in plan.deprecations {
-        let mut active = v.into_active_model();
-        active.metadata = Set(metadata.to_json());
-        active.updated_at = Set(at);
-        active.update(txn).await?;
+        set_version_metadata_in(txn, v, &metadata, at).await?;
     }
     for (tag, version_id) in &plan.tag_moves {
         upsert_tag(txn, pkg.id, tag, *version_id).await?;
