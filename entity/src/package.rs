@@ -9,7 +9,11 @@ pub struct Model {
     pub owner_id: i64,
     /// `generic`, `container`, `npm`, `maven`, `rubygems`, `nuget`.
     pub format: String,
+    /// The name as first published, shown everywhere.
     pub name: String,
+    /// What the name is looked up by: two names with one key are the same package
+    /// (`FormatRules::name_key`; NuGet ids are case-insensitive).
+    pub name_key: String,
     pub visibility: String,
     pub repository_id: Option<i64>,
     pub inherit_access: bool,

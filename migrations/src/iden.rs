@@ -75,6 +75,8 @@ pub enum Package {
     OwnerId,
     Format,
     Name,
+    /// The name's identity (`FormatRules::name_key`); migration 5.
+    NameKey,
     Visibility,
     RepositoryId,
     InheritAccess,

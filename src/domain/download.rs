@@ -14,6 +14,7 @@ use crate::{
         names::{FileName, VersionName},
         now,
         packages::{PackageRef, file_info, live_version},
+        rules::rules,
         views::{FileInfo, PackageInfo, VersionInfo},
     },
     error::{DomainError, DomainResult, What},
@@ -53,6 +54,28 @@ pub struct FileDownload {
     pub read: BlobRead,
 }
 
+/// A checksum a client can ask for next to a file (Maven's `.sha1`, `.md5`, ...).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::EnumString, strum::Display)]
+#[strum(serialize_all = "lowercase")]
+pub enum ChecksumKind {
+    Md5,
+    Sha1,
+    Sha256,
+    Sha512,
+}
+
+/// A yanked version's files are gone for formats whose rule says so (RubyGems); the
+/// version itself still shows, flagged.
+fn downloadable(r: &PackageRef, v: &VersionInfo) -> DomainResult<()> {
+    if v.yanked && !rules(r.package_type).yanked_downloadable {
+        return Err(DomainError::not_found(
+            What::Version,
+            format!("version {} (yanked)", v.version),
+        ));
+    }
+    Ok(())
+}
+
 impl Domain {
     /// Metadata of one file of a live version the actor may read (HEAD).
     pub async fn stat_file(
@@ -64,10 +87,12 @@ impl Domain {
     ) -> DomainResult<(PackageInfo, VersionInfo, FileInfo)> {
         let pkg = self.find_package(actor, r).await?;
         if let Some((v, f)) = self.cache.file(pkg.id, version.as_str(), name.as_str()) {
+            downloadable(r, &v)?;
             return Ok((pkg, v, f));
         }
         let started = std::time::Instant::now();
         let (pkg, v) = self.find_version(actor, r, version).await?;
+        downloadable(r, &v)?;
         let f = package_file::Entity::find()
             .filter(package_file::Column::VersionId.eq(v.id))
             .filter(package_file::Column::Name.eq(name.as_str()))
@@ -112,6 +137,43 @@ impl Domain {
             file,
             read,
         })
+    }
+
+    /// The hex checksum of a stored file, authorized as a HEAD of it (no download counted).
+    /// A digest not taken at upload is computed once from the blob and stored.
+    pub async fn file_checksum(
+        &self,
+        actor: &Actor,
+        r: &PackageRef,
+        version: &VersionName,
+        name: &FileName,
+        kind: ChecksumKind,
+    ) -> DomainResult<String> {
+        let (pkg, _, file) = self.stat_file(actor, r, version, name).await?;
+        let known = match kind {
+            ChecksumKind::Md5 => file.md5,
+            ChecksumKind::Sha1 => file.sha1,
+            ChecksumKind::Sha256 => Some(file.sha256.clone()),
+            ChecksumKind::Sha512 => file.sha512,
+        };
+        if let Some(hex) = known {
+            return Ok(hex);
+        }
+        let want = DigestSet {
+            md5: kind == ChecksumKind::Md5,
+            sha1: kind == ChecksumKind::Sha1,
+            sha512: kind == ChecksumKind::Sha512,
+        };
+        let digests = self.blob_digests(&file.sha256, want).await?;
+        // The cached `FileInfo` has the digest missing; the next read picks it up.
+        self.cache.invalidate(pkg.id);
+        let computed = match kind {
+            ChecksumKind::Md5 => digests.md5,
+            ChecksumKind::Sha1 => digests.sha1,
+            ChecksumKind::Sha256 => Some(digests.sha256),
+            ChecksumKind::Sha512 => digests.sha512,
+        };
+        computed.ok_or_else(|| DomainError::internal(format!("{kind} of a blob not computed")))
     }
 
     /// The digests of a stored blob, computing (once) and recording any not known yet.
@@ -240,5 +302,150 @@ mod tests {
             .resolve(50),
             Some(10..20)
         );
+    }
+}
+
+#[cfg(test)]
+mod checksum_tests {
+    use std::sync::Arc;
+
+    use bytes::Bytes;
+
+    use super::ChecksumKind;
+    use crate::{
+        auth::Actor,
+        config::Config,
+        domain::{
+            Domain,
+            metadata::{GenericMetadata, VersionMetadata},
+            names::{FileName, OwnerName, PackageName, VersionName},
+            packages::PackageRef,
+            publish::{NewFile, PublishRequest},
+            types::PackageType,
+        },
+        storage::{DigestSet, Expectations},
+    };
+
+    #[test]
+    fn kinds_parse_from_sidecar_suffixes() {
+        for (suffix, kind) in [
+            ("md5", ChecksumKind::Md5),
+            ("sha1", ChecksumKind::Sha1),
+            ("sha256", ChecksumKind::Sha256),
+            ("sha512", ChecksumKind::Sha512),
+        ] {
+            assert_eq!(suffix.parse::<ChecksumKind>().ok(), Some(kind));
+            assert_eq!(kind.to_string(), suffix);
+        }
+        assert!("crc32".parse::<ChecksumKind>().is_err());
+    }
+
+    /// A file uploaded without md5 or sha512 gets them computed on first ask, stored, and
+    /// answered from the row afterwards; a stranger learns nothing.
+    #[tokio::test]
+    async fn checksums_are_computed_once_and_stored() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let env = vec![
+            (
+                "PACKYARD_DATA_DIR".to_string(),
+                dir.path().display().to_string(),
+            ),
+            (
+                "PACKYARD_DATABASE_URL".to_string(),
+                format!("sqlite://{}?mode=rwc", dir.path().join("p.db").display()),
+            ),
+        ];
+        let config = Config::load_from(None, &env).expect("config");
+        let domain = Domain::open(Arc::new(config)).await.expect("open domain");
+        let login = OwnerName::parse("alice").expect("login");
+        let alice = domain
+            .create_user(&login, None, None, false)
+            .await
+            .expect("user");
+        let actor = Actor::User {
+            id: alice.id,
+            login: alice.login.clone(),
+            site_admin: false,
+            token: None,
+        };
+        let none = DigestSet {
+            md5: false,
+            sha1: false,
+            sha512: false,
+        };
+        let staged = domain
+            .stage_bytes(
+                Bytes::from_static(b"hello world"),
+                none,
+                &Expectations::default(),
+            )
+            .await
+            .expect("stage");
+        let r = PackageRef {
+            owner: login,
+            package_type: PackageType::Generic,
+            name: PackageName::parse("tool").expect("name"),
+        };
+        let version = VersionName::parse("1.0.0").expect("version");
+        let file = FileName::parse("hello.txt").expect("file");
+        domain
+            .publish(
+                &actor,
+                PublishRequest {
+                    package: r.clone(),
+                    version: version.clone(),
+                    metadata: VersionMetadata::Generic(GenericMetadata {}),
+                    readme: None,
+                    prerelease: false,
+                    files: vec![NewFile {
+                        name: file.clone(),
+                        blob: staged,
+                        content_type: "text/plain".into(),
+                        lead: true,
+                    }],
+                    tags: Vec::new(),
+                    visibility: None,
+                },
+            )
+            .await
+            .expect("publish");
+        let (_, _, before) = domain
+            .stat_file(&actor, &r, &version, &file)
+            .await
+            .expect("stat");
+        assert_eq!(before.sha512, None, "not taken at upload");
+        let sha512 = "309ecc489c12d6eb4cc40f50c902f2b4d0ed77ee511a7c7a9bcd3ca86d4cd86f\
+                      989dd35bc5ff499670da34255b45b0cfd830e81f605dcf7dc5542e93ae9cd76f";
+        let md5 = "5eb63bbbe01eeed093cb22bb8f5acdc3";
+        for _ in 0..2 {
+            let got = domain
+                .file_checksum(&actor, &r, &version, &file, ChecksumKind::Sha512)
+                .await
+                .expect("sha512");
+            assert_eq!(got, sha512);
+        }
+        let (_, _, after) = domain
+            .stat_file(&actor, &r, &version, &file)
+            .await
+            .expect("stat");
+        assert_eq!(after.sha512.as_deref(), Some(sha512), "stored");
+        assert_eq!(after.md5, None, "only what was asked for is computed");
+        let got = domain
+            .file_checksum(&actor, &r, &version, &file, ChecksumKind::Md5)
+            .await
+            .expect("md5");
+        assert_eq!(got, md5);
+        let got = domain
+            .file_checksum(&actor, &r, &version, &file, ChecksumKind::Sha256)
+            .await
+            .expect("sha256");
+        assert_eq!(
+            got,
+            "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9"
+        );
+        let stranger = domain
+            .file_checksum(&Actor::Anonymous, &r, &version, &file, ChecksumKind::Md5)
+            .await;
+        assert!(stranger.is_err());
     }
 }

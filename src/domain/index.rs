@@ -53,7 +53,7 @@ impl PackageIndex {
     }
 
     /// Roughly the bytes this index holds, for the cache's bound. Metadata is measured as
-    /// its JSON text would be, which is close enough and costs one walk per cache fill.
+    /// its JSON text is long, which is close enough and costs one walk per cache fill.
     pub(crate) fn weight(&self) -> usize {
         const ROW: usize = 128;
         let versions: usize = self
@@ -62,7 +62,7 @@ impl PackageIndex {
             .map(|v| {
                 let version = &v.version;
                 ROW + version.version.len()
-                    + json_weight(&version.metadata)
+                    + json_length(&version.metadata)
                     + version.summary.as_ref().map_or(0, String::len)
                     + version.readme.as_ref().map_or(0, String::len)
                     + version.license.as_ref().map_or(0, String::len)
@@ -81,19 +81,22 @@ impl PackageIndex {
     }
 }
 
-fn json_weight(value: &serde_json::Value) -> usize {
-    use serde_json::Value;
-    match value {
-        Value::Null | Value::Bool(_) | Value::Number(_) => 8,
-        Value::String(s) => s.len() + 8,
-        Value::Array(items) => 8 + items.iter().map(json_weight).sum::<usize>(),
-        Value::Object(map) => {
-            8 + map
-                .iter()
-                .map(|(k, v)| k.len() + 8 + json_weight(v))
-                .sum::<usize>()
+/// The length of `value`'s JSON text, counted without building it.
+fn json_length(value: &impl serde::Serialize) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
         }
     }
+    let mut count = Count(0);
+    // Serializing typed metadata into a counter can't fail; an error would only undercount.
+    let _ = serde_json::to_writer(&mut count, value);
+    count.0
 }
 
 impl Domain {
@@ -192,10 +195,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn json_weight_grows_with_the_text() {
+    fn json_length_grows_with_the_text() {
         let small = serde_json::json!({"a": "b"});
         let large = serde_json::json!({"a": "b".repeat(1000), "c": [1, 2, 3]});
-        assert!(json_weight(&small) < 64);
-        assert!(json_weight(&large) > 1000);
+        assert!(json_length(&small) < 64);
+        assert!(json_length(&large) > 1000);
     }
 }

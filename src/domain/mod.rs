@@ -17,10 +17,11 @@ pub mod packages;
 pub mod passwords;
 pub mod publish;
 pub mod registry;
+pub mod rules;
 pub mod stats;
 pub mod tokens;
 pub mod types;
-pub mod urls;
+pub mod versions;
 pub mod views;
 
 use std::{
@@ -147,6 +148,11 @@ impl Domain {
 
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// The largest file a publish of this package type may store (its `FormatRules`).
+    pub fn max_file_bytes(&self, package_type: types::PackageType) -> u64 {
+        (rules::rules(package_type).max_file_bytes)(&self.config.limits)
     }
 
     /// Whether the database and the blob store answer.

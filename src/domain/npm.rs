@@ -13,9 +13,10 @@ use crate::{
     auth::{Actor, policy::Action},
     domain::{
         Domain, audit,
-        metadata::VersionMetadata,
+        metadata::{NpmMetadata, VersionMetadata},
         now,
-        packages::{PackageRef, ensure_npm_latest, touch_package, upsert_tag},
+        packages::{PackageRef, ensure_latest_tag, touch_package, upsert_tag},
+        versions::set_version_metadata_in,
     },
     error::{DomainError, DomainResult, What},
     storage::{BlobRead, StagedBlob},
@@ -155,23 +156,17 @@ impl Domain {
         let mut deprecations = Vec::new();
         for v in &kept {
             let wanted = update.versions.get(&v.version).cloned().flatten();
-            let mut manifest = match serde_json::from_value::<VersionMetadata>(v.metadata.clone()) {
-                Ok(VersionMetadata::Npm { manifest }) => manifest,
-                _ => serde_json::json!({}),
+            let mut npm = match VersionMetadata::from_stored(v.metadata.clone()) {
+                VersionMetadata::Npm(m) => m,
+                _ => NpmMetadata {
+                    manifest: serde_json::json!({}),
+                },
             };
-            let had = manifest
-                .get("deprecated")
-                .and_then(serde_json::Value::as_str);
-            if wanted.as_deref() == had {
+            if wanted.as_deref() == npm.deprecated() {
                 continue;
             }
-            if let serde_json::Value::Object(map) = &mut manifest {
-                match wanted {
-                    Some(message) => map.insert("deprecated".into(), message.into()),
-                    None => map.remove("deprecated"),
-                };
-            }
-            deprecations.push((v.clone(), VersionMetadata::Npm { manifest }));
+            npm.set_deprecated(wanted.as_deref());
+            deprecations.push((v.clone(), VersionMetadata::Npm(npm)));
         }
         // Tags the document points elsewhere (at a version it keeps). Tags it leaves out
         // are kept: removing one is `npm dist-tag rm`'s own request, and a dropped
@@ -268,15 +263,12 @@ async fn apply_update(
         .await?;
     }
     for (v, metadata) in plan.deprecations {
-        let mut active = v.into_active_model();
-        active.metadata = Set(metadata.to_json());
-        active.updated_at = Set(at);
-        active.update(txn).await?;
+        set_version_metadata_in(txn, v, &metadata, at).await?;
     }
     for (tag, version_id) in &plan.tag_moves {
         upsert_tag(txn, pkg.id, tag, *version_id).await?;
     }
-    ensure_npm_latest(txn, pkg).await?;
+    ensure_latest_tag(txn, pkg).await?;
     // The document changed: its revision must too (a second stale update is refused).
     touch_package(txn, pkg.id).await?;
     Ok(NpmUpdateOutcome::Applied)

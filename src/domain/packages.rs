@@ -21,6 +21,7 @@ use crate::{
         Domain, audit,
         names::{OwnerName, PackageName, VersionName},
         now,
+        rules::{LatestRule, highest_release, rules},
         types::{AccountKind, PackageType, Role, State, Visibility, parse_stored},
         views::{FileInfo, GrantInfo, PackageInfo, TagInfo, VersionInfo},
     },
@@ -102,7 +103,7 @@ pub(crate) fn version_info(m: package_version::Model) -> VersionInfo {
         id: m.id,
         package_id: m.package_id,
         version: m.version,
-        metadata: m.metadata,
+        metadata: crate::domain::metadata::VersionMetadata::from_stored(m.metadata),
         summary: m.summary,
         readme: m.readme,
         license: m.license,
@@ -160,7 +161,10 @@ impl Domain {
         let pkg = package::Entity::find()
             .filter(package::Column::OwnerId.eq(owner.id))
             .filter(package::Column::Format.eq(r.package_type.as_str()))
-            .filter(package::Column::Name.eq(r.name.as_str()))
+            .filter(
+                package::Column::NameKey
+                    .eq(rules(r.package_type).name_key(r.name.as_str()).as_ref()),
+            )
             .filter(package::Column::DeletedAt.is_null())
             .one(&self.db)
             .await?;
@@ -255,7 +259,10 @@ impl Domain {
         let pkg = package::Entity::find()
             .filter(package::Column::OwnerId.eq(owner.id))
             .filter(package::Column::Format.eq(r.package_type.as_str()))
-            .filter(package::Column::Name.eq(r.name.as_str()))
+            .filter(
+                package::Column::NameKey
+                    .eq(rules(r.package_type).name_key(r.name.as_str()).as_ref()),
+            )
             .filter(package::Column::DeletedAt.gt(now() - Duration::days(self.config.restore_days)))
             .order_by_desc(package::Column::DeletedAt)
             .one(&self.db)
@@ -718,10 +725,12 @@ impl Domain {
                 "internal visibility is for organization packages",
             ));
         }
-        if pkg.format == PackageType::Maven.as_str() {
-            return Err(DomainError::invalid(
-                "Maven packages take the visibility of their repository",
-            ));
+        let rules = rules(parse_stored(&pkg.format)?);
+        if rules.repository_scoped {
+            return Err(DomainError::invalid(format!(
+                "{} packages take the visibility of their repository",
+                rules.label
+            )));
         }
         let mut active = pkg.into_active_model();
         active.visibility = Set(visibility.as_str().into());
@@ -770,10 +779,12 @@ impl Domain {
         package_id: i64,
     ) -> DomainResult<PackageInfo> {
         let (pkg, owner) = self.admin_package(actor, package_id).await?;
-        if pkg.format == PackageType::Maven.as_str() {
-            return Err(DomainError::invalid(
-                "Maven packages always belong to their repository",
-            ));
+        let rules = rules(parse_stored(&pkg.format)?);
+        if rules.repository_scoped {
+            return Err(DomainError::invalid(format!(
+                "{} packages always belong to their repository",
+                rules.label
+            )));
         }
         let mut active = pkg.into_active_model();
         active.repository_id = Set(None);
@@ -1044,7 +1055,7 @@ impl Domain {
             p.deleted_at = Set(Some(now()));
             p.update(&txn).await?;
         } else {
-            ensure_npm_latest(&txn, &pkg).await?;
+            ensure_latest_tag(&txn, &pkg).await?;
             touch_package(&txn, pkg.id).await?;
         }
         audit::record(
@@ -1147,7 +1158,7 @@ impl Domain {
         let taken = package::Entity::find()
             .filter(package::Column::OwnerId.eq(pkg.owner_id))
             .filter(package::Column::Format.eq(pkg.format.clone()))
-            .filter(package::Column::Name.eq(pkg.name.clone()))
+            .filter(package::Column::NameKey.eq(pkg.name_key.clone()))
             .filter(package::Column::DeletedAt.is_null())
             .count(&self.db)
             .await?;
@@ -1182,7 +1193,7 @@ impl Domain {
             v.deleted_at = Set(None);
             v.update(&txn).await?;
         }
-        ensure_npm_latest(&txn, &pkg).await?;
+        ensure_latest_tag(&txn, &pkg).await?;
         audit::record(
             &txn,
             actor,
@@ -1211,7 +1222,10 @@ impl Domain {
         let packages: HashMap<i64, bool> = package::Entity::find()
             .filter(package::Column::OwnerId.eq(owner.id))
             .filter(package::Column::Format.eq(r.package_type.as_str()))
-            .filter(package::Column::Name.eq(r.name.as_str()))
+            .filter(
+                package::Column::NameKey
+                    .eq(rules(r.package_type).name_key(r.name.as_str()).as_ref()),
+            )
             .all(&self.db)
             .await?
             .into_iter()
@@ -1270,7 +1284,7 @@ impl Domain {
         let mut active = v.into_active_model();
         active.deleted_at = Set(None);
         let v = active.update(&txn).await?;
-        ensure_npm_latest(&txn, &pkg).await?;
+        ensure_latest_tag(&txn, &pkg).await?;
         touch_package(&txn, pkg.id).await?;
         audit::record(
             &txn,
@@ -1339,24 +1353,22 @@ pub(crate) async fn upsert_tag<C: sea_orm::ConnectionTrait>(
     })
 }
 
-/// The live version of a package with that name, if any.
-/// npm's `latest` dist-tag must exist while the package has versions (clients resolve a
-/// bare install through it): when it is missing, it points at the highest live version
-/// that is not a prerelease, else the highest. Other formats have no such rule.
-pub(crate) async fn ensure_npm_latest<C: sea_orm::ConnectionTrait>(
+/// A format whose `LatestRule` is a tag (npm's `latest`) keeps it while the package has
+/// live versions: when it is missing, it is pointed at `rules::highest_release`.
+pub(crate) async fn ensure_latest_tag<C: sea_orm::ConnectionTrait>(
     db: &C,
     pkg: &package::Model,
 ) -> DomainResult<()> {
-    if pkg.format != PackageType::Npm.as_str() {
+    let LatestRule::Tag(tag) = rules(parse_stored(&pkg.format)?).latest else {
         return Ok(());
-    }
-    let has_latest = package_tag::Entity::find()
+    };
+    let has_tag = package_tag::Entity::find()
         .filter(package_tag::Column::PackageId.eq(pkg.id))
-        .filter(package_tag::Column::Name.eq("latest"))
+        .filter(package_tag::Column::Name.eq(tag))
         .one(db)
         .await?
         .is_some();
-    if has_latest {
+    if has_tag {
         return Ok(());
     }
     let live = package_version::Entity::find()
@@ -1364,13 +1376,8 @@ pub(crate) async fn ensure_npm_latest<C: sea_orm::ConnectionTrait>(
         .filter(package_version::Column::DeletedAt.is_null())
         .all(db)
         .await?;
-    let parsed = |v: &package_version::Model| semver::Version::parse(&v.version).ok();
-    let best = live
-        .iter()
-        .filter_map(|v| Some((parsed(v)?, v.id)))
-        .max_by(|(a, _), (b, _)| (a.pre.is_empty(), a).cmp(&(b.pre.is_empty(), b)));
-    if let Some((_, version_id)) = best {
-        upsert_tag(db, pkg.id, "latest", version_id).await?;
+    if let Some(version_id) = highest_release(live.iter().map(|v| (v.version.as_str(), v.id))) {
+        upsert_tag(db, pkg.id, tag, version_id).await?;
     }
     Ok(())
 }

@@ -23,6 +23,7 @@ use crate::{
         names::{FileName, VersionName},
         now,
         packages::{PackageRef, file_info, live_version, package_info, upsert_tag, version_info},
+        rules::rules,
         types::{AccountKind, Role, Visibility, parse_stored},
         views::{FileInfo, PackageInfo, VersionInfo},
     },
@@ -55,18 +56,16 @@ pub enum OnExisting {
 pub struct PublishRequest {
     pub package: PackageRef,
     pub version: VersionName,
+    /// Also the source of the version's summary and license and the package's repository
+    /// link (`describe()`), so no door extracts them itself.
     pub metadata: VersionMetadata,
-    pub summary: Option<String>,
+    /// From the tarball or the package, not from metadata.
     pub readme: Option<String>,
-    pub license: Option<String>,
     pub prerelease: bool,
     pub files: Vec<NewFile>,
     pub tags: Vec<String>,
     /// Visibility asked for a new package (e.g. `npm publish --access public`).
     pub visibility: Option<Visibility>,
-    /// A repository URL from the format's metadata (`http(s)://HOST/OWNER/REPO`).
-    pub repository_url: Option<String>,
-    pub on_existing: OnExisting,
 }
 
 #[derive(Clone, Debug)]
@@ -275,13 +274,14 @@ impl Domain {
         // platform manifests are pushed in parallel, a tag, the same manifest twice): the
         // loser's transaction rolls back and it runs again against what the winner wrote.
         // A real duplicate (a version `Refuse`d) is refused again.
+        let on_existing = (rules(req.package.package_type).on_existing)(&req.version);
         let mut attempts = 0;
         loop {
             attempts += 1;
             match self.publish_once(actor, &req).await {
                 Err(DomainError::AlreadyExists { what, .. })
                     if attempts < PUBLISH_ATTEMPTS
-                        && !(req.on_existing == OnExisting::Refuse && what == What::Version) =>
+                        && !(on_existing == OnExisting::Refuse && what == What::Version) =>
                 {
                     continue;
                 }
@@ -298,7 +298,9 @@ impl Domain {
         let role = self
             .authorize_publish_to(actor, &req.package, &owner, existing.as_ref())
             .await?;
-        let linked = match (&existing, &req.repository_url) {
+        // A repository URL from the format's metadata (`http(s)://HOST/OWNER/REPO`).
+        let repository_url = req.metadata.describe().repository_url;
+        let linked = match (&existing, &repository_url) {
             (Some(p), _) if p.repository_id.is_some() => p.repository_id,
             // Linking decides who inherits access: for an existing package that is an
             // admin's call (as `linkPackageRepository` is), not any writer's.
@@ -365,6 +367,9 @@ impl Domain {
                     owner_id: Set(owner.id),
                     format: Set(req.package.package_type.as_str().into()),
                     name: Set(req.package.name.to_string()),
+                    name_key: Set(rules(req.package.package_type)
+                        .name_key(req.package.name.as_str())
+                        .into_owned()),
                     visibility: Set(visibility.as_str().into()),
                     repository_id: Set(linked),
                     inherit_access: Set(if is_org {
@@ -414,10 +419,12 @@ impl Domain {
             }
         };
 
+        let rules = rules(req.package.package_type);
+        let on_existing = (rules.on_existing)(&req.version);
         let current = live_version(txn, pkg.id, req.version.as_str()).await?;
         let created_version = current.is_none();
         let version = match current {
-            Some(_) if req.on_existing == OnExisting::Refuse => {
+            Some(_) if on_existing == OnExisting::Refuse => {
                 return Err(DomainError::exists(
                     What::Version,
                     format!(
@@ -431,36 +438,36 @@ impl Domain {
                 active.updated_at = Set(at);
                 active.update(txn).await?
             }
-            None => package_version::ActiveModel {
-                package_id: Set(pkg.id),
-                version: Set(req.version.to_string()),
-                metadata: Set(req.metadata.to_json()),
-                summary: Set(truncate_chars(
-                    req.summary.clone(),
-                    limits.description_chars,
-                )),
-                readme: Set(req.readme.clone()),
-                license: Set(truncate_chars(req.license.clone(), limits.license_chars)),
-                prerelease: Set(req.prerelease),
-                yanked: Set(false),
-                publisher_id: Set(actor.user_id()),
-                created_at: Set(at),
-                updated_at: Set(at),
-                deleted_at: Set(None),
-                ..Default::default()
-            }
-            .insert(txn)
-            .await
-            .map_err(|e| match DomainError::from(e) {
-                DomainError::AlreadyExists { .. } => DomainError::exists(
-                    What::Version,
-                    format!(
-                        "version {} of {}/{} already exists",
-                        req.version, owner.login, req.package.name
+            None => {
+                let described = req.metadata.describe();
+                package_version::ActiveModel {
+                    package_id: Set(pkg.id),
+                    version: Set(req.version.to_string()),
+                    metadata: Set(req.metadata.to_json()),
+                    summary: Set(truncate_chars(described.summary, limits.description_chars)),
+                    readme: Set(req.readme.clone()),
+                    license: Set(truncate_chars(described.license, limits.license_chars)),
+                    prerelease: Set(req.prerelease),
+                    yanked: Set(false),
+                    publisher_id: Set(actor.user_id()),
+                    created_at: Set(at),
+                    updated_at: Set(at),
+                    deleted_at: Set(None),
+                    ..Default::default()
+                }
+                .insert(txn)
+                .await
+                .map_err(|e| match DomainError::from(e) {
+                    DomainError::AlreadyExists { .. } => DomainError::exists(
+                        What::Version,
+                        format!(
+                            "version {} of {}/{} already exists",
+                            req.version, owner.login, req.package.name
+                        ),
                     ),
-                ),
-                other => other,
-            })?,
+                    other => other,
+                })?
+            }
         };
 
         let mut files = Vec::with_capacity(req.files.len());
@@ -472,7 +479,7 @@ impl Domain {
                 .one(txn)
                 .await?;
             let row = match same_name {
-                Some(old) if req.on_existing == OnExisting::ReplaceFiles => {
+                Some(old) if on_existing == OnExisting::ReplaceFiles => {
                     let mut active = old.into_active_model();
                     active.blob_digest = Set(file.blob.digest());
                     active.size = Set(file.blob.size as i64);
@@ -516,18 +523,16 @@ impl Domain {
         for tag in &req.tags {
             upsert_tag(txn, pkg.id, tag, version.id).await?;
         }
-        crate::domain::packages::ensure_npm_latest(txn, &pkg).await?;
+        crate::domain::packages::ensure_latest_tag(txn, &pkg).await?;
         // A manifest naming a subject is indexed for the referrers API.
         if created_version
-            && let VersionMetadata::Container {
-                subject: Some(subject),
-                ..
-            } = &req.metadata
+            && rules.indexes_referrers
+            && let Some(subject) = req.metadata.subject()
         {
             image_referrer::ActiveModel {
                 version_id: Set(version.id),
                 package_id: Set(pkg.id),
-                subject: Set(subject.clone()),
+                subject: Set(subject.to_string()),
             }
             .insert(txn)
             .await?;

@@ -1,97 +1,233 @@
 //! Value types shared by every layer: package types, visibility, roles.
-use std::{fmt, str::FromStr};
+use std::str::FromStr;
 
 use crate::error::DomainError;
 
-macro_rules! string_enum {
-    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub enum $name { $($variant),+ }
-
-        impl $name {
-            pub const ALL: &'static [Self] = &[$(Self::$variant),+];
-
-            /// The lower-case form stored in the database and used by REST and webhooks.
-            pub fn as_str(self) -> &'static str {
-                match self { $(Self::$variant => $text),+ }
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        impl FromStr for $name {
-            type Err = DomainError;
-            fn from_str(s: &str) -> Result<Self, DomainError> {
-                match s.to_ascii_lowercase().as_str() {
-                    $($text => Ok(Self::$variant),)+
-                    other => Err(DomainError::invalid(format!(
-                        concat!("unknown ", stringify!($name), " {:?}"), other
-                    ))),
-                }
-            }
-        }
-    };
+/// The message every string enum gives for an unknown value, as the enum's name and the
+/// lower-cased input: REST, GraphQL and the CLI have shown it in this form since the start.
+fn unknown(name: &str, s: &str) -> DomainError {
+    DomainError::invalid(format!("unknown {name} {:?}", s.to_ascii_lowercase()))
 }
 
-string_enum!(
-    /// The format of a package. Gradle packages are `Maven`.
-    PackageType {
-        Generic => "generic",
-        Container => "container",
-        Npm => "npm",
-        Maven => "maven",
-        Rubygems => "rubygems",
-        Nuget => "nuget",
-    }
-);
+/// The format of a package. Gradle packages are `Maven`.
+///
+/// Stored, and shown by REST and webhooks, in lower case; parsed case-insensitively.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+)]
+#[strum(
+    serialize_all = "lowercase",
+    ascii_case_insensitive,
+    parse_err_ty = DomainError,
+    parse_err_fn = unknown_package_type
+)]
+pub enum PackageType {
+    Generic,
+    Container,
+    Npm,
+    Maven,
+    Rubygems,
+    Nuget,
+}
 
-string_enum!(
-    /// Who may read a package.
-    Visibility {
-        Public => "public",
-        Internal => "internal",
-        Private => "private",
-    }
-);
+fn unknown_package_type(s: &str) -> DomainError {
+    unknown("PackageType", s)
+}
 
-string_enum!(
-    /// A role on a package; ordered so `Admin > Write > Read`.
-    Role {
-        Read => "read",
-        Write => "write",
-        Admin => "admin",
-    }
-);
+/// Who may read a package.
+///
+/// Stored, and shown by REST and webhooks, in lower case; parsed case-insensitively.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+)]
+#[strum(
+    serialize_all = "lowercase",
+    ascii_case_insensitive,
+    parse_err_ty = DomainError,
+    parse_err_fn = unknown_visibility
+)]
+pub enum Visibility {
+    Public,
+    Internal,
+    Private,
+}
 
-string_enum!(
-    /// A collaborator's role on a repository (GitHub's five).
-    RepositoryRole {
-        Read => "read",
-        Triage => "triage",
-        Write => "write",
-        Maintain => "maintain",
-        Admin => "admin",
-    }
-);
+fn unknown_visibility(s: &str) -> DomainError {
+    unknown("Visibility", s)
+}
 
-string_enum!(
-    /// A user's role in an organization.
-    OrgRole {
-        Member => "member",
-        Owner => "owner",
-    }
-);
+/// A role on a package; ordered so `Admin > Write > Read`.
+///
+/// Stored, and shown by REST and webhooks, in lower case; parsed case-insensitively.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+)]
+#[strum(
+    serialize_all = "lowercase",
+    ascii_case_insensitive,
+    parse_err_ty = DomainError,
+    parse_err_fn = unknown_role
+)]
+pub enum Role {
+    Read,
+    Write,
+    Admin,
+}
 
-string_enum!(
-    AccountKind {
-        User => "user",
-        Organization => "organization",
-    }
+fn unknown_role(s: &str) -> DomainError {
+    unknown("Role", s)
+}
+
+/// A collaborator's role on a repository (GitHub's five).
+///
+/// Stored, and shown by REST and webhooks, in lower case; parsed case-insensitively.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+)]
+#[strum(
+    serialize_all = "lowercase",
+    ascii_case_insensitive,
+    parse_err_ty = DomainError,
+    parse_err_fn = unknown_repository_role
+)]
+pub enum RepositoryRole {
+    Read,
+    Triage,
+    Write,
+    Maintain,
+    Admin,
+}
+
+fn unknown_repository_role(s: &str) -> DomainError {
+    unknown("RepositoryRole", s)
+}
+
+/// A user's role in an organization.
+///
+/// Stored, and shown by REST and webhooks, in lower case; parsed case-insensitively.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+)]
+#[strum(
+    serialize_all = "lowercase",
+    ascii_case_insensitive,
+    parse_err_ty = DomainError,
+    parse_err_fn = unknown_org_role
+)]
+pub enum OrgRole {
+    Member,
+    Owner,
+}
+
+fn unknown_org_role(s: &str) -> DomainError {
+    unknown("OrgRole", s)
+}
+
+/// Whether an account is a user or an organization.
+///
+/// Stored, and shown by REST and webhooks, in lower case; parsed case-insensitively.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+)]
+#[strum(
+    serialize_all = "lowercase",
+    ascii_case_insensitive,
+    parse_err_ty = DomainError,
+    parse_err_fn = unknown_account_kind
+)]
+pub enum AccountKind {
+    User,
+    Organization,
+}
+
+fn unknown_account_kind(s: &str) -> DomainError {
+    unknown("AccountKind", s)
+}
+
+/// `as_str` for each string enum: the lower-case form stored in the database and used by
+/// REST and webhooks.
+macro_rules! as_str {
+    ($($name:ident),+) => {$(
+        impl $name {
+            pub fn as_str(self) -> &'static str {
+                self.into()
+            }
+        }
+    )+};
+}
+as_str!(
+    PackageType,
+    Visibility,
+    Role,
+    RepositoryRole,
+    OrgRole,
+    AccountKind
 );
 
 impl RepositoryRole {
@@ -118,4 +254,33 @@ pub enum State {
 pub fn parse_stored<T: FromStr<Err = DomainError>>(s: &str) -> Result<T, DomainError> {
     s.parse()
         .map_err(|_| DomainError::internal(format!("unexpected stored value {s:?}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use strum::VariantArray;
+
+    use super::*;
+
+    #[test]
+    fn string_enums_round_trip() {
+        for t in PackageType::VARIANTS {
+            assert_eq!(t.as_str().parse::<PackageType>().ok(), Some(*t));
+            assert_eq!(t.to_string(), t.as_str());
+        }
+        assert_eq!(
+            "NuGet".parse::<PackageType>().ok(),
+            Some(PackageType::Nuget)
+        );
+        assert_eq!(PackageType::Rubygems.as_str(), "rubygems");
+        assert_eq!(RepositoryRole::Maintain.as_str(), "maintain");
+        assert_eq!("OWNER".parse::<OrgRole>().ok(), Some(OrgRole::Owner));
+        let err = "PyPI".parse::<PackageType>().err().map(|e| e.to_string());
+        assert_eq!(err.as_deref(), Some("unknown PackageType \"pypi\""));
+        let err = "nobody".parse::<Visibility>().err().map(|e| e.to_string());
+        assert_eq!(err.as_deref(), Some("unknown Visibility \"nobody\""));
+        let err = "x".parse::<AccountKind>().err().map(|e| e.to_string());
+        assert_eq!(err.as_deref(), Some("unknown AccountKind \"x\""));
+        assert!(Role::Admin > Role::Write && Role::Write > Role::Read);
+    }
 }

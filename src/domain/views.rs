@@ -72,7 +72,7 @@ pub struct VersionInfo {
     pub id: i64,
     pub package_id: i64,
     pub version: String,
-    pub metadata: serde_json::Value,
+    pub metadata: crate::domain::metadata::VersionMetadata,
     pub summary: Option<String>,
     pub readme: Option<String>,
     pub license: Option<String>,

@@ -17,9 +17,9 @@ use crate::{
     auth::CurrentActor,
     domain::{
         FileName, OwnerName, PackageName, PackageType, VersionName,
-        metadata::VersionMetadata,
+        metadata::{GenericMetadata, VersionMetadata},
         packages::PackageRef,
-        publish::{NewFile, OnExisting, PublishRequest},
+        publish::{NewFile, PublishRequest},
     },
     error::DomainError,
     formats::kit::{
@@ -108,7 +108,7 @@ async fn upload_file(
     let actor = actor.into_inner();
     let expect = Expectations {
         size: content_length(&headers),
-        max_size: Some(state.config.limits.generic_file_bytes),
+        max_size: Some(state.domain.max_file_bytes(PackageType::Generic)),
         sha256: headers
             .get("x-checksum-sha256")
             .and_then(|v| v.to_str().ok())
@@ -140,10 +140,8 @@ async fn upload_file(
             PublishRequest {
                 package: path.package,
                 version: path.version,
-                metadata: VersionMetadata::Generic {},
-                summary: None,
+                metadata: VersionMetadata::Generic(GenericMetadata {}),
                 readme: None,
-                license: None,
                 prerelease: false,
                 files: vec![NewFile {
                     name: path.file,
@@ -153,8 +151,6 @@ async fn upload_file(
                 }],
                 tags: Vec::new(),
                 visibility: None,
-                repository_url: None,
-                on_existing: OnExisting::AddFiles,
             },
         )
         .await?;

@@ -16,6 +16,10 @@ use crate::{
 /// An object with a global ID.
 #[derive(Interface)]
 #[graphql(field(name = "id", ty = "ID"))]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one node per `node(id:)` lookup, returned at once"
+)]
 pub enum Node {
     User(UserObject),
     Organization(OrganizationObject),

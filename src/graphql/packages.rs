@@ -6,7 +6,7 @@ use crate::{
     domain::{
         OwnerName, PackageName, VersionName,
         packages::{GrantTarget, PackageFilter, PackageOrder, PackageRef},
-        urls::file_url,
+        rules::{FileUrl, rules},
         views::{FileInfo, GrantInfo, PackageInfo, TagInfo, VersionInfo},
     },
     error::{DomainError, What},
@@ -210,23 +210,24 @@ impl PackageVersionObject {
     /// The project's home page, from the format's metadata (npm `homepage`, the image's
     /// `org.opencontainers.image.url`).
     async fn homepage(&self) -> Option<String> {
-        serde_json::from_value::<crate::domain::metadata::VersionMetadata>(self.0.metadata.clone())
-            .ok()
-            .and_then(|m| m.homepage())
+        self.0.metadata.describe().homepage
     }
     /// The authors, from the format's metadata (npm `author` and `contributors`, the
     /// image's `org.opencontainers.image.authors`).
     async fn authors(&self) -> Vec<String> {
-        serde_json::from_value::<crate::domain::metadata::VersionMetadata>(self.0.metadata.clone())
-            .map(|m| m.authors())
-            .unwrap_or_default()
+        self.0.metadata.describe().authors
     }
     async fn pre_release(&self) -> bool {
         self.0.prerelease
     }
+    /// Yanked versions leave the format's index (a fresh resolve skips them) but stay
+    /// versions; whether their files still download by exact version is the format's rule.
+    async fn yanked(&self) -> bool {
+        self.0.yanked
+    }
     /// Format-specific metadata (package.json, manifest annotations, ...).
     async fn metadata(&self) -> Json<serde_json::Value> {
-        Json(self.0.metadata.clone())
+        Json(self.0.metadata.to_json())
     }
     async fn files(&self, c: &Context<'_>) -> async_graphql::Result<Vec<PackageFileObject>> {
         let files = ctx(c)?
@@ -314,15 +315,14 @@ impl PackageFileObject {
             return Ok(None);
         };
         let base = c.domain.config().base_url();
-        Ok(file_url(
-            &base,
-            pkg.package_type,
-            &pkg.owner_login,
-            &pkg.name,
-            &self.version,
-            &self.file.name,
-            &self.file.sha256,
-        ))
+        Ok(rules(pkg.package_type).file_url(&FileUrl {
+            base: &base,
+            owner: &pkg.owner_login,
+            name: &pkg.name,
+            version: &self.version,
+            file: &self.file.name,
+            sha256: &self.file.sha256,
+        }))
     }
     async fn updated_at(&self) -> DateTime<Utc> {
         self.file.updated_at
@@ -540,6 +540,8 @@ macro_rules! input_payload {
 input_payload!(DeletePackageInput { package_id: ID } => DeletePackagePayload { package: PackageObject });
 input_payload!(RestorePackageInput { package_id: ID } => RestorePackagePayload { package: PackageObject });
 input_payload!(DeletePackageVersionInput { package_version_id: ID } => DeletePackageVersionPayload { package_version: PackageVersionObject });
+input_payload!(YankPackageVersionInput { package_version_id: ID } => YankPackageVersionPayload { package_version: PackageVersionObject });
+input_payload!(UnyankPackageVersionInput { package_version_id: ID } => UnyankPackageVersionPayload { package_version: PackageVersionObject });
 input_payload!(RestorePackageVersionInput { package_version_id: ID } => RestorePackageVersionPayload { package_version: PackageVersionObject });
 input_payload!(SetPackageVisibilityInput { package_id: ID, visibility: PackageVisibility } => SetPackageVisibilityPayload { package: PackageObject });
 input_payload!(LinkPackageRepositoryInput { package_id: ID, repository_id: ID } => LinkPackageRepositoryPayload { package: PackageObject });
@@ -651,6 +653,45 @@ impl PackageMutation {
             .await
             .gql()?;
         Ok(DeletePackageVersionPayload {
+            client_mutation_id: input.client_mutation_id,
+            package_version: PackageVersionObject(v),
+        })
+    }
+
+    /// Yanks a version (needs write): it leaves the index, and stays installable by exact
+    /// version where the format allows.
+    async fn yank_package_version(
+        &self,
+        c: &Context<'_>,
+        input: YankPackageVersionInput,
+    ) -> async_graphql::Result<YankPackageVersionPayload> {
+        let c = ctx(c)?;
+        let id = ids::decode(&input.package_version_id, "PackageVersion")?;
+        let v = c
+            .domain
+            .set_version_yanked_by_id(c.actor, id, true)
+            .await
+            .gql()?;
+        Ok(YankPackageVersionPayload {
+            client_mutation_id: input.client_mutation_id,
+            package_version: PackageVersionObject(v),
+        })
+    }
+
+    /// Takes a yank back (needs write).
+    async fn unyank_package_version(
+        &self,
+        c: &Context<'_>,
+        input: UnyankPackageVersionInput,
+    ) -> async_graphql::Result<UnyankPackageVersionPayload> {
+        let c = ctx(c)?;
+        let id = ids::decode(&input.package_version_id, "PackageVersion")?;
+        let v = c
+            .domain
+            .set_version_yanked_by_id(c.actor, id, false)
+            .await
+            .gql()?;
+        Ok(UnyankPackageVersionPayload {
             client_mutation_id: input.client_mutation_id,
             package_version: PackageVersionObject(v),
         })

@@ -726,3 +726,60 @@ async fn review_fixes_for_accounts_and_listings() {
         .await;
     assert_eq!(resp.status(), 400);
 }
+
+/// Yank and unyank: needs write; a yanked generic version still downloads by exact version
+/// (generic's `yanked_downloadable`), and unyank takes it back.
+#[tokio::test]
+async fn versions_can_be_yanked_and_unyanked() {
+    let app = TestApp::spawn().await;
+    let token = app.user_with_token("bob");
+    let reader = app.user_with_token("mike");
+    assert_eq!(
+        app.put_generic(Some(&token), "bob/tool/1.0.0/f", "one")
+            .await
+            .status(),
+        201
+    );
+    let found = app
+        .gql_ok(Some(&token), r#"{ package(owner: "bob", packageType: GENERIC, name: "tool") { id versions(first: 10) { nodes { id yanked } } } }"#, json!({}))
+        .await;
+    let pkg_id = found["package"]["id"].as_str().expect("package id");
+    let version = &found["package"]["versions"]["nodes"][0];
+    assert_eq!(version["yanked"], false);
+    let id = version["id"].as_str().expect("version id");
+    app.gql_ok(Some(&token), r#"mutation($p: ID!) { grantPackageAccess(input: {packageId: $p, login: "mike", role: READ}) { grant { role } } }"#, json!({"p": pkg_id}))
+        .await;
+
+    const YANK: &str = r#"mutation($id: ID!) { yankPackageVersion(input: {packageVersionId: $id}) { packageVersion { version yanked } } }"#;
+    const UNYANK: &str = r#"mutation($id: ID!) { unyankPackageVersion(input: {packageVersionId: $id}) { packageVersion { version yanked } } }"#;
+    let refused = app.graphql(Some(&reader), YANK, json!({"id": id})).await;
+    assert_eq!(code(&refused), "FORBIDDEN");
+    let anonymous = app.graphql(None, YANK, json!({"id": id})).await;
+    assert_eq!(code(&anonymous), "UNAUTHENTICATED");
+
+    let yanked = app.gql_ok(Some(&token), YANK, json!({"id": id})).await;
+    assert_eq!(
+        yanked["yankPackageVersion"]["packageVersion"],
+        json!({"version": "1.0.0", "yanked": true})
+    );
+    let again = app.gql_ok(Some(&token), YANK, json!({"id": id})).await;
+    assert_eq!(
+        again["yankPackageVersion"]["packageVersion"]["yanked"],
+        true
+    );
+    let file = app.get(Some(&token), "/generic/bob/tool/1.0.0/f").await;
+    assert_eq!(
+        file.status(),
+        200,
+        "a yanked generic version still downloads"
+    );
+    assert_eq!(file.text().await.expect("body"), "one");
+    let refused = app.graphql(Some(&reader), UNYANK, json!({"id": id})).await;
+    assert_eq!(code(&refused), "FORBIDDEN");
+
+    let unyanked = app.gql_ok(Some(&token), UNYANK, json!({"id": id})).await;
+    assert_eq!(
+        unyanked["unyankPackageVersion"]["packageVersion"],
+        json!({"version": "1.0.0", "yanked": false})
+    );
+}

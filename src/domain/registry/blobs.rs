@@ -11,7 +11,7 @@ use sea_orm::{
 
 use crate::{
     auth::{Actor, policy::Action},
-    domain::{Domain, now, packages::PackageRef},
+    domain::{Domain, PackageType, now, packages::PackageRef},
     error::{DomainError, DomainResult, What},
     storage::{BlobRead, Digests, StagedBlob},
 };
@@ -229,7 +229,7 @@ impl Domain {
         let owner_id = self.authorize_push(actor, image).await?;
         let mut expect = digest.expectations();
         expect.size = size;
-        expect.max_size = Some(self.config.limits.container_blob_bytes);
+        expect.max_size = Some(self.max_file_bytes(PackageType::Container));
         let staged = self.blobs.stage(body, digest.wants(), &expect).await?;
         self.link_blob(owner_id, image, &staged).await?;
         Ok(BlobInfo {

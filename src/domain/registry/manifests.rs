@@ -10,10 +10,10 @@ use crate::{
     auth::{Actor, policy::Action},
     domain::{
         Domain, VersionName,
-        metadata::VersionMetadata,
+        metadata::{ContainerMetadata, VersionMetadata},
         names::FileName,
         packages::{PackageRef, live_version, version_info},
-        publish::{NewFile, OnExisting, PublishRequest},
+        publish::{NewFile, PublishRequest},
     },
     error::{DomainError, DomainResult, What},
     storage::{DigestSet, Digests, Expectations, StagedBlob},
@@ -102,7 +102,7 @@ pub(super) fn manifest_publish_request(
     Ok(PublishRequest {
         package: image.clone(),
         version: VersionName::parse(digest)?,
-        metadata: VersionMetadata::Container {
+        metadata: VersionMetadata::Container(ContainerMetadata {
             media_type: manifest.media_type,
             artifact_type: manifest.artifact_type,
             subject: manifest.subject,
@@ -111,16 +111,15 @@ pub(super) fn manifest_publish_request(
             references,
             url: labels.url,
             authors: labels.authors,
-        },
-        summary: labels.description,
+            description: labels.description,
+            licenses: labels.licenses,
+            source: labels.source,
+        }),
         readme: None,
-        license: labels.licenses,
         prerelease: false,
         files,
         tags,
         visibility: None,
-        repository_url: labels.source,
-        on_existing: OnExisting::ReplaceFiles,
     })
 }
 
@@ -345,8 +344,8 @@ impl Domain {
         count: bool,
     ) -> DomainResult<Manifest> {
         let (package_id, version) = self.manifest_version(actor, image, reference).await?;
-        let media_type = match serde_json::from_value::<VersionMetadata>(version.metadata.clone()) {
-            Ok(VersionMetadata::Container { media_type, .. }) => media_type,
+        let media_type = match VersionMetadata::from_stored(version.metadata.clone()) {
+            VersionMetadata::Container(m) => m.media_type,
             _ => {
                 return Err(DomainError::internal(
                     "container version without container metadata",
@@ -427,14 +426,14 @@ impl Domain {
             .map(version_info);
         let mut out = Vec::new();
         for v in versions {
-            if let Ok(VersionMetadata::Container {
+            if let VersionMetadata::Container(ContainerMetadata {
                 media_type,
                 artifact_type: kind,
                 subject: Some(s),
                 annotations,
                 size,
                 ..
-            }) = serde_json::from_value::<VersionMetadata>(v.metadata.clone())
+            }) = v.metadata
                 && s == subject
                 && artifact_type.is_none_or(|want| kind.as_deref() == Some(want))
             {

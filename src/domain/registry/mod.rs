@@ -22,7 +22,7 @@ use crate::{
         Actor,
         policy::{self, Action},
     },
-    domain::{Domain, PackageName, PackageType, now, packages::PackageRef},
+    domain::{Domain, PackageName, PackageType, now, packages::PackageRef, rules::rules},
     error::{DomainError, DomainResult, What},
     storage::{DigestSet, Expectations},
 };
@@ -137,6 +137,9 @@ fn unborn_image(owner: &entity::account::Model, name: &PackageName) -> package::
         owner_id: owner.id,
         format: PackageType::Container.as_str().into(),
         name: name.to_string(),
+        name_key: rules(PackageType::Container)
+            .name_key(name.as_str())
+            .into_owned(),
         visibility: crate::domain::Visibility::Private.as_str().into(),
         repository_id: None,
         inherit_access: false,

@@ -9,7 +9,7 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, sea_
 
 use crate::{
     auth::Actor,
-    domain::{Domain, now, packages::PackageRef},
+    domain::{Domain, PackageType, now, packages::PackageRef},
     error::{DomainError, DomainResult, What},
     storage::{Digests, UploadPart},
 };
@@ -113,9 +113,7 @@ impl Domain {
             .stage_part(
                 upload,
                 body,
-                self.config
-                    .limits
-                    .container_blob_bytes
+                self.max_file_bytes(PackageType::Container)
                     .saturating_sub(current),
             )
             .await?;

@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 use crate::{
     domain::{
         index::{IndexedVersion, PackageIndex},
-        metadata::VersionMetadata,
+        metadata::{NpmMetadata, VersionMetadata},
         npm::npm_revision,
     },
     formats::npm::publish::integrity_of,
@@ -52,10 +52,10 @@ pub fn render(index: &PackageIndex, name: &str, base: &str, abbreviated: bool) -
     times.insert("created".into(), Value::String(time(pkg.created_at)));
     times.insert("modified".into(), Value::String(time(pkg.updated_at)));
     for IndexedVersion { version: v, files } in &index.versions {
-        let mut manifest = match serde_json::from_value::<VersionMetadata>(v.metadata.clone()) {
-            Ok(VersionMetadata::Npm {
+        let mut manifest = match &v.metadata {
+            VersionMetadata::Npm(NpmMetadata {
                 manifest: Value::Object(m),
-            }) => m,
+            }) => m.clone(),
             _ => Map::new(),
         };
         let Some(file) = files.first() else {
@@ -124,8 +124,7 @@ pub fn render(index: &PackageIndex, name: &str, base: &str, abbreviated: bool) -
         "readme": latest.and_then(|v| v.readme.clone()).unwrap_or_default(),
     });
     if let Some(latest) = latest
-        && let Ok(VersionMetadata::Npm { manifest }) =
-            serde_json::from_value::<VersionMetadata>(latest.metadata.clone())
+        && let VersionMetadata::Npm(NpmMetadata { manifest }) = &latest.metadata
     {
         for key in [
             "description",
@@ -167,7 +166,7 @@ mod tests {
                 id,
                 package_id: 1,
                 version: name.into(),
-                metadata: json!({"format": "npm", "manifest": manifest}),
+                metadata: VersionMetadata::Npm(NpmMetadata { manifest }),
                 summary: None,
                 readme: Some(readme.into()),
                 license: None,

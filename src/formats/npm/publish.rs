@@ -10,11 +10,11 @@ use serde_json::{Value, json};
 use crate::{
     auth::Actor,
     domain::{
-        FileName, VersionName, Visibility,
-        metadata::VersionMetadata,
+        FileName, PackageType, VersionName, Visibility,
+        metadata::{NpmMetadata, VersionMetadata},
         npm::check_dist_tag,
         packages::PackageRef,
-        publish::{NewFile, OnExisting, PublishRequest},
+        publish::{NewFile, PublishRequest},
     },
     error::{DomainError, DomainResult, What},
     formats::kit::path::Valid,
@@ -60,7 +60,7 @@ pub(super) async fn put_document(
     // Refused before a byte of the tarball is received. (An update document needs write
     // too, and is checked again where it is applied.)
     state.domain.authorize_publish(&actor, r).await?;
-    let tarball_max = state.config.limits.npm_tarball_bytes;
+    let tarball_max = state.domain.max_file_bytes(PackageType::Npm);
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
     let want = DigestSet {
         md5: false,
@@ -162,7 +162,6 @@ async fn publish_version(
     check_declared_digests(&manifest, &staged)?;
     let contents = inspect_staged(state, &staged).await?;
     check_tarball_manifest(r, &version_text, &contents)?;
-    let described = describe(&manifest);
     let manifest = registry_manifest(manifest, &contents);
     let readme = doc
         .readme
@@ -191,10 +190,8 @@ async fn publish_version(
             PublishRequest {
                 package: r.clone(),
                 version,
-                metadata: VersionMetadata::Npm { manifest },
-                summary: described.summary,
+                metadata: VersionMetadata::Npm(NpmMetadata { manifest }),
                 readme,
-                license: described.license,
                 prerelease,
                 files: vec![NewFile {
                     name: file,
@@ -204,8 +201,6 @@ async fn publish_version(
                 }],
                 tags,
                 visibility: requested_visibility(doc.access.as_deref()),
-                repository_url: described.repository_url,
-                on_existing: OnExisting::Refuse,
             },
         )
         .await?;
@@ -350,43 +345,6 @@ fn registry_manifest(mut manifest: Value, contents: &TarballContents) -> Value {
     manifest
 }
 
-/// What the version's page shows, from its manifest.
-struct Described {
-    summary: Option<String>,
-    license: Option<String>,
-    repository_url: Option<String>,
-}
-
-fn describe(manifest: &Value) -> Described {
-    let summary = manifest
-        .get("description")
-        .and_then(Value::as_str)
-        .map(str::to_string);
-    // `"MIT"`, or the legacy `{"type": "MIT"}` / `"licenses": [{"type": ...}, ...]` forms.
-    let license = match (manifest.get("license"), manifest.get("licenses")) {
-        (Some(Value::String(l)), _) => Some(l.clone()),
-        (Some(Value::Object(o)), _) => o.get("type").and_then(Value::as_str).map(str::to_string),
-        (None, Some(Value::Array(all))) => {
-            let types: Vec<&str> = all
-                .iter()
-                .filter_map(|l| l.get("type").and_then(Value::as_str))
-                .collect();
-            (!types.is_empty()).then(|| types.join(" OR "))
-        }
-        _ => None,
-    };
-    let repository_url = match manifest.get("repository") {
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(Value::Object(o)) => o.get("url").and_then(Value::as_str).map(str::to_string),
-        _ => None,
-    };
-    Described {
-        summary,
-        license,
-        repository_url,
-    }
-}
-
 /// The dist-tags the document points at this version (`latest` when none), each checked.
 fn publish_tags(doc: &PublishDocument, version_text: &str) -> DomainResult<Vec<String>> {
     let tags: Vec<String> = doc
@@ -519,27 +477,6 @@ mod tests {
         assert_eq!(
             kept,
             json!({"name": "@acme/pad", "_hasShrinkwrap": false, "dist": {"fileCount": 2, "unpackedSize": 9}})
-        );
-    }
-
-    #[test]
-    fn descriptions_licenses_and_repositories() {
-        let d = describe(&json!({
-            "description": "pads",
-            "licenses": [{"type": "MIT"}, {"type": "Apache-2.0"}],
-            "repository": {"url": "https://example.com/pad.git"}
-        }));
-        assert_eq!(d.summary.as_deref(), Some("pads"));
-        assert_eq!(d.license.as_deref(), Some("MIT OR Apache-2.0"));
-        assert_eq!(
-            d.repository_url.as_deref(),
-            Some("https://example.com/pad.git")
-        );
-        assert_eq!(
-            describe(&json!({"license": {"type": "ISC"}}))
-                .license
-                .as_deref(),
-            Some("ISC")
         );
     }
 
