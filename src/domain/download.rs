@@ -401,7 +401,6 @@ mod checksum_tests {
                         name: file.clone(),
                         blob: staged,
                         content_type: "text/plain".into(),
-                        lead: true,
                     }],
                     tags: Vec::new(),
                     visibility: None,

@@ -37,8 +37,6 @@ pub struct NewFile {
     pub name: FileName,
     pub blob: StagedBlob,
     pub content_type: String,
-    /// Whether downloading it counts as a download of the version.
-    pub lead: bool,
 }
 
 /// What to do when the version already exists.
@@ -421,6 +419,8 @@ impl Domain {
 
         let rules = rules(req.package.package_type);
         let on_existing = (rules.on_existing)(&req.version);
+        let lead_file =
+            |file: &NewFile| (rules.lead_file)(req.version.as_str(), file.name.as_str());
         let current = live_version(txn, pkg.id, req.version.as_str()).await?;
         let created_version = current.is_none();
         let version = match current {
@@ -484,7 +484,7 @@ impl Domain {
                     active.blob_digest = Set(file.blob.digest());
                     active.size = Set(file.blob.size as i64);
                     active.content_type = Set(file.content_type.clone());
-                    active.lead = Set(file.lead);
+                    active.lead = Set(lead_file(file));
                     active.updated_at = Set(at);
                     active.update(txn).await?
                 }
@@ -503,7 +503,7 @@ impl Domain {
                     blob_digest: Set(file.blob.digest()),
                     size: Set(file.blob.size as i64),
                     content_type: Set(file.content_type.clone()),
-                    lead: Set(file.lead),
+                    lead: Set(lead_file(file)),
                     created_at: Set(at),
                     updated_at: Set(at),
                     ..Default::default()

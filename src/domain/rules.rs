@@ -30,6 +30,9 @@ pub struct FormatRules {
     pub yanked_downloadable: bool,
     /// The largest file a publish of this format may store.
     pub max_file_bytes: fn(&Limits) -> u64,
+    /// Whether downloading the file (by its name, in the version of that name) counts a
+    /// download of the version: the artifact a client installs, not its metadata.
+    pub lead_file: fn(version: &str, file: &str) -> bool,
 }
 
 /// Which version a format calls "latest".
@@ -82,6 +85,8 @@ static GENERIC: FormatRules = FormatRules {
     },
     yanked_downloadable: true,
     max_file_bytes: |l| l.generic_file_bytes,
+    // Every file of a generic version is something a script downloads on purpose.
+    lead_file: |_, _| true,
 };
 
 static CONTAINER: FormatRules = FormatRules {
@@ -100,6 +105,9 @@ static CONTAINER: FormatRules = FormatRules {
     },
     yanked_downloadable: true,
     max_file_bytes: |l| l.container_blob_bytes,
+    // A pull is a GET of the manifest (named by its digest, the version's name); layers
+    // and configs are shared between images and don't count.
+    lead_file: |version, file| version == file,
 };
 
 static NPM: FormatRules = FormatRules {
@@ -118,6 +126,8 @@ static NPM: FormatRules = FormatRules {
     },
     yanked_downloadable: true,
     max_file_bytes: |l| l.npm_tarball_bytes,
+    // A version has one file, its tarball.
+    lead_file: |_, _| true,
 };
 
 // Maven, RubyGems and NuGet have no door yet: their entries hold what the generic services
@@ -133,6 +143,7 @@ static MAVEN: FormatRules = FormatRules {
     file_url: |_| None,
     yanked_downloadable: true,
     max_file_bytes: |l| l.generic_file_bytes,
+    lead_file: |_, _| true,
 };
 
 static RUBYGEMS: FormatRules = FormatRules {
@@ -145,6 +156,7 @@ static RUBYGEMS: FormatRules = FormatRules {
     file_url: |_| None,
     yanked_downloadable: false,
     max_file_bytes: |l| l.generic_file_bytes,
+    lead_file: |_, _| true,
 };
 
 static NUGET: FormatRules = FormatRules {
@@ -157,6 +169,7 @@ static NUGET: FormatRules = FormatRules {
     file_url: |_| None,
     yanked_downloadable: true,
     max_file_bytes: |l| l.generic_file_bytes,
+    lead_file: |_, _| true,
 };
 
 /// The name key of formats whose names are case-sensitive: the name itself.
@@ -247,6 +260,25 @@ mod tests {
         for t in PackageType::VARIANTS {
             assert_eq!(rules(*t).name_key("Tool.Core"), "Tool.Core");
         }
+    }
+
+    #[test]
+    fn lead_files_are_what_clients_install() {
+        let manifest = "sha256:aa";
+        let container = rules(PackageType::Container).lead_file;
+        assert!(container(manifest, manifest), "a pull GETs the manifest");
+        assert!(
+            !container(manifest, "sha256:bb"),
+            "layers are shared, not pulls"
+        );
+        assert!((rules(PackageType::Npm).lead_file)(
+            "1.0.0",
+            "tool-1.0.0.tgz"
+        ));
+        assert!((rules(PackageType::Generic).lead_file)(
+            "1.0.0",
+            "notes.txt"
+        ));
     }
 
     #[test]

@@ -216,7 +216,6 @@ mod tests {
                         name: FileName::parse("tool-1.0.0.tgz").expect("file"),
                         blob: staged,
                         content_type: "application/octet-stream".into(),
-                        lead: true,
                     }],
                     tags: Vec::new(),
                     visibility: None,

@@ -147,7 +147,6 @@ async fn upload_file(
                     name: path.file,
                     blob: staged,
                     content_type,
-                    lead: true,
                 }],
                 tags: Vec::new(),
                 visibility: None,

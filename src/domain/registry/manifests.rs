@@ -150,7 +150,6 @@ impl Domain {
             name: FileName::parse(&digest)?,
             blob: staged.clone(),
             content_type: manifest.media_type.clone(),
-            lead: true,
         };
         let (files, references) = match &manifest.content {
             ManifestContent::Image { config, layers } => {
@@ -232,7 +231,6 @@ impl Domain {
                         },
                     },
                     content_type: descriptor.media_type.clone(),
-                    lead: false,
                 });
             }
             references.push(d.to_string());

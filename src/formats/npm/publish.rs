@@ -197,7 +197,6 @@ async fn publish_version(
                     name: file,
                     blob: staged,
                     content_type: "application/octet-stream".into(),
-                    lead: true,
                 }],
                 tags,
                 visibility: requested_visibility(doc.access.as_deref()),
