@@ -296,6 +296,18 @@ impl Domain {
         let role = self
             .authorize_publish_to(actor, &req.package, &owner, existing.as_ref())
             .await?;
+        if !rules(req.package.package_type).reuses_deleted_versions
+            && self.version_unpublished(&req.package, &req.version).await?
+        {
+            return Err(DomainError::exists(
+                What::Version,
+                format!(
+                    "version {} of {}/{} was published before (and unpublished); versions \
+                     can't be reused",
+                    req.version, req.package.owner, req.package.name
+                ),
+            ));
+        }
         // A repository URL from the format's metadata (`http(s)://HOST/OWNER/REPO`).
         let repository_url = req.metadata.describe().repository_url;
         let linked = match (&existing, &repository_url) {

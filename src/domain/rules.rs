@@ -33,6 +33,9 @@ pub struct FormatRules {
     /// Whether downloading the file (by its name, in the version of that name) counts a
     /// download of the version: the artifact a client installs, not its metadata.
     pub lead_file: fn(version: &str, file: &str) -> bool,
+    /// Whether a deleted version's name may be published again (npm: never — lockfiles pin
+    /// a version's integrity, so its name means those bytes forever).
+    pub reuses_deleted_versions: bool,
 }
 
 /// Which version a format calls "latest".
@@ -87,6 +90,7 @@ static GENERIC: FormatRules = FormatRules {
     max_file_bytes: |l| l.generic_file_bytes,
     // Every file of a generic version is something a script downloads on purpose.
     lead_file: |_, _| true,
+    reuses_deleted_versions: true,
 };
 
 static CONTAINER: FormatRules = FormatRules {
@@ -108,6 +112,7 @@ static CONTAINER: FormatRules = FormatRules {
     // A pull is a GET of the manifest (named by its digest, the version's name); layers
     // and configs are shared between images and don't count.
     lead_file: |version, file| version == file,
+    reuses_deleted_versions: true,
 };
 
 static NPM: FormatRules = FormatRules {
@@ -128,6 +133,7 @@ static NPM: FormatRules = FormatRules {
     max_file_bytes: |l| l.npm_tarball_bytes,
     // A version has one file, its tarball.
     lead_file: |_, _| true,
+    reuses_deleted_versions: false,
 };
 
 // Maven, RubyGems and NuGet have no door yet: their entries hold what the generic services
@@ -144,6 +150,7 @@ static MAVEN: FormatRules = FormatRules {
     yanked_downloadable: true,
     max_file_bytes: |l| l.generic_file_bytes,
     lead_file: |_, _| true,
+    reuses_deleted_versions: true,
 };
 
 static RUBYGEMS: FormatRules = FormatRules {
@@ -157,6 +164,7 @@ static RUBYGEMS: FormatRules = FormatRules {
     yanked_downloadable: false,
     max_file_bytes: |l| l.generic_file_bytes,
     lead_file: |_, _| true,
+    reuses_deleted_versions: true,
 };
 
 static NUGET: FormatRules = FormatRules {
@@ -170,6 +178,7 @@ static NUGET: FormatRules = FormatRules {
     yanked_downloadable: true,
     max_file_bytes: |l| l.generic_file_bytes,
     lead_file: |_, _| true,
+    reuses_deleted_versions: true,
 };
 
 /// The name key of formats whose names are case-sensitive: the name itself.

@@ -16,7 +16,7 @@ use crate::{
         packages::PackageRef,
         publish::{NewFile, PublishRequest},
     },
-    error::{DomainError, DomainResult, What},
+    error::{DomainError, DomainResult},
     formats::kit::path::Valid,
     state::AppState,
     storage::{DigestSet, Expectations, StagedBlob},
@@ -170,18 +170,6 @@ async fn publish_version(
         .or(contents.readme);
     let tags = publish_tags(&doc, &version_text)?;
     let prerelease = semver::Version::parse(&version_text).is_ok_and(|v| !v.pre.is_empty());
-    // An unpublished version's name is never reused: lockfiles pin its integrity. (A live
-    // one is refused by the publish itself, as existing.)
-    if state.domain.version_unpublished(r, &version).await? {
-        return Err(DomainError::exists(
-            What::Version,
-            format!(
-                "{}@{version} was published before (and unpublished); versions can't be reused",
-                full_name(r)
-            ),
-        )
-        .into());
-    }
     let file = FileName::parse(&format!("{}-{version}.tgz", r.name))?;
     state
         .domain
