@@ -307,18 +307,14 @@ mod tests {
 
 #[cfg(test)]
 mod checksum_tests {
-    use std::sync::Arc;
-
     use bytes::Bytes;
 
     use super::ChecksumKind;
     use crate::{
         auth::Actor,
-        config::Config,
         domain::{
-            Domain,
             metadata::{GenericMetadata, VersionMetadata},
-            names::{FileName, OwnerName, PackageName, VersionName},
+            names::{FileName, PackageName, VersionName},
             packages::PackageRef,
             publish::{NewFile, PublishRequest},
             types::PackageType,
@@ -344,30 +340,8 @@ mod checksum_tests {
     /// answered from the row afterwards; a stranger learns nothing.
     #[tokio::test]
     async fn checksums_are_computed_once_and_stored() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let env = vec![
-            (
-                "PACKYARD_DATA_DIR".to_string(),
-                dir.path().display().to_string(),
-            ),
-            (
-                "PACKYARD_DATABASE_URL".to_string(),
-                format!("sqlite://{}?mode=rwc", dir.path().join("p.db").display()),
-            ),
-        ];
-        let config = Config::load_from(None, &env).expect("config");
-        let domain = Domain::open(Arc::new(config)).await.expect("open domain");
-        let login = OwnerName::parse("alice").expect("login");
-        let alice = domain
-            .create_user(&login, None, None, false)
-            .await
-            .expect("user");
-        let actor = Actor::User {
-            id: alice.id,
-            login: alice.login.clone(),
-            site_admin: false,
-            token: None,
-        };
+        let (_dir, domain, actor, login) =
+            crate::domain::test_support::domain_with_user("alice").await;
         let none = DigestSet {
             md5: false,
             sha1: false,

@@ -19,6 +19,8 @@ pub mod publish;
 pub mod registry;
 pub mod rules;
 pub mod stats;
+#[cfg(test)]
+pub(crate) mod test_support;
 pub mod tokens;
 pub mod types;
 pub mod versions;

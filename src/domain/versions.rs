@@ -134,17 +134,13 @@ impl Domain {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use bytes::Bytes;
 
     use crate::{
         auth::Actor,
-        config::Config,
         domain::{
-            Domain,
             metadata::{GenericMetadata, NpmMetadata, VersionMetadata},
-            names::{FileName, OwnerName, PackageName, VersionName},
+            names::{FileName, PackageName, VersionName},
             packages::PackageRef,
             publish::{NewFile, PublishRequest},
             types::PackageType,
@@ -157,30 +153,8 @@ mod tests {
     /// format's metadata.
     #[tokio::test]
     async fn metadata_updates_need_write_and_the_package_format() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let env = vec![
-            (
-                "PACKYARD_DATA_DIR".to_string(),
-                dir.path().display().to_string(),
-            ),
-            (
-                "PACKYARD_DATABASE_URL".to_string(),
-                format!("sqlite://{}?mode=rwc", dir.path().join("p.db").display()),
-            ),
-        ];
-        let config = Config::load_from(None, &env).expect("config");
-        let domain = Domain::open(Arc::new(config)).await.expect("open domain");
-        let login = OwnerName::parse("alice").expect("login");
-        let alice = domain
-            .create_user(&login, None, None, false)
-            .await
-            .expect("user");
-        let actor = Actor::User {
-            id: alice.id,
-            login: alice.login.clone(),
-            site_admin: false,
-            token: None,
-        };
+        let (_dir, domain, actor, login) =
+            crate::domain::test_support::domain_with_user("alice").await;
         let none = DigestSet {
             md5: false,
             sha1: false,
