@@ -158,13 +158,7 @@ impl Domain {
         else {
             return Ok(None);
         };
-        let pkg = package::Entity::find()
-            .filter(package::Column::OwnerId.eq(owner.id))
-            .filter(package::Column::Format.eq(r.package_type.as_str()))
-            .filter(
-                package::Column::NameKey
-                    .eq(rules(r.package_type).name_key(r.name.as_str()).as_ref()),
-            )
+        let pkg = packages_named(owner.id, r)
             .filter(package::Column::DeletedAt.is_null())
             .one(&self.db)
             .await?;
@@ -256,13 +250,7 @@ impl Domain {
         else {
             return Ok(None);
         };
-        let pkg = package::Entity::find()
-            .filter(package::Column::OwnerId.eq(owner.id))
-            .filter(package::Column::Format.eq(r.package_type.as_str()))
-            .filter(
-                package::Column::NameKey
-                    .eq(rules(r.package_type).name_key(r.name.as_str()).as_ref()),
-            )
+        let pkg = packages_named(owner.id, r)
             .filter(package::Column::DeletedAt.gt(now() - Duration::days(self.config.restore_days)))
             .order_by_desc(package::Column::DeletedAt)
             .one(&self.db)
@@ -1013,6 +1001,27 @@ impl Domain {
         package_info(pkg, owner.login, Some(Role::Admin))
     }
 
+    /// A live version by id with its package, for `action`: a missing, unreadable or
+    /// deleted version answers alike ([`policy::unknown`]).
+    pub(crate) async fn gated_live_version(
+        &self,
+        actor: &Actor,
+        version_id: i64,
+        action: Action,
+    ) -> DomainResult<(package_version::Model, package::Model)> {
+        let v = package_version::Entity::find_by_id(version_id)
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| policy::unknown(actor, What::Version, "package version"))?;
+        let (pkg, _, _) = self
+            .gated_package_by_id(actor, v.package_id, action, None, What::Version)
+            .await?;
+        if v.deleted_at.is_some() {
+            return Err(DomainError::not_found(What::Version, "package version"));
+        }
+        Ok((v, pkg))
+    }
+
     /// Soft-deletes a version; `last` says what deleting the last live one means.
     pub async fn delete_version(
         &self,
@@ -1020,16 +1029,9 @@ impl Domain {
         version_id: i64,
         last: LastVersion,
     ) -> DomainResult<VersionInfo> {
-        let v = package_version::Entity::find_by_id(version_id)
-            .one(&self.db)
-            .await?
-            .ok_or_else(|| policy::unknown(actor, What::Version, "package version"))?;
-        let (pkg, _, _) = self
-            .gated_package_by_id(actor, v.package_id, Action::Delete, None, What::Version)
+        let (v, pkg) = self
+            .gated_live_version(actor, version_id, Action::Delete)
             .await?;
-        if v.deleted_at.is_some() {
-            return Err(DomainError::not_found(What::Version, "package version"));
-        }
         self.check_delete_threshold(&pkg, Some(v.id)).await?;
         let live = package_version::Entity::find()
             .filter(package_version::Column::PackageId.eq(pkg.id))
@@ -1219,13 +1221,7 @@ impl Domain {
         let Ok(owner) = self.account_model(&r.owner).await else {
             return Ok(false);
         };
-        let packages: HashMap<i64, bool> = package::Entity::find()
-            .filter(package::Column::OwnerId.eq(owner.id))
-            .filter(package::Column::Format.eq(r.package_type.as_str()))
-            .filter(
-                package::Column::NameKey
-                    .eq(rules(r.package_type).name_key(r.name.as_str()).as_ref()),
-            )
+        let packages: HashMap<i64, bool> = packages_named(owner.id, r)
             .all(&self.db)
             .await?
             .into_iter()
@@ -1319,6 +1315,16 @@ async fn delete_grant<C: sea_orm::ConnectionTrait>(
         .exec(db)
         .await?
         .rows_affected)
+}
+
+/// Every package (live or deleted) of an owner that a ref names, by the format's name key.
+fn packages_named(owner_id: i64, r: &PackageRef) -> sea_orm::Select<package::Entity> {
+    package::Entity::find()
+        .filter(package::Column::OwnerId.eq(owner_id))
+        .filter(package::Column::Format.eq(r.package_type.as_str()))
+        .filter(
+            package::Column::NameKey.eq(rules(r.package_type).name_key(r.name.as_str()).as_ref()),
+        )
 }
 
 pub(crate) async fn upsert_tag<C: sea_orm::ConnectionTrait>(

@@ -2,12 +2,10 @@
 //! relist, Cargo yank), and its metadata (npm deprecate, NuGet deprecation).
 use chrono::{DateTime, Utc};
 use entity::package_version;
-use sea_orm::{
-    ActiveModelTrait, ConnectionTrait, EntityTrait, IntoActiveModel, Set, TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, IntoActiveModel, Set, TransactionTrait};
 
 use crate::{
-    auth::{Actor, policy, policy::Action},
+    auth::{Actor, policy::Action},
     domain::{
         Domain, audit,
         metadata::VersionMetadata,
@@ -93,16 +91,9 @@ impl Domain {
         version_id: i64,
         yanked: bool,
     ) -> DomainResult<VersionInfo> {
-        let v = package_version::Entity::find_by_id(version_id)
-            .one(&self.db)
-            .await?
-            .ok_or_else(|| policy::unknown(actor, What::Version, "package version"))?;
-        let (pkg, _, _) = self
-            .gated_package_by_id(actor, v.package_id, Action::Write, None, What::Version)
+        let (v, pkg) = self
+            .gated_live_version(actor, version_id, Action::Write)
             .await?;
-        if v.deleted_at.is_some() {
-            return Err(DomainError::not_found(What::Version, "package version"));
-        }
         if v.yanked == yanked {
             return Ok(version_info(v));
         }
