@@ -156,7 +156,9 @@ static MAVEN: FormatRules = FormatRules {
 static RUBYGEMS: FormatRules = FormatRules {
     label: "RubyGems",
     name_key: name_as_written,
-    on_existing: |_| OnExisting::Refuse,
+    // Each platform built for a version (`ruby`, `x86_64-linux`, `java`) is a file of it,
+    // pushed on its own; a platform pushed again is the file's `AlreadyExists` (409).
+    on_existing: |_| OnExisting::AddFiles,
     latest: LatestRule::Newest,
     repository_scoped: false,
     indexes_referrers: false,

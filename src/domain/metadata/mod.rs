@@ -8,10 +8,12 @@ use serde::{Deserialize, Serialize};
 mod container;
 mod generic;
 mod npm;
+mod rubygems;
 
 pub use container::ContainerMetadata;
 pub use generic::GenericMetadata;
 pub use npm::NpmMetadata;
+pub use rubygems::{GemDependency, GemFacts, RubygemsMetadata};
 
 /// Internally tagged newtype variants of structs serialize exactly as struct variants
 /// would, so the stored JSON is `{"format": "npm", "manifest": ..}` as it always was.
@@ -26,6 +28,7 @@ pub enum VersionMetadata {
     Generic(GenericMetadata),
     Container(ContainerMetadata),
     Npm(NpmMetadata),
+    Rubygems(RubygemsMetadata),
     /// Anything a door stores that it describes itself (kept as raw JSON), and rows no
     /// variant reads.
     #[serde(untagged)]
@@ -65,6 +68,7 @@ impl VersionMetadata {
             Self::Generic(m) => m.describe(),
             Self::Container(m) => m.describe(),
             Self::Npm(m) => m.describe(),
+            Self::Rubygems(m) => m.describe(),
             Self::Other(_) => Description::default(),
         }
     }
