@@ -110,7 +110,7 @@ pub(super) async fn push(
             .await?;
     }
     let entry = compact_index::number_and_platform(&spec.version, &spec.platform);
-    append_log(&state, &actor, &r, &[entry.clone()]).await?;
+    append_log(&state, &actor, &r, std::slice::from_ref(&entry)).await?;
     Ok(text(
         StatusCode::OK,
         format!("Successfully registered gem: {} ({entry})", spec.name),
