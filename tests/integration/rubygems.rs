@@ -437,6 +437,53 @@ async fn gem_push_install_bundle_update_and_yank_with_the_real_clients() {
         "the tail appended to bundler's copy is the server's file"
     );
 
+    // The Marshal full index and bundler's dependency API, as Ruby itself loads them.
+    let ruby_reads = |path: &str, script: &str| {
+        let path = path.to_string();
+        let script = script.to_string();
+        let app = &app;
+        let token = &token;
+        let ruby = &ruby;
+        async move {
+            let bytes = app
+                .get(Some(token), &path)
+                .await
+                .bytes()
+                .await
+                .expect("body");
+            let file = ruby.path().join("fetched.bin");
+            std::fs::write(&file, &bytes).expect("write");
+            ruby.ok(
+                "ruby",
+                &["-e", &script, &file.display().to_string()],
+                ruby.path(),
+                &[],
+            )
+        }
+    };
+    let tuples = "print Marshal.load(Gem::Util.gunzip(File.binread(ARGV[0]))).map { |n, v, p| [n, v.to_s, p].join('-') }.sort.join(',')";
+    assert_eq!(
+        ruby_reads("/rubygems/alice/specs.4.8.gz", tuples).await,
+        "base-1.0.0-ruby,tool-1.0.0-ruby"
+    );
+    assert_eq!(
+        ruby_reads("/rubygems/alice/latest_specs.4.8.gz", tuples).await,
+        "base-1.0.0-ruby,tool-1.0.0-ruby"
+    );
+    assert_eq!(
+        ruby_reads("/rubygems/alice/prerelease_specs.4.8.gz", tuples).await,
+        "tool-2.0.0.pre1-ruby"
+    );
+    let deps = ruby_reads(
+        "/rubygems/alice/api/v1/dependencies?gems=tool,nope",
+        "print Marshal.load(File.binread(ARGV[0])).map { |h| [h[:name], h[:number], h[:platform], h[:dependencies].inspect].join(' ') }.join(';')",
+    )
+    .await;
+    assert_eq!(
+        deps,
+        r#"tool 1.0.0 ruby [["base", "~> 1.0"]];tool 2.0.0.pre1 ruby [["base", "~> 1.0"]]"#
+    );
+
     // GraphQL: the gem with its versions, description, license, downloads and link.
     app.gql_ok(
         Some(&token),
@@ -471,6 +518,34 @@ async fn gem_push_install_bundle_update_and_yank_with_the_real_clients() {
     assert_eq!(v("1.1.0")["yanked"], true);
     assert_eq!(v("1.1.0")["files"].as_array().map(Vec::len), Some(2));
     assert_eq!(v("2.0.0.pre1")["preRelease"], true);
+    // A yank is undone through GraphQL: 1.1.0 is listed and downloads again.
+    let id = app
+        .gql_ok(
+            Some(&token),
+            r#"{ package(owner: "alice", packageType: RUBYGEMS, name: "tool") { version(version: "1.1.0") { id } } }"#,
+            json!({}),
+        )
+        .await["package"]["version"]["id"]
+        .clone();
+    app.gql_ok(
+        Some(&token),
+        r#"mutation($v: ID!) { unyankPackageVersion(input: {packageVersionId: $v}) { packageVersion { yanked } } }"#,
+        json!({"v": id}),
+    )
+    .await;
+    let info = app
+        .get(Some(&token), "/rubygems/alice/info/tool")
+        .await
+        .text()
+        .await
+        .expect("info");
+    assert!(info.contains("\n1.1.0 base:~> 1.0|"), "{info}");
+    assert_eq!(
+        app.get(Some(&token), "/rubygems/alice/gems/tool-1.1.0.gem")
+            .await
+            .status(),
+        200
+    );
     let downloads = data["package"]["statistics"]["downloadsTotalCount"]
         .as_i64()
         .expect("count");
