@@ -16,6 +16,7 @@ use crate::{
 /// gem's info file had once it was written.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GemLogLine {
+    pub package_id: i64,
     pub name: String,
     pub entry: String,
     pub info_digest: String,
@@ -28,8 +29,14 @@ pub struct GemLog {
     pub since: DateTime<Utc>,
     /// Oldest first.
     pub lines: Vec<GemLogLine>,
-    /// Live gems the reader may read, by name.
-    pub names: Vec<String>,
+    /// Live gems the reader may read (id, name), by name.
+    pub gems: Vec<(i64, String)>,
+}
+
+impl GemLog {
+    pub fn names(&self) -> Vec<String> {
+        self.gems.iter().map(|(_, n)| n.clone()).collect()
+    }
 }
 
 impl Domain {
@@ -48,6 +55,33 @@ impl Domain {
         for entry in entries {
             rubygems_log::ActiveModel {
                 owner_id: Set(owner.id),
+                package_id: Set(pkg.id),
+                entry: Set(entry.clone()),
+                info_digest: Set(info_digest.to_string()),
+                created_at: Set(now()),
+                ..Default::default()
+            }
+            .insert(&self.db)
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Appends the lines that bring a gem's log up to date with its index after a change
+    /// made elsewhere (GraphQL's unyank, a deleted or restored version), for a reader who
+    /// found the log's last digest stale: what is appended is what any reader of the gem
+    /// may see, so reading is enough.
+    pub async fn reconcile_gem_log(
+        &self,
+        actor: &Actor,
+        r: &PackageRef,
+        entries: &[String],
+        info_digest: &str,
+    ) -> DomainResult<()> {
+        let pkg = self.find_package(actor, r).await?;
+        for entry in entries {
+            rubygems_log::ActiveModel {
+                owner_id: Set(pkg.owner_id),
                 package_id: Set(pkg.id),
                 entry: Set(entry.clone()),
                 info_digest: Set(info_digest.to_string()),
@@ -86,6 +120,7 @@ impl Domain {
             .into_iter()
             .filter_map(|row| {
                 Some(GemLogLine {
+                    package_id: row.package_id,
                     name: names_by_id.get(&row.package_id)?.to_string(),
                     entry: row.entry,
                     info_digest: row.info_digest,
@@ -95,7 +130,7 @@ impl Domain {
         Ok(GemLog {
             since: account.created_at,
             lines,
-            names: gems.iter().map(|p| p.name.clone()).collect(),
+            gems: gems.iter().map(|p| (p.id, p.name.clone())).collect(),
         })
     }
 }

@@ -540,6 +540,24 @@ async fn gem_push_install_bundle_update_and_yank_with_the_real_clients() {
         .await
         .expect("info");
     assert!(info.contains("\n1.1.0 base:~> 1.0|"), "{info}");
+    // /versions catches up at its end, so a bundler that saw the yank sees 1.1.0 again.
+    let caught_up = app
+        .get(Some(&token), "/rubygems/alice/versions")
+        .await
+        .text()
+        .await
+        .expect("versions");
+    assert!(caught_up.starts_with(&versions), "only appended");
+    assert!(
+        caught_up[versions.len()..].starts_with("tool 1.1.0 "),
+        "{caught_up}"
+    );
+    let said = fresh.bundle(&fresh_project, &["update", "tool", "--verbose"]);
+    assert!(
+        lock_has(&fresh_project, "tool (1.1.0-x86_64-linux)"),
+        "bundler sees the unyanked version (its native gem, on this machine): {said}\n{}",
+        std::fs::read_to_string(fresh_project.join("Gemfile.lock")).unwrap_or_default()
+    );
     assert_eq!(
         app.get(Some(&token), "/rubygems/alice/gems/tool-1.1.0.gem")
             .await

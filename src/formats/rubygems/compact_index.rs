@@ -124,6 +124,39 @@ pub fn versions(log: &GemLog) -> Vec<u8> {
     out.into_bytes()
 }
 
+/// The entries to append to a gem's log so that replaying it gives `current` (the
+/// `VERSION[-PLATFORM]`s its info file lists now): the new ones, then `-` the gone ones.
+pub fn catch_up(logged: &[&str], current: &[&str]) -> Vec<String> {
+    let mut listed: Vec<&str> = Vec::new();
+    for entry in logged {
+        match entry.strip_prefix('-') {
+            Some(gone) => listed.retain(|e| e != &gone),
+            None if !listed.contains(entry) => listed.push(entry),
+            None => {}
+        }
+    }
+    let added = current
+        .iter()
+        .filter(|c| !listed.contains(c))
+        .map(|c| c.to_string());
+    let removed = listed
+        .iter()
+        .filter(|l| !current.contains(l))
+        .map(|l| format!("-{l}"));
+    added.chain(removed).collect()
+}
+
+/// The `VERSION[-PLATFORM]`s an info file lists.
+pub fn info_entries(info: &[u8]) -> Vec<&str> {
+    std::str::from_utf8(info)
+        .unwrap_or_default()
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split(' ').next())
+        .filter(|e| !e.is_empty())
+        .collect()
+}
+
 /// `/names`.
 pub fn names(names: &[String]) -> Vec<u8> {
     let mut sorted = names.to_vec();
@@ -293,22 +326,36 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_stale_log_catches_up_with_the_index() {
+        // 1.1.0 was yanked in the log, and unyanked since; 0.9 was deleted.
+        let logged = ["0.9", "1.0.0", "1.1.0", "-1.1.0"];
+        assert_eq!(catch_up(&logged, &["1.0.0", "1.1.0"]), ["1.1.0", "-0.9"]);
+        assert!(catch_up(&logged, &["0.9", "1.0.0"]).is_empty());
+        assert_eq!(
+            info_entries(&info(&sample_index())),
+            ["0.1.0", "1.0.0-java", "1.0.0"]
+        );
+    }
+
+    #[test]
     fn versions_and_names_files() {
         let log = GemLog {
             since: at(),
             lines: vec![
                 GemLogLine {
+                    package_id: 1,
                     name: "a".into(),
                     entry: "1.0.0".into(),
                     info_digest: "3180abba623fbea41f7d85bc378cc11e".into(),
                 },
                 GemLogLine {
+                    package_id: 1,
                     name: "a".into(),
                     entry: "-1.0.0".into(),
                     info_digest: "6105347ebb9825ac754615ca55ff3b0c".into(),
                 },
             ],
-            names: vec!["b".into(), "a".into()],
+            gems: vec![(2, "b".into()), (1, "a".into())],
         };
         // As compact_index's conformance fixtures (04_second_push) begin.
         assert_eq!(
@@ -317,6 +364,6 @@ pub(crate) mod tests {
              a 1.0.0 3180abba623fbea41f7d85bc378cc11e\n\
              a -1.0.0 6105347ebb9825ac754615ca55ff3b0c\n"
         );
-        assert_eq!(names(&log.names), b"---\na\nb\n");
+        assert_eq!(names(&log.names()), b"---\na\nb\n");
     }
 }

@@ -9,13 +9,18 @@ use axum::{
     response::IntoResponse,
 };
 use bytes::Bytes;
+use md5::Digest;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::{
     auth::Actor,
     domain::{
-        FileName, OwnerName, index::PackageIndex, metadata::VersionMetadata, packages::PackageRef,
+        FileName, OwnerName,
+        index::PackageIndex,
+        metadata::VersionMetadata,
+        packages::PackageRef,
+        rubygems::{GemLog, GemLogLine},
     },
     error::{DomainError, DomainResult, What},
     formats::kit::{
@@ -45,8 +50,58 @@ pub(super) async fn versions(
     Valid(GemOwner(owner), _): Gems<GemOwner>,
     headers: HeaderMap,
 ) -> GemResult {
-    let log = state.domain.gem_log(&actor.into_inner(), &owner).await?;
+    let actor = actor.into_inner();
+    let log = state.domain.gem_log(&actor, &owner).await?;
+    let log = if catch_up(&state, &actor, &owner, &log).await? {
+        state.domain.gem_log(&actor, &owner).await?
+    } else {
+        log
+    };
     Ok(index_file(&headers, compact_index::versions(&log)))
+}
+
+/// Pushes and yanks append their lines as they happen; a change made elsewhere (GraphQL's
+/// unyank, a version deleted or restored) is noticed here, when a gem's last logged digest
+/// isn't its info file's, and appended then, so bundler, which fetches an info file only
+/// when its digest in `/versions` changes, sees it. Whether anything was appended.
+async fn catch_up(
+    state: &AppState,
+    actor: &Actor,
+    owner: &OwnerName,
+    log: &GemLog,
+) -> DomainResult<bool> {
+    let mut appended = false;
+    for (id, name) in &log.gems {
+        let lines: Vec<&GemLogLine> = log.lines.iter().filter(|l| l.package_id == *id).collect();
+        let r = gem_ref(owner, name)?;
+        let info = info_document(state, actor, &r).await?;
+        let digest = hex::encode(md5::Md5::digest(&info));
+        if lines.last().is_some_and(|l| l.info_digest == digest) {
+            continue;
+        }
+        let logged: Vec<&str> = lines.iter().map(|l| l.entry.as_str()).collect();
+        let entries = compact_index::catch_up(&logged, &compact_index::info_entries(&info));
+        if entries.is_empty() {
+            continue;
+        }
+        state
+            .domain
+            .reconcile_gem_log(actor, &r, &entries, &digest)
+            .await?;
+        appended = true;
+    }
+    Ok(appended)
+}
+
+/// The info file of a gem (cached per package like every index document).
+async fn info_document(state: &AppState, actor: &Actor, r: &PackageRef) -> DomainResult<Bytes> {
+    Ok(state
+        .domain
+        .package_document(actor, r, "rubygems-info", |index| {
+            Ok(Bytes::from(compact_index::info(index)))
+        })
+        .await?
+        .body)
 }
 
 /// `/names`.
@@ -57,7 +112,7 @@ pub(super) async fn names(
     headers: HeaderMap,
 ) -> GemResult {
     let log = state.domain.gem_log(&actor.into_inner(), &owner).await?;
-    Ok(index_file(&headers, compact_index::names(&log.names)))
+    Ok(index_file(&headers, compact_index::names(&log.names())))
 }
 
 /// `/info/NAME` (cached per package like every index document).
@@ -67,13 +122,8 @@ pub(super) async fn info(
     Valid(GemPath(r), _): Gems<GemPath>,
     headers: HeaderMap,
 ) -> GemResult {
-    let document = state
-        .domain
-        .package_document(&actor.into_inner(), &r, "rubygems-info", |index| {
-            Ok(Bytes::from(compact_index::info(index)))
-        })
-        .await?;
-    Ok(index_file(&headers, document.body.to_vec()))
+    let info = info_document(&state, &actor.into_inner(), &r).await?;
+    Ok(index_file(&headers, info.to_vec()))
 }
 
 /// `/gems/NAME-VERSION[-PLATFORM].gem` (counts a download). A platform yanked on its own
@@ -139,8 +189,8 @@ async fn owner_indexes(
     owner: &OwnerName,
 ) -> DomainResult<Vec<Arc<PackageIndex>>> {
     let log = state.domain.gem_log(actor, owner).await?;
-    let mut out = Vec::with_capacity(log.names.len());
-    for name in &log.names {
+    let mut out = Vec::with_capacity(log.gems.len());
+    for (_, name) in &log.gems {
         let r = gem_ref(owner, name)?;
         out.push(state.domain.package_index(actor, &r).await?);
     }
