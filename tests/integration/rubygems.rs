@@ -564,6 +564,62 @@ async fn gem_push_install_bundle_update_and_yank_with_the_real_clients() {
             .status(),
         200
     );
+    // `gem yank --platform`: one platform of several leaves; the other stays installable.
+    let yanked = ruby.ok(
+        "gem",
+        &[
+            "yank",
+            "tool",
+            "-v",
+            "1.1.0",
+            "--platform",
+            "x86_64-linux",
+            "--host",
+            &host,
+        ],
+        ruby.path(),
+        &[("GEM_HOST_API_KEY", token.as_str())],
+    );
+    assert!(yanked.contains("Successfully deleted gem"), "{yanked}");
+    let info = app
+        .get(Some(&token), "/rubygems/alice/info/tool")
+        .await
+        .text()
+        .await
+        .expect("info");
+    assert!(
+        info.contains("\n1.1.0 base:~> 1.0|") && !info.contains("1.1.0-x86_64-linux"),
+        "{info}"
+    );
+    assert_eq!(
+        app.get(
+            Some(&token),
+            "/rubygems/alice/gems/tool-1.1.0-x86_64-linux.gem"
+        )
+        .await
+        .status(),
+        404
+    );
+    let ruby_only = Ruby::new();
+    ruby_only.ok(
+        "gem",
+        &[
+            "install",
+            "--clear-sources",
+            "--source",
+            &src,
+            "tool",
+            "-v",
+            "1.1.0",
+            "--no-document",
+        ],
+        ruby_only.path(),
+        &[],
+    );
+    assert!(
+        ruby_only.path().join("gems/gems/tool-1.1.0").is_dir(),
+        "the ruby platform is what is left"
+    );
     let downloads = data["package"]["statistics"]["downloadsTotalCount"]
         .as_i64()
         .expect("count");
