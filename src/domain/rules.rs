@@ -162,7 +162,7 @@ static RUBYGEMS: FormatRules = FormatRules {
     latest: LatestRule::Newest,
     repository_scoped: false,
     indexes_referrers: false,
-    file_url: |_| None,
+    file_url: |u| Some(format!("{}/rubygems/{}/gems/{}", u.base, u.owner, u.file)),
     yanked_downloadable: false,
     max_file_bytes: |l| l.generic_file_bytes,
     lead_file: |_, _| true,
@@ -240,11 +240,11 @@ mod tests {
             got(PackageType::Container).as_deref(),
             Some("https://pk.example/v2/alice/tool/blobs/sha256:ab12")
         );
-        for t in [
-            PackageType::Maven,
-            PackageType::Rubygems,
-            PackageType::Nuget,
-        ] {
+        assert_eq!(
+            got(PackageType::Rubygems).as_deref(),
+            Some("https://pk.example/rubygems/alice/gems/tool-1.0.0.tgz")
+        );
+        for t in [PackageType::Maven, PackageType::Nuget] {
             assert_eq!(got(t), None);
         }
         for t in PackageType::VARIANTS {

@@ -495,7 +495,7 @@ async fn gem_push_install_bundle_update_and_yank_with_the_real_clients() {
         .gql_ok(
             Some(&token),
             r#"{ package(owner: "alice", packageType: RUBYGEMS, name: "tool") {
-                versions { nodes { version yanked preRelease license readme summary authors files { name } } }
+                versions { nodes { version yanked preRelease license readme summary authors files { name url } } }
                 statistics { downloadsTotalCount } } }"#,
             json!({}),
         )
@@ -518,6 +518,10 @@ async fn gem_push_install_bundle_update_and_yank_with_the_real_clients() {
     assert_eq!(v("1.1.0")["yanked"], true);
     assert_eq!(v("1.1.0")["files"].as_array().map(Vec::len), Some(2));
     assert_eq!(v("2.0.0.pre1")["preRelease"], true);
+    assert_eq!(
+        v("1.0.0")["files"][0]["url"],
+        format!("{}/rubygems/alice/gems/tool-1.0.0.gem", app.url)
+    );
     // A yank is undone through GraphQL: 1.1.0 is listed and downloads again.
     let id = app
         .gql_ok(
@@ -797,6 +801,14 @@ async fn private_gems_read_only_tokens_and_hostile_uploads() {
         .await
         .expect("304");
     assert_eq!(unchanged.status(), 304);
+    let probe = app
+        .http
+        .head(format!("{}/rubygems/olga/gems/open-0.1.0.gem", app.url))
+        .send()
+        .await
+        .expect("head");
+    assert_eq!(probe.status(), 200);
+    assert!(probe.headers().contains_key("content-length"));
     let root = app
         .http
         .head(format!("{}/rubygems/olga/", app.url))

@@ -104,9 +104,20 @@ pub(super) async fn push(
         )
         .await?;
     if !published.created_version {
+        // Another platform's push may have written the version's metadata since it was
+        // read above: merge this platform into what is there now.
+        let (_, current) = state.domain.find_version(&actor, &r, &version).await?;
+        let mut merged = match current.metadata {
+            VersionMetadata::Rubygems(m) => m,
+            _ => RubygemsMetadata::default(),
+        };
+        if let Some(facts) = metadata.platforms.remove(&spec.platform) {
+            merged.platforms.insert(spec.platform.clone(), facts);
+        }
+        merged.yanked_platforms.retain(|p| p != &spec.platform);
         state
             .domain
-            .update_version_metadata(&actor, &r, &version, VersionMetadata::Rubygems(metadata))
+            .update_version_metadata(&actor, &r, &version, VersionMetadata::Rubygems(merged))
             .await?;
     }
     let entry = compact_index::number_and_platform(&spec.version, &spec.platform);

@@ -131,13 +131,14 @@ pub(super) async fn info(
 pub(super) async fn gem_file(
     State(state): State<AppState>,
     actor: GemActor,
+    method: axum::http::Method,
     Valid(path, _): Gems<GemFile>,
     headers: HeaderMap,
 ) -> GemResult {
     let actor = actor.into_inner();
     let r = &path.full.package;
     let name = FileName::parse(&path.file)?;
-    let (_, v, _) = state
+    let (_, v, file) = state
         .domain
         .stat_file(&actor, r, &path.full.version, &name)
         .await?;
@@ -145,6 +146,10 @@ pub(super) async fn gem_file(
         && m.yanked_platforms.contains(&path.full.platform)
     {
         return Err(DomainError::not_found(What::File, format!("{} is yanked", path.file)).into());
+    }
+    if method == axum::http::Method::HEAD {
+        // A probe (mirrors, proxies) is not a download.
+        return Ok(crate::formats::kit::http::head_response(&file));
     }
     let download = state
         .domain
