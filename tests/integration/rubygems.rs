@@ -624,6 +624,39 @@ async fn gem_push_install_bundle_update_and_yank_with_the_real_clients() {
         ruby_only.path().join("gems/gems/tool-1.1.0").is_dir(),
         "the ruby platform is what is left"
     );
+    // The JSON API and /names.
+    let gem: Value = app
+        .get(Some(&token), "/rubygems/alice/api/v1/gems/tool.json")
+        .await
+        .json()
+        .await
+        .expect("gem json");
+    assert_eq!(
+        (&gem["name"], &gem["version"]),
+        (&json!("tool"), &json!("1.1.0"))
+    );
+    assert_eq!(gem["dependencies"]["runtime"][0]["requirements"], "~> 1.0");
+    assert_eq!(gem["licenses"], json!(["MIT"]));
+    let list: Value = app
+        .get(Some(&token), "/rubygems/alice/api/v1/versions/tool.json")
+        .await
+        .json()
+        .await
+        .expect("versions json");
+    let numbers: Vec<&str> = list
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|v| v["number"].as_str())
+        .collect();
+    assert_eq!(numbers, ["2.0.0.pre1", "1.1.0", "1.0.0"]);
+    let names = app
+        .get(Some(&token), "/rubygems/alice/names")
+        .await
+        .text()
+        .await
+        .expect("names");
+    assert_eq!(names, "---\nbase\ntool\n");
     let downloads = data["package"]["statistics"]["downloadsTotalCount"]
         .as_i64()
         .expect("count");
