@@ -23,7 +23,7 @@ use crate::{
 };
 
 use super::{
-    GemActor, GemResult, RubygemsError, archive, compact_index,
+    GemActor, GemResult, RubygemsError, archive, compact_index, gemspec,
     paths::{GemOwner, Gems, gem_ref},
     text,
     version::{gem_file_name, is_prerelease},
@@ -137,8 +137,6 @@ async fn inspect_staged(state: &AppState, staged: &StagedBlob) -> DomainResult<g
         .await
         .map_err(DomainError::internal)?
 }
-
-use super::gemspec;
 
 /// Appends `/versions` lines for the gem, with the digest of its info file as it is now.
 async fn append_log(

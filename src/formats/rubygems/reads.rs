@@ -381,9 +381,9 @@ pub(super) async fn gem_json(
     let latest = rows
         .iter()
         .filter(|row| row.platform == "ruby" || rows.iter().all(|o| o.platform != "ruby"))
+        // Releases before prereleases, then by `Gem::Version`.
         .max_by(|a, b| {
-            (!a.prerelease, a.version)
-                .0
+            (!a.prerelease)
                 .cmp(&!b.prerelease)
                 .then_with(|| compare(a.version, b.version))
         })
