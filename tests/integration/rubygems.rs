@@ -717,6 +717,35 @@ async fn private_gems_read_only_tokens_and_hostile_uploads() {
         &[],
     );
 
+    // `bundle config set SOURCE USER:TOKEN` instead of credentials in the Gemfile.
+    let configured = Ruby::new();
+    let plain_source = format!("http://127.0.0.1:{}/rubygems/olga/", app.port);
+    let project = configured.path().join("app");
+    std::fs::create_dir_all(&project).expect("app");
+    std::fs::write(
+        project.join("Gemfile"),
+        format!(
+            "source {:?}\ngem \"secret\"\n",
+            plain_source.trim_end_matches('/')
+        ),
+    )
+    .expect("Gemfile");
+    configured.bundle(
+        &project,
+        &[
+            "config",
+            "set",
+            "--global",
+            &plain_source,
+            &format!("olga:{reader}"),
+        ],
+    );
+    configured.bundle(&project, &["install"]);
+    assert!(
+        lock_has(&project, "secret (0.1.0)"),
+        "installed with configured credentials"
+    );
+
     // Private: anonymous gets the Basic challenge, an outsider a 404 — for a missing gem alike.
     for path in ["/rubygems/olga/info/secret", "/rubygems/olga/info/missing"] {
         let anon = app.get(None, path).await;
