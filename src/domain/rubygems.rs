@@ -7,9 +7,9 @@ use entity::{package, rubygems_log};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 
 use crate::{
-    auth::{Actor, policy},
+    auth::{Actor, Scope, policy},
     domain::{Domain, names::OwnerName, now, packages::PackageRef, types::PackageType},
-    error::{DomainResult, What},
+    error::{DomainError, DomainResult, What},
 };
 
 /// One appended line: a gem, an entry (`1.0.0`, `1.0.0-java`, `-1.0.0`) and the digest the
@@ -40,6 +40,39 @@ impl GemLog {
 }
 
 impl Domain {
+    /// `gem push` names its gem only inside the `.gem`, so the full check (`publish`) waits
+    /// for the upload. Before a byte is staged, this refuses a caller who may push to no
+    /// gem of `owner` at all: anonymous, a token without `write:packages`, a token limited
+    /// to another owner, an owner that doesn't exist.
+    pub async fn authorize_gem_push_start(
+        &self,
+        actor: &Actor,
+        owner: &OwnerName,
+    ) -> DomainResult<()> {
+        if actor.is_anonymous() {
+            return Err(DomainError::Unauthenticated(
+                "an API key is required to push: GEM_HOST_API_KEY or ~/.gem/credentials".into(),
+            ));
+        }
+        let account = self
+            .account_model(owner)
+            .await
+            .map_err(|_| policy::unknown(actor, What::Owner, format!("owner {owner}")))?;
+        if !actor.has_scope(Scope::WritePackages) {
+            return Err(DomainError::forbidden(
+                "the token lacks the write:packages scope",
+            ));
+        }
+        if let Some(only) = actor.token().and_then(|t| t.owner_login.as_deref())
+            && !only.eq_ignore_ascii_case(&account.login)
+        {
+            return Err(DomainError::forbidden(format!(
+                "the token is limited to {only}"
+            )));
+        }
+        Ok(())
+    }
+
     /// Appends lines for a gem the actor may write to (after its push or yank).
     pub async fn append_gem_log(
         &self,

@@ -702,6 +702,10 @@ async fn private_gems_read_only_tokens_and_hostile_uploads() {
     let said = String::from_utf8_lossy(&denied.stdout).to_string();
     assert!(!said.contains("Successfully"), "{said}");
     assert!(!said.contains("The API key doesn't have access"), "{said}");
+    assert!(
+        said.contains("write:packages"),
+        "refused before the upload: {said}"
+    );
     let installer = Ruby::new();
     installer.ok(
         "gem",

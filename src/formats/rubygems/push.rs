@@ -31,8 +31,9 @@ use super::{
 use crate::formats::kit::path::Valid;
 
 /// rubygems.org API: `POST /api/v1/gems` with the `.gem` as the body. The gem's name is
-/// inside it, so the upload is staged (streamed, hashed, bounded) and read back before
-/// anything is recorded; a refusal leaves only a staged blob no row references (GC's).
+/// inside it: a caller who may push no gem here is refused first; then the upload is
+/// staged (streamed, hashed, bounded) and read back before anything is recorded; a later
+/// refusal leaves only a staged blob no row references (GC's).
 pub(super) async fn push(
     State(state): State<AppState>,
     actor: GemActor,
@@ -40,12 +41,10 @@ pub(super) async fn push(
     body: Body,
 ) -> GemResult {
     let actor = actor.into_inner();
-    if actor.is_anonymous() {
-        return Err(DomainError::Unauthenticated(
-            "an API key is required to push: GEM_HOST_API_KEY or ~/.gem/credentials".into(),
-        )
-        .into());
-    }
+    state
+        .domain
+        .authorize_gem_push_start(&actor, &owner)
+        .await?;
     let expect = Expectations {
         max_size: Some(state.domain.max_file_bytes(PackageType::Rubygems)),
         ..Default::default()
