@@ -210,6 +210,13 @@ fn requests(app: &TestApp, path_part: &str) -> usize {
 async fn gem_push_install_bundle_update_and_yank_with_the_real_clients() {
     let app = TestApp::spawn().await;
     let token = app.user_with_token("alice");
+    // tool's gemspec says `source_code_uri` is this repository: the package links to it.
+    app.gql_ok(
+        Some(&token),
+        r#"mutation { createRepository(input: {ownerLogin: "alice", name: "tool"}) { repository { id } } }"#,
+        json!({}),
+    )
+    .await;
     let ruby = Ruby::new();
     let base = ruby.build(&GemSpec {
         name: "base",
@@ -485,18 +492,12 @@ async fn gem_push_install_bundle_update_and_yank_with_the_real_clients() {
     );
 
     // GraphQL: the gem with its versions, description, license, downloads and link.
-    app.gql_ok(
-        Some(&token),
-        r#"mutation { createRepository(input: {ownerLogin: "alice", name: "tool"}) { repository { id } } }"#,
-        json!({}),
-    )
-    .await;
     let data = app
         .gql_ok(
             Some(&token),
             r#"{ package(owner: "alice", packageType: RUBYGEMS, name: "tool") {
                 versions { nodes { version yanked preRelease license readme summary authors files { name url } } }
-                statistics { downloadsTotalCount } } }"#,
+                repository { name } statistics { downloadsTotalCount } } }"#,
             json!({}),
         )
         .await;
@@ -511,6 +512,7 @@ async fn gem_push_install_bundle_update_and_yank_with_the_real_clients() {
             .cloned()
             .unwrap_or_else(|| panic!("no {name}: {nodes:?}"))
     };
+    assert_eq!(data["package"]["repository"]["name"], "tool");
     assert_eq!(v("1.0.0")["license"], "MIT");
     assert_eq!(v("1.0.0")["readme"], "All about tool.");
     assert_eq!(v("1.0.0")["summary"], "The tool gem");
