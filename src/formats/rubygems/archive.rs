@@ -9,8 +9,6 @@ use crate::error::{DomainError, DomainResult};
 
 use super::gemspec::{self, GemSpec};
 
-/// The largest gemspec (`metadata.gz` decompressed) a push may carry.
-pub const METADATA_MAX: u64 = 2 * 1024 * 1024;
 /// The largest `checksums.yaml` (decompressed).
 const CHECKSUMS_MAX: u64 = 64 * 1024;
 /// A `.gem` has three entries, and signatures for each when signed.
@@ -20,8 +18,9 @@ fn invalid(msg: impl std::fmt::Display) -> DomainError {
     DomainError::invalid(format!("invalid .gem: {msg}"))
 }
 
-/// Reads the archive: the gemspec, checked against `checksums.yaml` when present.
-pub fn inspect(reader: impl Read) -> DomainResult<GemSpec> {
+/// Reads the archive: the gemspec (at most `metadata_max` bytes decompressed), checked
+/// against `checksums.yaml` when present.
+pub fn inspect(reader: impl Read, metadata_max: u64) -> DomainResult<GemSpec> {
     let mut archive = tar::Archive::new(reader);
     let mut metadata: Option<Vec<u8>> = None;
     let mut checksums: Option<Vec<u8>> = None;
@@ -40,7 +39,7 @@ pub fn inspect(reader: impl Read) -> DomainResult<GemSpec> {
             "metadata.gz" => {
                 metadata = Some(gunzip(
                     &mut HashRead(&mut entry, &mut hashing),
-                    METADATA_MAX,
+                    metadata_max,
                     "metadata.gz",
                 )?);
                 // The rest of the entry (after the gzip stream) counts for the digest too.
@@ -160,6 +159,9 @@ mod tests {
 
     use super::*;
 
+    /// The default limit (`Limits::gem_metadata_bytes`).
+    const METADATA_MAX: u64 = 2 * 1024 * 1024;
+
     fn gz(data: &[u8]) -> Vec<u8> {
         let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
         e.write_all(data).expect("gzip");
@@ -196,7 +198,10 @@ mod tests {
             ("data.tar.gz", data.clone()),
             ("checksums.yaml.gz", gz(sums.as_bytes())),
         ]);
-        assert_eq!(inspect(good.as_slice()).expect("valid").name, "tool");
+        assert_eq!(
+            inspect(good.as_slice(), METADATA_MAX).expect("valid").name,
+            "tool"
+        );
 
         let wrong = sums.replace(&sha256(&data), &sha256(b"other"));
         let tampered = gem(&[
@@ -205,12 +210,12 @@ mod tests {
             ("checksums.yaml.gz", gz(wrong.as_bytes())),
         ]);
         assert!(matches!(
-            inspect(tampered.as_slice()),
+            inspect(tampered.as_slice(), METADATA_MAX),
             Err(DomainError::DigestMismatch { .. })
         ));
         let no_data = gem(&[("metadata.gz", metadata)]);
-        assert!(inspect(no_data.as_slice()).is_err());
-        assert!(inspect(&b"garbage"[..]).is_err());
+        assert!(inspect(no_data.as_slice(), METADATA_MAX).is_err());
+        assert!(inspect(&b"garbage"[..], METADATA_MAX).is_err());
     }
 
     #[test]
@@ -218,7 +223,7 @@ mod tests {
         let bomb = gz(&vec![b' '; (METADATA_MAX + 10) as usize]);
         assert!(bomb.len() < 64 * 1024, "compresses well");
         let archive = gem(&[("metadata.gz", bomb), ("data.tar.gz", gz(b"x"))]);
-        let err = inspect(archive.as_slice()).expect_err("bomb refused");
+        let err = inspect(archive.as_slice(), METADATA_MAX).expect_err("bomb refused");
         assert!(err.to_string().contains("larger than"), "{err}");
     }
 }

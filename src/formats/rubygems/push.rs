@@ -132,9 +132,12 @@ pub(super) async fn push(
 async fn inspect_staged(state: &AppState, staged: &StagedBlob) -> DomainResult<gemspec::GemSpec> {
     let read = state.domain.open_staged(staged).await?;
     let reader = tokio_util::io::StreamReader::new(read.stream);
-    tokio::task::spawn_blocking(move || archive::inspect(tokio_util::io::SyncIoBridge::new(reader)))
-        .await
-        .map_err(DomainError::internal)?
+    let metadata_max = state.config.limits.gem_metadata_bytes;
+    tokio::task::spawn_blocking(move || {
+        archive::inspect(tokio_util::io::SyncIoBridge::new(reader), metadata_max)
+    })
+    .await
+    .map_err(DomainError::internal)?
 }
 
 /// Appends `/versions` lines for the gem, with the digest of its info file as it is now.
