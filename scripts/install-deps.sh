@@ -29,6 +29,7 @@ APT_PACKAGES=(
   docker.io                            # dockerd 20.10 for a private daemon (the docker CLI is preinstalled)
   jq curl
   uidmap fuse-overlayfs slirp4netns    # what podman/buildah expect to find
+  ruby ruby-bundler                    # the RubyGems tests drive gem 3.3 and bundle 2.3
 )
 if [ "$BENCH" = 1 ]; then
   APT_PACKAGES+=(

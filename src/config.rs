@@ -39,6 +39,8 @@ pub struct Limits {
     pub npm_tarball_bytes: u64,
     /// The largest container blob (layer, config) an upload may store.
     pub container_blob_bytes: u64,
+    /// The largest gemspec (`metadata.gz` decompressed) a gem push may carry.
+    pub gem_metadata_bytes: u64,
     pub description_chars: usize,
     pub license_chars: usize,
     /// The largest body of a request that isn't a streamed upload (GraphQL, REST, token
@@ -100,6 +102,7 @@ impl Default for Limits {
             generic_file_bytes: 10 * 1024 * 1024 * 1024,
             npm_tarball_bytes: 256 * 1024 * 1024,
             container_blob_bytes: 10 * 1024 * 1024 * 1024,
+            gem_metadata_bytes: 2 * 1024 * 1024,
             description_chars: 512,
             license_chars: 256,
             request_body_bytes: 1024 * 1024,
@@ -123,6 +126,7 @@ struct FileConfig {
     generic_file_bytes: Option<u64>,
     npm_tarball_bytes: Option<u64>,
     container_blob_bytes: Option<u64>,
+    gem_metadata_bytes: Option<u64>,
     request_body_bytes: Option<u64>,
     header_read_timeout_secs: Option<u64>,
     idle_timeout_secs: Option<u64>,
@@ -192,6 +196,7 @@ impl Config {
         from_env!(generic_file_bytes, "PACKYARD_GENERIC_FILE_BYTES");
         from_env!(npm_tarball_bytes, "PACKYARD_NPM_TARBALL_BYTES");
         from_env!(container_blob_bytes, "PACKYARD_CONTAINER_BLOB_BYTES");
+        from_env!(gem_metadata_bytes, "PACKYARD_GEM_METADATA_BYTES");
         from_env!(request_body_bytes, "PACKYARD_REQUEST_BODY_BYTES");
         from_env!(
             header_read_timeout_secs,
@@ -317,6 +322,9 @@ impl Config {
         }
         if let Some(n) = cfg.container_blob_bytes {
             limits.container_blob_bytes = n;
+        }
+        if let Some(n) = cfg.gem_metadata_bytes {
+            limits.gem_metadata_bytes = n;
         }
         if let Some(n) = cfg.request_body_bytes {
             limits.request_body_bytes = n;

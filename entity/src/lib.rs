@@ -15,6 +15,7 @@ pub mod package_tag;
 pub mod package_version;
 pub mod repository;
 pub mod repository_collaborator;
+pub mod rubygems_log;
 pub mod team;
 pub mod team_member;
 pub mod upload_session;

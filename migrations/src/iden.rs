@@ -221,3 +221,14 @@ pub enum ImageReferrer {
     PackageId,
     Subject,
 }
+
+#[derive(DeriveIden)]
+pub enum RubygemsLog {
+    Table,
+    Id,
+    OwnerId,
+    PackageId,
+    Entry,
+    InfoDigest,
+    CreatedAt,
+}

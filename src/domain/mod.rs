@@ -17,6 +17,7 @@ pub mod packages;
 pub mod passwords;
 pub mod publish;
 pub mod registry;
+pub mod rubygems;
 pub mod rules;
 pub mod stats;
 #[cfg(test)]

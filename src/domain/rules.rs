@@ -156,11 +156,13 @@ static MAVEN: FormatRules = FormatRules {
 static RUBYGEMS: FormatRules = FormatRules {
     label: "RubyGems",
     name_key: name_as_written,
-    on_existing: |_| OnExisting::Refuse,
+    // Each platform built for a version (`ruby`, `x86_64-linux`, `java`) is a file of it,
+    // pushed on its own; a platform pushed again is the file's `AlreadyExists` (409).
+    on_existing: |_| OnExisting::AddFiles,
     latest: LatestRule::Newest,
     repository_scoped: false,
     indexes_referrers: false,
-    file_url: |_| None,
+    file_url: |u| Some(format!("{}/rubygems/{}/gems/{}", u.base, u.owner, u.file)),
     yanked_downloadable: false,
     max_file_bytes: |l| l.generic_file_bytes,
     lead_file: |_, _| true,
@@ -238,11 +240,11 @@ mod tests {
             got(PackageType::Container).as_deref(),
             Some("https://pk.example/v2/alice/tool/blobs/sha256:ab12")
         );
-        for t in [
-            PackageType::Maven,
-            PackageType::Rubygems,
-            PackageType::Nuget,
-        ] {
+        assert_eq!(
+            got(PackageType::Rubygems).as_deref(),
+            Some("https://pk.example/rubygems/alice/gems/tool-1.0.0.tgz")
+        );
+        for t in [PackageType::Maven, PackageType::Nuget] {
             assert_eq!(got(t), None);
         }
         for t in PackageType::VARIANTS {

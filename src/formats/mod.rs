@@ -7,6 +7,7 @@ pub mod generic;
 pub mod kit;
 pub mod npm;
 pub mod oci;
+pub mod rubygems;
 
 use axum::{Router, middleware};
 
@@ -20,4 +21,5 @@ pub fn routes() -> Router<AppState> {
         .merge(generic::routes().layer(middleware::from_fn(streamed_upload)))
         .merge(npm::routes())
         .merge(oci::routes().layer(middleware::from_fn(streamed_upload)))
+        .merge(rubygems::routes())
 }

@@ -14,5 +14,6 @@ mod package_index;
 mod permissions;
 mod rest;
 mod robustness;
+mod rubygems;
 mod schema;
 mod support;

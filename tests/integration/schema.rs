@@ -42,7 +42,9 @@ async fn packages_stored_before_name_keys_are_found_after_the_migration() {
     assert_eq!(put.status(), 201);
     {
         let db = app.db().await;
-        migration::Migrator::down(&db, Some(1))
+        // Back to migration 4, whatever migrations came after 5.
+        let newer = migration::Migrator::migrations().len() as u32 - 4;
+        migration::Migrator::down(&db, Some(newer))
             .await
             .expect("back to migration 4");
         let no_column = db
