@@ -6,6 +6,7 @@
 pub mod generic;
 pub mod kit;
 pub mod npm;
+pub mod nuget;
 pub mod oci;
 
 use axum::{Router, middleware};
@@ -19,5 +20,6 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .merge(generic::routes().layer(middleware::from_fn(streamed_upload)))
         .merge(npm::routes())
+        .merge(nuget::routes())
         .merge(oci::routes().layer(middleware::from_fn(streamed_upload)))
 }

@@ -8,10 +8,14 @@ use serde::{Deserialize, Serialize};
 mod container;
 mod generic;
 mod npm;
+mod nuget;
 
 pub use container::ContainerMetadata;
 pub use generic::GenericMetadata;
 pub use npm::NpmMetadata;
+pub use nuget::{
+    NugetDependency, NugetDependencyGroup, NugetDeprecation, NugetMetadata, NugetPackageType,
+};
 
 /// Internally tagged newtype variants of structs serialize exactly as struct variants
 /// would, so the stored JSON is `{"format": "npm", "manifest": ..}` as it always was.
@@ -26,6 +30,7 @@ pub enum VersionMetadata {
     Generic(GenericMetadata),
     Container(ContainerMetadata),
     Npm(NpmMetadata),
+    Nuget(NugetMetadata),
     /// Anything a door stores that it describes itself (kept as raw JSON), and rows no
     /// variant reads.
     #[serde(untagged)]
@@ -65,6 +70,7 @@ impl VersionMetadata {
             Self::Generic(m) => m.describe(),
             Self::Container(m) => m.describe(),
             Self::Npm(m) => m.describe(),
+            Self::Nuget(m) => m.describe(),
             Self::Other(_) => Description::default(),
         }
     }
