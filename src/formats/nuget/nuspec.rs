@@ -140,7 +140,8 @@ impl State {
 }
 
 /// Parses the manifest. The id and version are returned as written; the caller validates
-/// them (`paths::check_id`, `NugetVersion`).
+/// them (`paths::check_id`, `NugetVersion`) and asks for what its push needs
+/// ([`check_package_fields`]: a symbol package's manifest has little more than those).
 pub fn parse(xml: &str) -> DomainResult<NugetMetadata> {
     let mut reader = Reader::from_str(xml);
     let mut st = State::default();
@@ -185,13 +186,18 @@ pub fn parse(xml: &str) -> DomainResult<NugetMetadata> {
     if m.version.is_empty() {
         return Err(bad("<version> is missing"));
     }
+    Ok(m)
+}
+
+/// What a package (not a symbol package) must say, as nuget.org requires.
+pub fn check_package_fields(m: &NugetMetadata) -> DomainResult<()> {
     if m.description.is_none() {
         return Err(bad("<description> is missing"));
     }
     if m.authors.is_empty() {
         return Err(bad("<authors> is missing"));
     }
-    Ok(m)
+    Ok(())
 }
 
 /// An element ends: a `<metadata>` child's text is its value.
@@ -324,7 +330,7 @@ mod tests {
 <!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;">]>
 <package><metadata><id>A</id><version>1.0</version><authors>x</authors>
 <description>&lol2;</description></metadata></package>"#;
-        assert!(parse(bomb).unwrap_err().to_string().contains("DTD"));
+        assert!(parse(bomb).expect_err("a DTD").to_string().contains("DTD"));
         let undeclared = r#"<package><metadata><id>A</id><version>1.0</version>
 <authors>x</authors><description>&lol;</description></metadata></package>"#;
         assert!(parse(undeclared).is_err());
@@ -335,6 +341,9 @@ mod tests {
     #[test]
     fn required_fields_and_shape() {
         assert!(parse("<package><metadata><id>A</id></metadata></package>").is_err());
+        let bare = parse("<package><metadata><id>A</id><version>1</version></metadata></package>")
+            .expect("a symbol package's manifest");
+        assert!(check_package_fields(&bare).is_err());
         assert!(parse("<other/>").is_err());
         assert!(parse("<package><metadata><id>A</id>").is_err());
         let deep = format!(

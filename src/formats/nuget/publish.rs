@@ -111,6 +111,10 @@ async fn push(
         .iter()
         .any(|t| t.name.eq_ignore_ascii_case("SymbolsPackage"));
     match kind {
+        PushKind::Package => nuspec::check_package_fields(&meta)?,
+        PushKind::Symbols => {}
+    }
+    match kind {
         PushKind::Package if symbols_type => {
             return Err(DomainError::invalid(
                 "this is a symbol package (.snupkg): push it to the symbol package resource",
