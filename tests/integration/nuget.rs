@@ -541,6 +541,30 @@ async fn nuget_protocol_documents() {
         );
     }
 
+    // 65 versions: the index links two pages instead of inlining them; the links resolve.
+    for i in 0..65 {
+        let nuspec = spec("Bea.Many", &format!("1.0.{i}"), "");
+        let pkg = nupkg_of(&[("Bea.Many.nuspec", nuspec.as_bytes())]);
+        assert_eq!(push_raw(&app, "bea", &token, pkg).await.status(), 201);
+    }
+    let many = json_of(
+        &app,
+        Some(&token),
+        "/nuget/bea/v3/registration/bea.many/index.json",
+    )
+    .await;
+    assert_eq!(many["count"], 2);
+    assert!(many["items"][0].get("items").is_none());
+    let link = many["items"][1]["@id"].as_str().expect("page link");
+    assert_eq!(
+        link,
+        format!("{base}/v3/registration/bea.many/page/1.0.64/1.0.64.json")
+    );
+    let first = many["items"][0]["@id"].as_str().expect("page link");
+    let page = json_of(&app, Some(&token), first.trim_start_matches(&app.url)).await;
+    assert_eq!(page["items"].as_array().map(Vec::len), Some(64));
+    assert_eq!(page["items"][63]["catalogEntry"]["version"], "1.0.63");
+
     // Service index: readable anonymously, with every resource the clients look for.
     let index = json_of(&app, None, "/nuget/bea/index.json").await;
     assert_eq!(index["version"], "3.0.0");
@@ -745,7 +769,7 @@ async fn nuget_protocol_documents() {
         .filter_map(|d| d["id"].as_str())
         .collect();
     // Bea.Tool has only a prerelease: not shown without prerelease=true.
-    assert_eq!(ids, ["Bea.Lib"]);
+    assert_eq!(ids, ["Bea.Lib", "Bea.Many"]);
     let lib = search["data"]
         .as_array()
         .expect("data")

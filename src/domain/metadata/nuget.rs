@@ -51,7 +51,8 @@ pub struct NugetMetadata {
     pub dependency_groups: Vec<NugetDependencyGroup>,
     #[serde(default)]
     pub package_types: Vec<NugetPackageType>,
-    /// Set through the API (`updateVersionMetadata`): registrations show it.
+    /// Set through `Domain::update_version_metadata` (no client or GraphQL mutation sets it
+    /// yet): registrations show it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deprecation: Option<NugetDeprecation>,
 }
