@@ -36,17 +36,9 @@ use super::{
     version::NugetVersion,
 };
 
-/// JSON as NuGet reads it: gzip when accepted; `ETag` / `If-None-Match` when known.
-fn json_response(headers: &HeaderMap, body: Bytes, etag: Option<&str>) -> Response {
-    if let Some(etag) = etag
-        && headers
-            .get(header::IF_NONE_MATCH)
-            .and_then(|v| v.to_str().ok())
-            == Some(etag)
-    {
-        return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag.to_string())]).into_response();
-    }
-    let gzip = headers
+/// Whether the client takes gzip (NuGet sends `Accept-Encoding: gzip, deflate`).
+fn wants_gzip(headers: &HeaderMap) -> bool {
+    headers
         .get(header::ACCEPT_ENCODING)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| {
@@ -55,33 +47,88 @@ fn json_response(headers: &HeaderMap, body: Bytes, etag: Option<&str>) -> Respon
                     .next()
                     .is_some_and(|e| e.trim().eq_ignore_ascii_case("gzip"))
             })
-        });
-    let mut response = if gzip && body.len() > 256 {
-        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        match enc.write_all(&body).and_then(|()| enc.finish()) {
-            Ok(zipped) => {
-                let mut r = zipped.into_response();
-                r.headers_mut()
-                    .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-                r
-            }
-            Err(_) => body.into_response(),
-        }
+        })
+}
+
+fn gzip(body: &[u8]) -> Result<Bytes, DomainError> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(body).map_err(DomainError::internal)?;
+    enc.finish().map(Bytes::from).map_err(DomainError::internal)
+}
+
+/// How a document's body is encoded.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Encoding {
+    /// Plain JSON: compressed here if the client asks.
+    Identity,
+    /// Already gzip-compressed (a cached rendering for clients that ask).
+    Gzip,
+}
+
+/// JSON as NuGet reads it: gzip when accepted; `ETag` / `If-None-Match` when known.
+fn json_response(
+    headers: &HeaderMap,
+    body: Bytes,
+    etag: Option<&str>,
+    encoding: Encoding,
+) -> Result<Response, DomainError> {
+    if let Some(etag) = etag
+        && headers
+            .get(header::IF_NONE_MATCH)
+            .and_then(|v| v.to_str().ok())
+            == Some(etag)
+    {
+        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag.to_string())]).into_response());
+    }
+    let gzipped = encoding == Encoding::Gzip || (wants_gzip(headers) && body.len() > 256);
+    let body = if encoding == Encoding::Identity && gzipped {
+        gzip(&body)?
     } else {
-        body.into_response()
+        body
     };
+    let mut response = body.into_response();
     let h = response.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
     h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    if gzipped {
+        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
     if let Some(etag) = etag
         && let Ok(v) = HeaderValue::from_str(etag)
     {
         h.insert(header::ETAG, v);
     }
-    response
+    Ok(response)
+}
+
+/// A cached document of the package: rendered (and, for clients that take gzip,
+/// compressed) once per change, not per request.
+async fn cached_document(
+    state: &AppState,
+    actor: &crate::auth::Actor,
+    package: &crate::domain::packages::PackageRef,
+    kinds: (&'static str, &'static str),
+    headers: &HeaderMap,
+    render: impl FnOnce(&PackageIndex) -> Value,
+) -> Result<Response, DomainError> {
+    let gz = wants_gzip(headers);
+    let kind = if gz { kinds.1 } else { kinds.0 };
+    let doc = state
+        .domain
+        .package_document(actor, package, kind, |index| {
+            let body = to_bytes(&render(index))?;
+            if gz { gzip(&body) } else { Ok(body) }
+        })
+        .await?;
+    let encoding = if gz {
+        Encoding::Gzip
+    } else {
+        Encoding::Identity
+    };
+    json_response(headers, doc.body, Some(&doc.etag), encoding)
 }
 
 fn to_bytes(v: &Value) -> Result<Bytes, DomainError> {
@@ -164,7 +211,12 @@ pub(super) async fn service_index(
             "comment": "http://www.w3.org/2000/01/rdf-schema#comment",
         },
     });
-    Ok(json_response(&headers, to_bytes(&doc)?, None))
+    Ok(json_response(
+        &headers,
+        to_bytes(&doc)?,
+        None,
+        Encoding::Identity,
+    )?)
 }
 
 /// `{id}/index.json` of the flat container.
@@ -174,13 +226,15 @@ pub(super) async fn flat_versions(
     Valid(NugetId { package }, _): Nuget<NugetId>,
     headers: HeaderMap,
 ) -> NugetResult {
-    let doc = state
-        .domain
-        .package_document(&actor.into_inner(), &package, "nuget-flat", |index| {
-            to_bytes(&registrations::flat_versions(index))
-        })
-        .await?;
-    Ok(json_response(&headers, doc.body, Some(&doc.etag)))
+    Ok(cached_document(
+        &state,
+        &actor.into_inner(),
+        &package,
+        ("nuget-flat", "nuget-flat-gzip"),
+        &headers,
+        registrations::flat_versions,
+    )
+    .await?)
 }
 
 /// The version of `index` NuGet calls `version` (any case): its stored name.
@@ -262,16 +316,15 @@ pub(super) async fn registration_index(
     headers: HeaderMap,
 ) -> NugetResult {
     let urls = urls_of(&state, package.owner.as_str());
-    let doc = state
-        .domain
-        .package_document(
-            &actor.into_inner(),
-            &package,
-            "nuget-registration",
-            |index| to_bytes(&registrations::registration_index(index, &urls)),
-        )
-        .await?;
-    Ok(json_response(&headers, doc.body, Some(&doc.etag)))
+    Ok(cached_document(
+        &state,
+        &actor.into_inner(),
+        &package,
+        ("nuget-registration", "nuget-registration-gzip"),
+        &headers,
+        |index| registrations::registration_index(index, &urls),
+    )
+    .await?)
 }
 
 /// `registration/{id}/page/{lower}/{upper}.json`.
@@ -295,7 +348,12 @@ pub(super) async fn registration_page(
         .await?;
     let page = registrations::registration_page(&index, &urls, &lower, &upper)
         .ok_or_else(|| DomainError::not_found(What::Version, "registration page"))?;
-    Ok(json_response(&headers, to_bytes(&page)?, None))
+    Ok(json_response(
+        &headers,
+        to_bytes(&page)?,
+        None,
+        Encoding::Identity,
+    )?)
 }
 
 /// `registration/{id}/{version}.json`.
@@ -312,7 +370,12 @@ pub(super) async fn registration_leaf(
         .await?;
     let leaf = registrations::registration_leaf(&index, &urls, &version)
         .ok_or_else(|| DomainError::not_found(What::Version, format!("version {version}")))?;
-    Ok(json_response(&headers, to_bytes(&leaf)?, None))
+    Ok(json_response(
+        &headers,
+        to_bytes(&leaf)?,
+        None,
+        Encoding::Identity,
+    )?)
 }
 
 #[derive(Deserialize, Default)]
@@ -472,7 +535,12 @@ pub(super) async fn search(
         data.push(item);
     }
     let doc = json!({"totalHits": total, "data": data});
-    Ok(json_response(&headers, to_bytes(&doc)?, None))
+    Ok(json_response(
+        &headers,
+        to_bytes(&doc)?,
+        None,
+        Encoding::Identity,
+    )?)
 }
 
 /// `SearchAutocompleteService`: ids containing `q`, or the versions of `id`.
@@ -504,5 +572,10 @@ pub(super) async fn autocomplete(
         let ids: Vec<String> = packages.into_iter().map(|p| p.name).collect();
         json!({"totalHits": total, "data": ids})
     };
-    Ok(json_response(&headers, to_bytes(&doc)?, None))
+    Ok(json_response(
+        &headers,
+        to_bytes(&doc)?,
+        None,
+        Encoding::Identity,
+    )?)
 }
