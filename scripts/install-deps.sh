@@ -30,6 +30,7 @@ APT_PACKAGES=(
   jq curl
   uidmap fuse-overlayfs slirp4netns    # what podman/buildah expect to find
   ruby ruby-bundler                    # the RubyGems tests drive gem 3.3 and bundle 2.3
+  mono-devel nuget                     # NuGet.exe runs under mono (the .exe itself: below)
 )
 if [ "$BENCH" = 1 ]; then
   APT_PACKAGES+=(
@@ -124,6 +125,18 @@ if [ "$node_ok" = 0 ]; then
     [ -x "$NODE_DIR/node_modules/.bin/$name" ] || die "$name did not install"
     say "$name" installed
   done
+fi
+
+# --- NuGet.exe 5.8 (no dotnet SDK for this machine; it runs under mono) ------------------------
+NUGET_DIR="$TOOLS/nuget"
+if [ "$(pkg_version "$NUGET_DIR" nuget-exe)" = 5.8.0 ] && [ -f "$NUGET_DIR/node_modules/nuget-exe/nuget-5.8.0.exe" ]; then
+  say nuget.exe present
+else
+  command -v npm >/dev/null || die "npm is needed to install nuget-exe@5.8.0"
+  mkdir -p "$NUGET_DIR"
+  npm_private install --prefix "$NUGET_DIR" --no-save --silent nuget-exe@5.8.0 >/dev/null
+  [ -f "$NUGET_DIR/node_modules/nuget-exe/nuget-5.8.0.exe" ] || die "nuget-exe did not install"
+  say nuget.exe installed
 fi
 
 # --- benchmark peers -------------------------------------------------------------------------

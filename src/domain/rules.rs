@@ -171,16 +171,32 @@ static RUBYGEMS: FormatRules = FormatRules {
 
 static NUGET: FormatRules = FormatRules {
     label: "NuGet",
-    name_key: name_as_written,
-    on_existing: |_| OnExisting::Refuse,
+    // Ids are case-insensitive: `Tool.Core` and `tool.core` are one package, shown as first
+    // pushed.
+    name_key: |name| Cow::Owned(name.to_ascii_lowercase()),
+    // A version gets its `.nupkg`, then maybe its `.snupkg` (symbols) in a second push; the
+    // door refuses a second `.nupkg` (an existing file name is `AlreadyExists`, a 409).
+    on_existing: |_| OnExisting::AddFiles,
     latest: LatestRule::Newest,
     repository_scoped: false,
     indexes_referrers: false,
-    file_url: |_| None,
+    file_url: |u| {
+        Some(format!(
+            "{}/nuget/{}/v3/flatcontainer/{}/{}/{}",
+            u.base,
+            u.owner,
+            u.name.to_ascii_lowercase(),
+            u.version.to_ascii_lowercase(),
+            u.file
+        ))
+    },
     yanked_downloadable: true,
     max_file_bytes: |l| l.generic_file_bytes,
-    lead_file: |_, _| true,
-    reuses_deleted_versions: true,
+    // The `.nupkg` is what a restore downloads; symbols and the `.nuspec` are not installs.
+    lead_file: |_, file| file.ends_with(".nupkg"),
+    // nuget.org never lets a deleted version's number be pushed again (lock files and
+    // caches pin a version's bytes).
+    reuses_deleted_versions: false,
 };
 
 /// The name key of formats whose names are case-sensitive: the name itself.
@@ -244,9 +260,13 @@ mod tests {
             got(PackageType::Rubygems).as_deref(),
             Some("https://pk.example/rubygems/alice/gems/tool-1.0.0.tgz")
         );
-        for t in [PackageType::Maven, PackageType::Nuget] {
+        for t in [PackageType::Maven] {
             assert_eq!(got(t), None);
         }
+        assert_eq!(
+            got(PackageType::Nuget).as_deref(),
+            Some("https://pk.example/nuget/alice/v3/flatcontainer/tool/1.0.0/tool-1.0.0.tgz")
+        );
         for t in PackageType::VARIANTS {
             assert!(!rules(*t).label.is_empty());
         }
@@ -269,7 +289,12 @@ mod tests {
         assert!(!rules(PackageType::Rubygems).yanked_downloadable);
         assert!(rules(PackageType::Nuget).yanked_downloadable);
         for t in PackageType::VARIANTS {
-            assert_eq!(rules(*t).name_key("Tool.Core"), "Tool.Core");
+            let key = if *t == PackageType::Nuget {
+                "tool.core"
+            } else {
+                "Tool.Core"
+            };
+            assert_eq!(rules(*t).name_key("Tool.Core"), key);
         }
     }
 

@@ -39,6 +39,7 @@ fn metadata_type(m: &VersionMetadata) -> Option<PackageType> {
         VersionMetadata::Container(_) => Some(PackageType::Container),
         VersionMetadata::Npm(_) => Some(PackageType::Npm),
         VersionMetadata::Rubygems(_) => Some(PackageType::Rubygems),
+        VersionMetadata::Nuget(_) => Some(PackageType::Nuget),
         VersionMetadata::Other(_) => None,
     }
 }

@@ -6,6 +6,7 @@
 pub mod generic;
 pub mod kit;
 pub mod npm;
+pub mod nuget;
 pub mod oci;
 pub mod rubygems;
 
@@ -20,6 +21,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .merge(generic::routes().layer(middleware::from_fn(streamed_upload)))
         .merge(npm::routes())
+        .merge(nuget::routes())
         .merge(oci::routes().layer(middleware::from_fn(streamed_upload)))
         .merge(rubygems::routes())
 }

@@ -8,6 +8,7 @@ mod graphql;
 mod http;
 mod npm;
 mod npm_documents;
+mod nuget;
 mod oci;
 mod ops;
 mod package_index;

@@ -8,11 +8,15 @@ use serde::{Deserialize, Serialize};
 mod container;
 mod generic;
 mod npm;
+mod nuget;
 mod rubygems;
 
 pub use container::ContainerMetadata;
 pub use generic::GenericMetadata;
 pub use npm::NpmMetadata;
+pub use nuget::{
+    NugetDependency, NugetDependencyGroup, NugetDeprecation, NugetMetadata, NugetPackageType,
+};
 pub use rubygems::{GemDependency, GemFacts, RubygemsMetadata};
 
 /// Internally tagged newtype variants of structs serialize exactly as struct variants
@@ -30,6 +34,7 @@ pub enum VersionMetadata {
     Container(ContainerMetadata),
     Npm(NpmMetadata),
     Rubygems(RubygemsMetadata),
+    Nuget(NugetMetadata),
     /// Anything a door stores that it describes itself (kept as raw JSON), and rows no
     /// variant reads.
     #[serde(untagged)]
@@ -70,6 +75,7 @@ impl VersionMetadata {
             Self::Container(m) => m.describe(),
             Self::Npm(m) => m.describe(),
             Self::Rubygems(m) => m.describe(),
+            Self::Nuget(m) => m.describe(),
             Self::Other(_) => Description::default(),
         }
     }
