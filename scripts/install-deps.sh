@@ -29,6 +29,7 @@ APT_PACKAGES=(
   docker.io                            # dockerd 20.10 for a private daemon (the docker CLI is preinstalled)
   jq curl
   uidmap fuse-overlayfs slirp4netns    # what podman/buildah expect to find
+  chromium                             # the web UI's browser tests (driven by playwright-core)
 )
 if [ "$BENCH" = 1 ]; then
   APT_PACKAGES+=(
@@ -123,6 +124,26 @@ if [ "$node_ok" = 0 ]; then
     [ -x "$NODE_DIR/node_modules/.bin/$name" ] || die "$name did not install"
     say "$name" installed
   done
+fi
+
+# --- the web UI's browser tests: playwright-core (no browser download) and axe-core ----------
+BROWSER_DIR="$TOOLS/browser"
+PLAYWRIGHT_VERSION=1.57.0
+AXE_VERSION=4.11.0
+if [ "$(pkg_version "$BROWSER_DIR" playwright-core)" = "$PLAYWRIGHT_VERSION" ] \
+  && [ "$(pkg_version "$BROWSER_DIR" axe-core)" = "$AXE_VERSION" ]; then
+  say playwright-core present
+  say axe-core present
+else
+  command -v npm >/dev/null || die "npm is needed to install playwright-core and axe-core"
+  mkdir -p "$BROWSER_DIR"
+  # playwright-core never downloads a browser: the tests drive Debian's /usr/bin/chromium.
+  npm_private install --prefix "$BROWSER_DIR" --no-save --silent \
+    "playwright-core@$PLAYWRIGHT_VERSION" "axe-core@$AXE_VERSION" >/dev/null
+  [ -f "$BROWSER_DIR/node_modules/playwright-core/package.json" ] || die "playwright-core did not install"
+  [ -f "$BROWSER_DIR/node_modules/axe-core/axe.min.js" ] || die "axe-core did not install"
+  say playwright-core installed
+  say axe-core installed
 fi
 
 # --- benchmark peers -------------------------------------------------------------------------

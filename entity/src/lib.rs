@@ -18,3 +18,4 @@ pub mod repository_collaborator;
 pub mod team;
 pub mod team_member;
 pub mod upload_session;
+pub mod web_session;

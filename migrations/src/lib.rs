@@ -7,6 +7,7 @@ mod m20261124_000002_oci;
 mod m20261130_000003_referrers;
 mod m20261130_000004_upload_part_keys;
 mod m20261201_000005_package_name_key;
+mod m20261201_000009_web_sessions;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000003_referrers::Migration),
             Box::new(m20261130_000004_upload_part_keys::Migration),
             Box::new(m20261201_000005_package_name_key::Migration),
+            Box::new(m20261201_000009_web_sessions::Migration),
         ]
     }
 }

@@ -18,6 +18,7 @@ pub mod passwords;
 pub mod publish;
 pub mod registry;
 pub mod rules;
+pub mod sessions;
 pub mod stats;
 #[cfg(test)]
 pub(crate) mod test_support;
