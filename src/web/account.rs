@@ -12,12 +12,17 @@ use serde_json::{Value, json};
 use crate::{
     state::AppState,
     web::{
-        day_of, errors::WebError, form::Form, gql, layout, session::Viewer,
-        signin::session_node_id,
+        day_of, errors::WebError, form::Form, gql, layout, session::Viewer, signin::session_node_id,
     },
 };
 
-const SCOPES: &[&str] = &["read:packages", "write:packages", "delete:packages", "admin:org", "user"];
+const SCOPES: &[&str] = &[
+    "read:packages",
+    "write:packages",
+    "delete:packages",
+    "admin:org",
+    "user",
+];
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -61,14 +66,21 @@ fn sign_in_first() -> Response {
     Redirect::to("/-/signin?next=/-/account").into_response()
 }
 
-pub async fn account_page(State(state): State<AppState>, viewer: Viewer) -> Result<Response, WebError> {
+pub async fn account_page(
+    State(state): State<AppState>,
+    viewer: Viewer,
+) -> Result<Response, WebError> {
     if viewer.signed_in.is_none() {
         return Ok(sign_in_first());
     }
     render(&state, &viewer, None).await
 }
 
-async fn render(state: &AppState, viewer: &Viewer, new_secret: Option<(&str, &str)>) -> Result<Response, WebError> {
+async fn render(
+    state: &AppState,
+    viewer: &Viewer,
+    new_secret: Option<(&str, &str)>,
+) -> Result<Response, WebError> {
     let data: Data = gql::run(
         state,
         &viewer.actor,
@@ -88,7 +100,7 @@ async fn render(state: &AppState, viewer: &Viewer, new_secret: Option<(&str, &st
             div.notice.ok role="status" {
                 p { "Token " strong { (name) } " created. Copy it now: it is shown this once, never again." }
                 div.install {
-                    pre #new-token { code { (secret) } }
+                    pre #new-token tabindex="0" { code { (secret) } }
                     button type="button" data-copy="new-token" hidden aria-label="Copy the new token" { "Copy" }
                 }
             }
@@ -183,7 +195,11 @@ fn token_table(viewer: &Viewer, tokens: &[Token]) -> Markup {
     }
 }
 
-pub async fn account_action(State(state): State<AppState>, viewer: Viewer, form: Form) -> Result<Response, WebError> {
+pub async fn account_action(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    form: Form,
+) -> Result<Response, WebError> {
     viewer.check_csrf(form.get("csrf"))?;
     match form.required("action")? {
         "token.create" => {
@@ -197,12 +213,18 @@ pub async fn account_action(State(state): State<AppState>, viewer: Viewer, form:
                 token: String,
             }
             let expires = match form.optional("expires_in_days") {
-                Some(d) => Some(d.parse::<i64>().map_err(|_| WebError::bad_request("expiry must be a number of days"))?),
+                Some(d) => Some(
+                    d.parse::<i64>()
+                        .map_err(|_| WebError::bad_request("expiry must be a number of days"))?,
+                ),
                 None => None,
             };
-            let patterns: Option<Vec<&str>> = form
-                .optional("package_patterns")
-                .map(|p| p.split(',').map(str::trim).filter(|s| !s.is_empty()).collect());
+            let patterns: Option<Vec<&str>> = form.optional("package_patterns").map(|p| {
+                p.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            });
             let name = form.required("name")?;
             let created: Created = gql::run(
                 &state,
@@ -214,7 +236,12 @@ pub async fn account_action(State(state): State<AppState>, viewer: Viewer, form:
                 }}),
             )
             .await?;
-            render(&state, &viewer, Some((name, &created.create_access_token.token))).await
+            render(
+                &state,
+                &viewer,
+                Some((name, &created.create_access_token.token)),
+            )
+            .await
         }
         "token.revoke" => {
             let _: Value = gql::run(

@@ -56,13 +56,20 @@ mod tests {
     #[test]
     fn one_bar_per_day_with_downloads_inside_the_window() {
         let svg = downloads_chart(
-            &[(day("2026-12-01"), 4), (day("2026-11-30"), 2), (day("2026-01-01"), 99)],
+            &[
+                (day("2026-12-01"), 4),
+                (day("2026-11-30"), 2),
+                (day("2026-01-01"), 99),
+            ],
             day("2026-12-01"),
             30,
         )
         .into_string();
         assert_eq!(svg.matches("<rect").count(), 2, "{svg}");
-        assert!(svg.contains("6 downloads in the last 30 days, at most 4 a day"), "{svg}");
+        assert!(
+            svg.contains("6 downloads in the last 30 days, at most 4 a day"),
+            "{svg}"
+        );
         assert!(svg.contains("2026-12-01: 4"), "{svg}");
         assert!(!svg.contains("99"), "{svg}");
         assert!(!svg.contains("<script"));

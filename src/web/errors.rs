@@ -26,7 +26,10 @@ impl WebError {
     }
 
     pub fn not_found() -> Self {
-        Self::new(StatusCode::NOT_FOUND, "There is nothing here, or you may not see it.")
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "There is nothing here, or you may not see it.",
+        )
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {

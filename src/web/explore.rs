@@ -10,7 +10,10 @@ use serde_json::json;
 
 use crate::{
     state::AppState,
-    web::{TYPES, day_of, errors::WebError, gql, layout, package_url, session::Viewer, type_from_segment},
+    web::{
+        TYPES, day_of, errors::WebError, gql, layout, package_url, session::Viewer,
+        type_from_segment,
+    },
 };
 
 pub const PACKAGE_ROW: &str = "fragment PackageRow on Package { name packageType visibility updatedAt \
@@ -79,7 +82,11 @@ pub async fn explore(
     Query(search): Query<Search>,
 ) -> Result<impl IntoResponse, WebError> {
     let q = search.q.as_deref().map(str::trim).filter(|s| !s.is_empty());
-    let owner = search.owner.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    let owner = search
+        .owner
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
     let package_type = search.package_type.as_deref().and_then(type_from_segment);
     let document = format!(
         "query($q: String, $owner: String, $type: PackageType, $after: String, $signedIn: Boolean!) {{ \
@@ -99,14 +106,26 @@ pub async fn explore(
     )
     .await?;
     let searching = q.is_some() || owner.is_some() || package_type.is_some();
-    let next = data.packages.page_info.end_cursor.as_ref().filter(|_| data.packages.page_info.has_next_page).map(|cursor| {
-        let mut url = url::form_urlencoded::Serializer::new(String::new());
-        if let Some(q) = q { url.append_pair("q", q); }
-        if let Some(o) = owner { url.append_pair("owner", o); }
-        if let Some(t) = search.package_type.as_deref() { url.append_pair("type", t); }
-        url.append_pair("after", cursor);
-        format!("/?{}", url.finish())
-    });
+    let next = data
+        .packages
+        .page_info
+        .end_cursor
+        .as_ref()
+        .filter(|_| data.packages.page_info.has_next_page)
+        .map(|cursor| {
+            let mut url = url::form_urlencoded::Serializer::new(String::new());
+            if let Some(q) = q {
+                url.append_pair("q", q);
+            }
+            if let Some(o) = owner {
+                url.append_pair("owner", o);
+            }
+            if let Some(t) = search.package_type.as_deref() {
+                url.append_pair("type", t);
+            }
+            url.append_pair("after", cursor);
+            format!("/?{}", url.finish())
+        });
     Ok(layout::page(
         &viewer,
         "Explore",

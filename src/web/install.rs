@@ -124,7 +124,10 @@ mod tests {
     fn each_format_gets_its_clients_line() {
         assert_eq!(
             texts("NPM", "lib", Some("1.0.0")),
-            ["@alice:registry=http://127.0.0.1:8080/npm/", "npm install @alice/lib@1.0.0"]
+            [
+                "@alice:registry=http://127.0.0.1:8080/npm/",
+                "npm install @alice/lib@1.0.0"
+            ]
         );
         assert_eq!(
             texts("CONTAINER", "web", Some("1.0"))[0],
@@ -143,7 +146,9 @@ mod tests {
             texts("NUGET", "Json", Some("3.0.0"))[1],
             "<PackageReference Include=\"Json\" Version=\"3.0.0\" />"
         );
-        assert!(texts("GENERIC", "tool", Some("1"))[0]
-            .ends_with("http://127.0.0.1:8080/generic/alice/tool/1/tool.tgz"));
+        assert!(
+            texts("GENERIC", "tool", Some("1"))[0]
+                .ends_with("http://127.0.0.1:8080/generic/alice/tool/1/tool.tgz")
+        );
     }
 }

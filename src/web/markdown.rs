@@ -25,10 +25,46 @@ pub fn render_readme(markdown: &str) -> String {
 
 fn sanitize(unsafe_html: &str) -> String {
     let tags: HashSet<&str> = [
-        "a", "b", "blockquote", "br", "code", "dd", "del", "details", "div", "dl", "dt", "em",
-        "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "input", "kbd", "li", "ol", "p",
-        "pre", "s", "span", "strong", "sub", "summary", "sup", "table", "tbody", "td", "th",
-        "thead", "tr", "ul",
+        "a",
+        "b",
+        "blockquote",
+        "br",
+        "code",
+        "dd",
+        "del",
+        "details",
+        "div",
+        "dl",
+        "dt",
+        "em",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "hr",
+        "i",
+        "img",
+        "input",
+        "kbd",
+        "li",
+        "ol",
+        "p",
+        "pre",
+        "s",
+        "span",
+        "strong",
+        "sub",
+        "summary",
+        "sup",
+        "table",
+        "tbody",
+        "td",
+        "th",
+        "thead",
+        "tr",
+        "ul",
     ]
     .into_iter()
     .collect();
@@ -37,8 +73,16 @@ fn sanitize(unsafe_html: &str) -> String {
         .tag_attributes(
             [
                 ("a", ["href", "title"].into_iter().collect()),
-                ("img", ["src", "alt", "title", "width", "height"].into_iter().collect()),
-                ("input", ["type", "checked", "disabled"].into_iter().collect()),
+                (
+                    "img",
+                    ["src", "alt", "title", "width", "height"]
+                        .into_iter()
+                        .collect(),
+                ),
+                (
+                    "input",
+                    ["type", "checked", "disabled"].into_iter().collect(),
+                ),
                 ("th", ["align"].into_iter().collect()),
                 ("td", ["align"].into_iter().collect()),
                 ("code", ["class"].into_iter().collect()),
@@ -75,17 +119,31 @@ mod tests {
              ![t](http://tracker.example/p.png) ![ok](https://img.example/a.png)",
         );
         let lower = html.to_lowercase();
-        for bad in ["<script", "onerror", "onclick", "javascript:", "<iframe", "style=", "http://tracker"] {
+        for bad in [
+            "<script",
+            "onerror",
+            "onclick",
+            "javascript:",
+            "<iframe",
+            "style=",
+            "http://tracker",
+        ] {
             assert!(!lower.contains(bad), "{bad} survived: {html}");
         }
         assert!(html.contains("<h1>Hi</h1>"), "{html}");
-        assert!(html.contains(r#"src="https://img.example/a.png""#), "{html}");
+        assert!(
+            html.contains(r#"src="https://img.example/a.png""#),
+            "{html}"
+        );
     }
 
     #[test]
     fn links_get_noopener_and_relative_urls_go() {
         let html = render_readme("[a](https://example.com) [b](/graphql) [c](mailto:x@y.z)");
-        assert!(html.contains(r#"href="https://example.com" rel="noopener noreferrer nofollow""#), "{html}");
+        assert!(
+            html.contains(r#"href="https://example.com" rel="noopener noreferrer nofollow""#),
+            "{html}"
+        );
         assert!(!html.contains("/graphql"), "{html}");
         assert!(html.contains("mailto:x@y.z"), "{html}");
     }
@@ -93,7 +151,10 @@ mod tests {
     #[test]
     fn tables_and_code_render() {
         let html = render_readme("| a | b |\n|---|---|\n| 1 | 2 |\n\n```rust\nfn x() {}\n```");
-        assert!(html.contains("<table>") && html.contains("<td>1</td>"), "{html}");
+        assert!(
+            html.contains("<table>") && html.contains("<td>1</td>"),
+            "{html}"
+        );
         assert!(html.contains(r#"<code class="language-rust">"#), "{html}");
     }
 

@@ -45,7 +45,10 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ("version.restore", "restorePackageVersion"),
     ("version.yank", "yankPackageVersion"),
     ("version.unyank", "unyankPackageVersion"),
-    ("organization.update_settings", "updateOrganizationPackageSettings"),
+    (
+        "organization.update_settings",
+        "updateOrganizationPackageSettings",
+    ),
     ("token.create", "createAccessToken"),
     ("token.revoke", "revokeAccessToken"),
     ("session.revoke", "revokeSession"),
@@ -57,10 +60,19 @@ pub fn routes() -> Router<AppState> {
         .route("/", get(explore::explore))
         .route("/-/signin", get(signin::signin_page).post(signin::sign_in))
         .route("/-/signout", post(signin::sign_out))
-        .route("/-/account", get(account::account_page).post(account::account_action))
+        .route(
+            "/-/account",
+            get(account::account_page).post(account::account_action),
+        )
         .route("/-/assets/{file}", get(assets::serve_asset))
-        .route("/-/owner/{owner}", get(owner::owner_page).post(owner::owner_action))
-        .route("/-/package/{owner}/{package_type}/{*name}", get(package::package_page))
+        .route(
+            "/-/owner/{owner}",
+            get(owner::owner_page).post(owner::owner_action),
+        )
+        .route(
+            "/-/package/{owner}/{package_type}/{*name}",
+            get(package::package_page),
+        )
         .route(
             "/-/settings/{owner}/{package_type}/{*name}",
             get(settings::settings_page).post(settings::settings_action),

@@ -160,8 +160,12 @@ pub async fn owner_page(
         .filter(|_| page_info.has_next_page)
         .map(|cursor| {
             let mut url = url::form_urlencoded::Serializer::new(String::new());
-            if let Some(t) = filters.package_type.as_deref() { url.append_pair("type", t); }
-            if let Some(v) = filters.visibility.as_deref() { url.append_pair("visibility", v); }
+            if let Some(t) = filters.package_type.as_deref() {
+                url.append_pair("type", t);
+            }
+            if let Some(v) = filters.visibility.as_deref() {
+                url.append_pair("visibility", v);
+            }
             url.append_pair("after", cursor);
             format!("/-/owner/{}?{}", owner.login, url.finish())
         });

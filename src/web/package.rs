@@ -185,7 +185,10 @@ pub async fn package_page(
     )
     .await?;
     let package = data.package.ok_or_else(WebError::not_found)?;
-    let shown = package.selected.as_ref().or(package.latest_version.as_ref());
+    let shown = package
+        .selected
+        .as_ref()
+        .or(package.latest_version.as_ref());
     if query.version.is_some() && shown.is_none() {
         return Err(WebError::not_found());
     }
@@ -231,7 +234,7 @@ pub async fn package_page(
                     @for (i, s) in snippets.iter().enumerate() {
                         h3 { (s.label) }
                         div.install {
-                            pre #(format!("install-{i}")) { code { (s.text) } }
+                            pre #(format!("install-{i}")) tabindex="0" { code { (s.text) } }
                             button type="button" data-copy=(format!("install-{i}")) hidden aria-label=(format!("Copy {}", s.label)) { "Copy" }
                         }
                     }
@@ -328,7 +331,11 @@ pub async fn package_page(
 }
 
 fn container_details(url: &str, v: &Shown, referrers: &[&VersionRow]) -> Markup {
-    let media_type = v.metadata.get("media_type").and_then(Value::as_str).unwrap_or_default();
+    let media_type = v
+        .metadata
+        .get("media_type")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     let is_index = media_type.contains("index") || media_type.contains("manifest.list");
     let references: Vec<&str> = v
         .metadata

@@ -12,13 +12,8 @@ use serde_json::{Value, json};
 use crate::{
     state::AppState,
     web::{
-        day_of,
-        errors::WebError,
-        explore::visibility_badge,
-        form::Form,
-        gql, layout, package_url,
-        session::Viewer,
-        settings_url, type_from_segment,
+        day_of, errors::WebError, explore::visibility_badge, form::Form, gql, layout, package_url,
+        session::Viewer, settings_url, type_from_segment,
     },
 };
 
@@ -395,6 +390,10 @@ async fn grantee(state: &AppState, viewer: &Viewer, form: &Form) -> Result<Value
             }
             None => json!({ "repositoryId": who }),
         },
-        other => return Err(WebError::bad_request(format!("unknown grantee kind {other}"))),
+        other => {
+            return Err(WebError::bad_request(format!(
+                "unknown grantee kind {other}"
+            )));
+        }
     })
 }

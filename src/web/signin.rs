@@ -18,8 +18,8 @@ use crate::{
         form::Form,
         gql, layout,
         session::{
-            SESSION_COOKIE, SIGNIN_CSRF_COOKIE, Viewer, constant_time_eq, cookie,
-            new_signin_csrf, set_cookie,
+            SESSION_COOKIE, SIGNIN_CSRF_COOKIE, Viewer, constant_time_eq, cookie, new_signin_csrf,
+            set_cookie,
         },
     },
 };
@@ -105,9 +105,15 @@ pub async fn sign_in(
             ));
         }
     };
-    let user_agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok());
+    let user_agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
     let password = form.get("password").unwrap_or_default();
-    match state.domain.sign_in(&login, password, client, user_agent).await {
+    match state
+        .domain
+        .sign_in(&login, password, client, user_agent)
+        .await
+    {
         Ok(new) => {
             let mut response = Redirect::to(&safe_next(next)).into_response();
             let h = response.headers_mut();
@@ -115,7 +121,10 @@ pub async fn sign_in(
                 header::SET_COOKIE,
                 set_cookie(&state, SESSION_COOKIE, &new.secret, SESSION_DAYS * 86_400),
             );
-            h.append(header::SET_COOKIE, set_cookie(&state, SIGNIN_CSRF_COOKIE, "", 0));
+            h.append(
+                header::SET_COOKIE,
+                set_cookie(&state, SIGNIN_CSRF_COOKIE, "", 0),
+            );
             Ok(response)
         }
         Err(DomainError::Unauthenticated(_)) => Ok(render_form(
@@ -131,7 +140,9 @@ pub async fn sign_in(
                 &state,
                 &viewer,
                 next,
-                Some(&format!("Too many failed sign-ins. Try again in {retry} seconds.")),
+                Some(&format!(
+                    "Too many failed sign-ins. Try again in {retry} seconds."
+                )),
                 StatusCode::TOO_MANY_REQUESTS,
             );
             if let Ok(v) = HeaderValue::from_str(&retry.to_string()) {
@@ -161,9 +172,10 @@ pub async fn sign_out(
         .await?;
     }
     let mut response = Redirect::to("/").into_response();
-    response
-        .headers_mut()
-        .append(header::SET_COOKIE, set_cookie(&state, SESSION_COOKIE, "", 0));
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        set_cookie(&state, SESSION_COOKIE, "", 0),
+    );
     Ok(response)
 }
 

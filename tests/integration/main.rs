@@ -16,3 +16,4 @@ mod rest;
 mod robustness;
 mod schema;
 mod support;
+mod web;
