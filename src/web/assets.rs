@@ -31,6 +31,32 @@ const SOURCES: &[(&str, &str, &[u8])] = &[
         "text/javascript; charset=utf-8",
         include_bytes!("../../assets/web/app.js"),
     ),
+    // GraphiQL, offline: see assets/vendor/README.md.
+    (
+        "graphiql-init.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../assets/web/graphiql-init.js"),
+    ),
+    (
+        "graphiql.min.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../assets/vendor/graphiql/graphiql.min.js"),
+    ),
+    (
+        "graphiql.min.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../../assets/vendor/graphiql/graphiql.min.css"),
+    ),
+    (
+        "react.production.min.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../assets/vendor/react/react.production.min.js"),
+    ),
+    (
+        "react-dom.production.min.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../assets/vendor/react-dom/react-dom.production.min.js"),
+    ),
 ];
 
 static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {
@@ -38,6 +64,7 @@ static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {
         .iter()
         .map(|(name, content_type, body)| {
             let hash = &hex::encode(Sha256::digest(body))[..16];
+            // `graphiql.min.js` → `graphiql.min.<hash>.js`
             let (stem, ext) = name.rsplit_once('.').unwrap_or((name, ""));
             Asset {
                 name,

@@ -3,9 +3,9 @@
 use chrono::{Duration, NaiveDate};
 use maud::{Markup, html};
 
-const WIDTH: f64 = 640.0;
-const HEIGHT: f64 = 140.0;
-const AXIS: f64 = 18.0;
+const WIDTH: f64 = 300.0;
+const HEIGHT: f64 = 110.0;
+const AXIS: f64 = 16.0;
 
 /// `daily`: (day, count) for days with downloads (others are zero), any order.
 pub fn downloads_chart(daily: &[(NaiveDate, i64)], until: NaiveDate, days: i64) -> Markup {
@@ -26,7 +26,7 @@ pub fn downloads_chart(daily: &[(NaiveDate, i64)], until: NaiveDate, days: i64) 
     let label = format!("{total} downloads in the last {days} days, at most {max} a day");
     html! {
         svg.chart xmlns="http://www.w3.org/2000/svg" role="img" aria-label=(label)
-            viewBox=(format!("0 0 {WIDTH} {HEIGHT}")) width="100%" preserveAspectRatio="none" {
+            viewBox=(format!("0 0 {WIDTH} {HEIGHT}")) {
             title { (label) }
             line.axis x1="0" y1=(plot) x2=(WIDTH) y2=(plot) {}
             @for (i, count) in series.iter().enumerate() {

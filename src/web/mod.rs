@@ -14,6 +14,7 @@ mod errors;
 mod explore;
 mod form;
 mod gql;
+mod graphiql;
 mod install;
 mod layout;
 mod markdown;
@@ -27,6 +28,8 @@ use axum::{
     Router, middleware,
     routing::{get, post},
 };
+
+pub use graphiql::graphiql_page;
 
 use crate::state::AppState;
 

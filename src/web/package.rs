@@ -194,15 +194,20 @@ pub async fn package_page(
     }
     let url = package_url(&package.owner.login, &package.package_type, &package.name);
     let first_file = shown.and_then(|v| v.files.first()).map(|f| f.name.as_str());
+    let is_container = package.package_type == "CONTAINER";
+    // An image is pulled by its tag when it has one, else by digest.
+    let reference = shown.map(|v| match v.tags.first() {
+        Some(t) if is_container => t.name.as_str(),
+        _ => v.version.as_str(),
+    });
     let snippets = install::snippets(
         &state.config.public_url,
         &package.package_type,
         &package.owner.login,
         &package.name,
-        shown.map(|v| v.version.as_str()),
+        reference,
         first_file,
     );
-    let is_container = package.package_type == "CONTAINER";
     let referrers: Vec<&VersionRow> = match shown {
         Some(v) if is_container => package
             .versions
@@ -230,7 +235,7 @@ pub async fn package_page(
             div {
                 @if let Some(v) = shown {
                     @if let Some(s) = &v.summary { p.lead { (s) } }
-                    h2 { "Install " (v.version) }
+                    h2 { "Install " (short(&v.version)) }
                     @for (i, s) in snippets.iter().enumerate() {
                         h3 { (s.label) }
                         div.install {
@@ -244,6 +249,7 @@ pub async fn package_page(
                         Some(readme) => div.readme { (PreEscaped(markdown::render_readme(readme))) },
                         None => p.muted { "This version has no README." },
                     }
+                    @if !is_container {
                     h2 { "Files of " (v.version) }
                     table.files {
                         thead { tr { th { "File" } th { "Size" } th { "SHA-256" } } }
@@ -257,6 +263,7 @@ pub async fn package_page(
                             }
                         }
                     }
+                    }
                 } @else {
                     p.muted { "This package has no versions." }
                 }
@@ -268,7 +275,7 @@ pub async fn package_page(
                         @for r in &package.versions.nodes {
                             tr {
                                 td {
-                                    a href=(format!("{url}?version={}", urlencode(&r.version))) { (r.version) }
+                                    a href=(format!("{url}?version={}", urlencode(&r.version))) { (short(&r.version)) }
                                     @if r.pre_release { " " span.badge.warn { "prerelease" } }
                                     @if r.yanked { " " span.badge.private { "yanked" } }
                                     @if let Some(d) = deprecation(&r.metadata) { " " span.badge.warn title=(d) { "deprecated" } }
@@ -289,7 +296,7 @@ pub async fn package_page(
                 section {
                     h2 { "About" }
                     @if let Some(v) = shown {
-                        p { "Version " strong { (v.version) } " · " (day_of(&v.created_at)) }
+                        p { "Version " strong.digest { (short(&v.version)) } " · " (day_of(&v.created_at)) }
                         @if v.pre_release { p { span.badge.warn { "prerelease" } } }
                         @if v.yanked { p { span.badge.private { "yanked" } } }
                         @if let Some(d) = deprecation(&v.metadata) { p.notice.warn { "Deprecated: " (d) } }
@@ -353,9 +360,9 @@ fn container_details(url: &str, v: &Shown, referrers: &[&VersionRow]) -> Markup 
             h3 { "Platforms (child manifests)" }
             ul.plain { @for r in &references { li { a.mono href=(format!("{url}?version={}", urlencode(r))) { (r) } } } }
         } @else {
-            h3 { "Layers" }
+            h3 { "Manifest, config and layers" }
             table {
-                thead { tr { th { "Blob" } th { "Size" } } }
+                thead { tr { th { "Blob (SHA-256)" } th { "Size" } } }
                 tbody { @for f in &v.files { tr { td.mono.digest { (f.name) } td { (human_size(f.size)) } } } }
             }
         }
