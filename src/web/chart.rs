@@ -50,7 +50,7 @@ mod tests {
     use super::*;
 
     fn day(s: &str) -> NaiveDate {
-        s.parse().unwrap()
+        s.parse().expect("a date")
     }
 
     #[test]

@@ -110,7 +110,7 @@ mod tests {
     use super::*;
 
     fn url() -> Url {
-        Url::parse("http://127.0.0.1:8080").unwrap()
+        Url::parse("http://127.0.0.1:8080").expect("a URL")
     }
 
     fn texts(t: &str, name: &str, v: Option<&str>) -> Vec<String> {

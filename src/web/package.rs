@@ -166,10 +166,10 @@ pub async fn package_page(
     Query(query): Query<PageQuery>,
 ) -> Result<Response, WebError> {
     let package_type = type_from_segment(&segment).ok_or_else(WebError::not_found)?;
-    let days = match query.days {
-        Some(d @ (30 | 90 | 365)) => d,
-        _ => 30,
-    };
+    let days = query
+        .days
+        .filter(|d| [30, 90, 365].contains(d))
+        .unwrap_or(30);
     let today = Utc::now().date_naive();
     let since = today - Duration::days(days - 1);
     let data: Data = gql::run(

@@ -413,7 +413,7 @@ async fn sessions_cookies_csrf_headers_throttling_and_privacy_over_http() {
         );
         assert!(csp.contains("frame-ancestors 'none'"), "{path}: CSP {csp}");
         assert_eq!(
-            h.get(header::X_CONTENT_TYPE_OPTIONS).unwrap(),
+            h.get(header::X_CONTENT_TYPE_OPTIONS).expect("nosniff"),
             "nosniff",
             "{path}"
         );
@@ -431,8 +431,8 @@ async fn sessions_cookies_csrf_headers_throttling_and_privacy_over_http() {
     let missing = alice.get("/-/package/alice/generic/no-such-tool").await;
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
     assert_eq!(
-        anonymous.text().await.unwrap(),
-        missing.text().await.unwrap(),
+        anonymous.text().await.expect("body"),
+        missing.text().await.expect("body"),
         "private and missing look alike"
     );
 
@@ -458,7 +458,7 @@ async fn sessions_cookies_csrf_headers_throttling_and_privacy_over_http() {
     // The right one: a session cookie with exactly the attributes it must have.
     let r = alice.sign_in("alice", PASSWORD).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    assert_eq!(r.headers().get(header::LOCATION).unwrap(), "/-/account");
+    assert_eq!(r.headers().get(header::LOCATION).expect("Location"), "/-/account");
     let cookies = set_cookies(&r);
     let session = cookies
         .iter()
@@ -482,14 +482,14 @@ async fn sessions_cookies_csrf_headers_throttling_and_privacy_over_http() {
     );
 
     // A form without its CSRF token (or with another session's) changes nothing.
-    let account = alice.get("/-/account").await.text().await.unwrap();
+    let account = alice.get("/-/account").await.text().await.expect("body");
     let csrf = csrf_of(&account);
     let mut bob = Browser::new(&app);
     assert_eq!(
         bob.sign_in("bob", PASSWORD).await.status(),
         StatusCode::SEE_OTHER
     );
-    let bob_csrf = csrf_of(&bob.get("/-/account").await.text().await.unwrap());
+    let bob_csrf = csrf_of(&bob.get("/-/account").await.text().await.expect("body"));
     assert_ne!(csrf, bob_csrf, "CSRF tokens are per session");
     for form in [
         vec![
@@ -506,7 +506,7 @@ async fn sessions_cookies_csrf_headers_throttling_and_privacy_over_http() {
     ] {
         let r = alice.post("/-/account", &form, None).await;
         assert_eq!(r.status(), StatusCode::FORBIDDEN);
-        assert!(r.text().await.unwrap().contains("CSRF"));
+        assert!(r.text().await.expect("body").contains("CSRF"));
     }
     let settings = "/-/settings/alice/generic/secret-tool";
     let r = alice
@@ -560,7 +560,7 @@ async fn sessions_cookies_csrf_headers_throttling_and_privacy_over_http() {
         )
         .await;
     assert_eq!(
-        listed["viewerSessions"].as_array().unwrap().len(),
+        listed["viewerSessions"].as_array().expect("sessions").len(),
         1,
         "alice's one session: {listed}"
     );
@@ -631,7 +631,7 @@ async fn session_cookie_is_secure_when_the_public_url_is_https() {
         .await
         .text()
         .await
-        .unwrap();
+        .expect("body");
     assert!(
         page.contains("https://packages.example.test/generic/alice/tool/1.0.0/tool.txt"),
         "{page}"
