@@ -458,7 +458,10 @@ async fn sessions_cookies_csrf_headers_throttling_and_privacy_over_http() {
     // The right one: a session cookie with exactly the attributes it must have.
     let r = alice.sign_in("alice", PASSWORD).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    assert_eq!(r.headers().get(header::LOCATION).expect("Location"), "/-/account");
+    assert_eq!(
+        r.headers().get(header::LOCATION).expect("Location"),
+        "/-/account"
+    );
     let cookies = set_cookies(&r);
     let session = cookies
         .iter()
