@@ -156,7 +156,7 @@ pub async fn explore(
                 " "
                 button type="submit" { "Search" }
             }
-            p.muted { (data.packages.total_count) " packages" }
+            p.muted { (data.packages.total_count) @if data.packages.total_count == 1 { " package" } @else { " packages" } }
             (package_list(&data.packages.nodes, "No packages match."))
             nav.pager aria-label="Pages" {
                 @if search.after.is_some() { a href="/" { "First page" } }

@@ -196,7 +196,7 @@ pub async fn owner_page(
                 " "
                 button type="submit" { "Filter" }
             }
-            p.muted { (owner.packages.total_count) " packages" }
+            p.muted { (owner.packages.total_count) @if owner.packages.total_count == 1 { " package" } @else { " packages" } }
             (package_list(&owner.packages.nodes, "No packages."))
             @if let Some(next) = next { nav.pager aria-label="Pages" { a href=(next) rel="next" { "Next page" } } }
             h2 { "Repositories" }

@@ -235,7 +235,7 @@ pub async fn package_page(
             div {
                 @if let Some(v) = shown {
                     @if let Some(s) = &v.summary { p.lead { (s) } }
-                    h2 { "Install " (short(&v.version)) }
+                    h2 { "Install " (short(reference.unwrap_or(&v.version))) }
                     @for (i, s) in snippets.iter().enumerate() {
                         h3 { (s.label) }
                         div.install {
@@ -268,7 +268,7 @@ pub async fn package_page(
                     p.muted { "This package has no versions." }
                 }
                 h2 #versions { "Versions" }
-                p.muted { (package.versions.total_count) " versions" }
+                p.muted { (package.versions.total_count) @if package.versions.total_count == 1 { " version" } @else { " versions" } }
                 table.versions {
                     thead { tr { th { "Version" } th { "Published" } th { "Size" } th { "Downloads" } } }
                     tbody {
