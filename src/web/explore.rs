@@ -74,6 +74,7 @@ struct Data {
 #[derive(Deserialize)]
 struct ViewerPackages {
     packages: PackagePage,
+    organizations: Vec<Login>,
 }
 
 pub async fn explore(
@@ -92,7 +93,7 @@ pub async fn explore(
         "query($q: String, $owner: String, $type: PackageType, $after: String, $signedIn: Boolean!) {{ \
            packages(query: $q, owner: $owner, packageType: $type, first: 20, after: $after, orderBy: UPDATED_AT) {{ \
              totalCount pageInfo {{ hasNextPage endCursor }} nodes {{ ...PackageRow }} }} \
-           viewer @include(if: $signedIn) {{ packages(first: 10, orderBy: UPDATED_AT) {{ \
+           viewer @include(if: $signedIn) {{ organizations {{ login }} packages(first: 10, orderBy: UPDATED_AT) {{ \
              totalCount pageInfo {{ hasNextPage endCursor }} nodes {{ ...PackageRow }} }} }} }} {PACKAGE_ROW}"
     );
     let data: Data = gql::run(
@@ -135,6 +136,9 @@ pub async fn explore(
                 h2 { "Your packages" }
                 (package_list(&mine.packages.nodes, "You have no packages yet."))
                 p { a href=(format!("/-/owner/{login}")) { "All your packages and repositories" } }
+                h2 { "Your organizations" }
+                @if mine.organizations.is_empty() { p.muted { "You belong to no organization." } }
+                ul.plain { @for o in &mine.organizations { li { a href=(format!("/-/owner/{}", o.login)) { (o.login) } } } }
             } @else {
                 h1 { "Explore packages" }
             }

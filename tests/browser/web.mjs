@@ -74,6 +74,7 @@ try {
   await page.fill("#password", env("WEB_PASSWORD"));
   await Promise.all([page.waitForNavigation(), page.click("button[type=submit]")]);
   check((await page.textContent("h1")).includes(`Welcome, ${env("WEB_LOGIN")}`), "signed in and welcomed");
+  check(await page.locator(`main a[href="/-/owner/${org}"]`).count() === 1, "the home page lists the organization");
   await shot("home");
   await axe("/", "home");
 
