@@ -42,7 +42,9 @@ async fn packages_stored_before_name_keys_are_found_after_the_migration() {
     assert_eq!(put.status(), 201);
     {
         let db = app.db().await;
-        migration::Migrator::down(&db, Some(1))
+        // Every migration from 5 on is undone (later ones, e.g. web sessions, too).
+        let from_five = (migration::Migrator::migrations().len() - 4) as u32;
+        migration::Migrator::down(&db, Some(from_five))
             .await
             .expect("back to migration 4");
         let no_column = db
