@@ -66,6 +66,14 @@ try {
     await axeContext.close();
   }
 
+  // Read pages work with JavaScript off (anonymous: the public-by-default parts).
+  const noScript = await browser.newContext({ javaScriptEnabled: false });
+  const plain = await noScript.newPage();
+  await plain.goto(base + "/");
+  check((await plain.textContent("h1")).includes("Explore packages"), "explore renders without JavaScript");
+  check(await plain.locator("a:has-text('Sign in')").count() === 1, "sign-in link without JavaScript");
+  await noScript.close();
+
   // Sign in.
   await page.goto(base + "/-/signin");
   await shot("signin");
@@ -165,6 +173,16 @@ try {
   check(await page.locator("a:has-text('Sign in')").count() === 1, "signed out");
   await page.goto(base + "/-/account");
   check(new URL(page.url()).pathname === "/-/signin", "the account page wants a sign-in again");
+
+  // Without JavaScript, the now-public package page still has its README and install
+  // command (the copy buttons, which need script, stay hidden).
+  const noScript2 = await browser.newContext({ javaScriptEnabled: false });
+  const plain2 = await noScript2.newPage();
+  await plain2.goto(base + npmUrl);
+  check(await plain2.locator(".readme h1").count() === 1, "README without JavaScript");
+  check((await plain2.textContent("#install-1")).includes("npm install"), "install command without JavaScript");
+  check(!(await plain2.locator("button[data-copy]").first().isVisible()), "copy buttons hidden without JavaScript");
+  await noScript2.close();
 
   // An outsider (anonymous now) gets the 404 page for a private package, with a body.
   const response = await page.goto(base + `/-/package/${org}/container/${image}`);
