@@ -640,3 +640,90 @@ async fn session_cookie_is_secure_when_the_public_url_is_https() {
         "{page}"
     );
 }
+
+#[tokio::test]
+async fn package_page_is_paginated_and_costs_the_same_queries_whatever_the_version_count() {
+    let app = TestApp::spawn().await;
+    app.create_user_with_password("alice", PASSWORD);
+    let token = app.token("alice", "read:packages,write:packages");
+    let few = app
+        .put_generic(Some(&token), "alice/few/1.0.0/f.txt", "x")
+        .await;
+    assert!(few.status().is_success());
+    for i in 0..40 {
+        let r = app
+            .put_generic(
+                Some(&token),
+                &format!("alice/many/1.0.{i}/f.txt"),
+                format!("v{i}"),
+            )
+            .await;
+        assert!(r.status().is_success(), "{}", r.status());
+    }
+    let mut alice = Browser::new(&app);
+    assert_eq!(
+        alice.sign_in("alice", PASSWORD).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    // A token is no UI credential: without the session cookie the private page is a 404.
+    let r = alice
+        .http
+        .get(format!("{}/-/package/alice/generic/many", app.url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+
+    let mut cost = Vec::new();
+    for name in ["few", "many", "few", "many"] {
+        let before = app.sql_statements().await;
+        let r = alice.get(&format!("/-/package/alice/generic/{name}")).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let body = r.text().await.expect("body");
+        cost.push(app.sql_statements().await - before);
+        if name == "many" {
+            assert!(
+                body.contains("41 versions") || body.contains("40 versions"),
+                "count shown"
+            );
+            let rows = body.matches("?version=1.0.").count();
+            assert!(rows >= 30, "a page of versions: {rows}");
+            assert!(
+                !body.contains(">1.0.0<"),
+                "the oldest version is on the next page"
+            );
+            assert!(body.contains("rel=\"next\""), "a link to older versions");
+        }
+    }
+    // The 40-version page (30 rows shown) costs what the 1-version page costs: a few
+    // statements of slack for background writes (a session's last-seen, count flushes),
+    // far below one per row.
+    for pair in cost.chunks(2) {
+        assert!(
+            pair[1] <= pair[0] + 4,
+            "statements per page, few vs many: {cost:?}"
+        );
+    }
+
+    // The next page holds the rest, oldest last.
+    let first = alice
+        .get("/-/package/alice/generic/many")
+        .await
+        .text()
+        .await
+        .expect("body");
+    let at = first.find("rel=\"next\"").expect("next link");
+    let href_start = first[..at].rfind("href=\"").expect("href") + "href=\"".len();
+    let href = first[href_start..]
+        .split('"')
+        .next()
+        .expect("href value")
+        .replace("&amp;", "&");
+    let second = alice.get(&href).await.text().await.expect("body");
+    assert!(
+        second.contains(">1.0.0<"),
+        "the oldest version is on page two"
+    );
+    assert!(!second.contains("rel=\"next\""), "page two is the last");
+}
