@@ -202,3 +202,87 @@ impl Domain {
         Ok(user_id)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_session_signs_in_until_it_expires_or_is_revoked_and_only_by_its_owner() {
+        let (_dir, domain, other, _) =
+            crate::domain::test_support::domain_with_user("mallory").await;
+        let login = OwnerName::parse("alice").expect("login");
+        domain
+            .create_user(&login, None, Some("a long password"), false)
+            .await
+            .expect("alice");
+        let refused = domain.sign_in(&login, "wrong", None, None).await;
+        assert!(matches!(refused, Err(DomainError::Unauthenticated(_))));
+
+        let first = domain
+            .sign_in(&login, "a long password", None, Some("Test Browser"))
+            .await
+            .expect("signed in");
+        let second = domain
+            .sign_in(&login, "a long password", None, None)
+            .await
+            .expect("signed in again");
+        assert_ne!(first.secret, second.secret);
+        assert_ne!(csrf_token(&first.secret), csrf_token(&second.secret));
+        assert!(
+            !format!("{first:?}").contains(&first.secret),
+            "secret redacted"
+        );
+        let signed_in = domain.web_session(&first.secret).await.expect("session");
+        assert_eq!(signed_in.actor.user_id(), Some(first.session.user_id));
+        assert!(
+            signed_in.actor.token().is_none(),
+            "a session acts with every scope"
+        );
+        assert!(domain.web_session("pky_not-a-session").await.is_err());
+
+        // Someone else's session is not found, and stays valid.
+        let not_theirs = domain.revoke_session(&other, first.session.id).await;
+        assert!(matches!(not_theirs, Err(DomainError::NotFound { .. })));
+        assert!(domain.list_sessions(&other).await.expect("list").is_empty());
+        assert_eq!(
+            domain
+                .list_sessions(&signed_in.actor)
+                .await
+                .expect("list")
+                .len(),
+            2
+        );
+
+        domain
+            .revoke_session(&signed_in.actor, first.session.id)
+            .await
+            .expect("revoked");
+        assert!(matches!(
+            domain.web_session(&first.secret).await,
+            Err(DomainError::Unauthenticated(_))
+        ));
+
+        // An expired session no longer signs in.
+        web_session::Entity::update_many()
+            .col_expr(
+                web_session::Column::ExpiresAt,
+                Expr::value(now() - Duration::seconds(1)),
+            )
+            .filter(web_session::Column::Id.eq(second.session.id))
+            .exec(&domain.db)
+            .await
+            .expect("backdate");
+        assert!(matches!(
+            domain.web_session(&second.secret).await,
+            Err(DomainError::Unauthenticated(_))
+        ));
+        assert!(
+            domain
+                .list_sessions(&signed_in.actor)
+                .await
+                .expect("list")
+                .is_empty()
+        );
+    }
+}
