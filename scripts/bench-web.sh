@@ -9,7 +9,10 @@ set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VERSIONS="${1:-1000}"
 SECONDS_PER_RUN="${2:-10}"
-"$REPO/scripts/install-deps.sh" --bench >/dev/null
+# nginx and wrk come with `scripts/install-deps.sh --bench`.
+for tool in nginx wrk curl python3; do
+  command -v "$tool" >/dev/null || { echo "$tool is missing: run scripts/install-deps.sh --bench" >&2; exit 1; }
+done
 if [ -z "${PACKYARD_BIN:-}" ]; then
   cargo build --release --quiet --manifest-path "$REPO/Cargo.toml"
 fi
