@@ -31,6 +31,7 @@ APT_PACKAGES=(
   uidmap fuse-overlayfs slirp4netns    # what podman/buildah expect to find
   ruby ruby-bundler                    # the RubyGems tests drive gem 3.3 and bundle 2.3
   mono-devel nuget                     # NuGet.exe runs under mono (the .exe itself: below)
+  chromium                             # the web UI's browser tests (driven by playwright-core)
 )
 if [ "$BENCH" = 1 ]; then
   APT_PACKAGES+=(
@@ -137,6 +138,26 @@ else
   npm_private install --prefix "$NUGET_DIR" --no-save --silent nuget-exe@5.8.0 >/dev/null
   [ -f "$NUGET_DIR/node_modules/nuget-exe/nuget-5.8.0.exe" ] || die "nuget-exe did not install"
   say nuget.exe installed
+fi
+
+# --- the web UI's browser tests: playwright-core (no browser download) and axe-core ----------
+BROWSER_DIR="$TOOLS/browser"
+PLAYWRIGHT_VERSION=1.57.0
+AXE_VERSION=4.11.0
+if [ "$(pkg_version "$BROWSER_DIR" playwright-core)" = "$PLAYWRIGHT_VERSION" ] \
+  && [ "$(pkg_version "$BROWSER_DIR" axe-core)" = "$AXE_VERSION" ]; then
+  say playwright-core present
+  say axe-core present
+else
+  command -v npm >/dev/null || die "npm is needed to install playwright-core and axe-core"
+  mkdir -p "$BROWSER_DIR"
+  # playwright-core never downloads a browser: the tests drive Debian's /usr/bin/chromium.
+  npm_private install --prefix "$BROWSER_DIR" --no-save --silent \
+    "playwright-core@$PLAYWRIGHT_VERSION" "axe-core@$AXE_VERSION" >/dev/null
+  [ -f "$BROWSER_DIR/node_modules/playwright-core/package.json" ] || die "playwright-core did not install"
+  [ -f "$BROWSER_DIR/node_modules/axe-core/axe.min.js" ] || die "axe-core did not install"
+  say playwright-core installed
+  say axe-core installed
 fi
 
 # --- benchmark peers -------------------------------------------------------------------------

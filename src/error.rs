@@ -76,6 +76,8 @@ pub enum What {
     Tag,
     Grant,
     Token,
+    /// A web UI session.
+    Session,
     Blob,
     /// A blob (or child manifest) a pushed manifest names that isn't in the image.
     ReferencedBlob,

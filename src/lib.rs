@@ -14,6 +14,7 @@ pub mod server;
 pub mod state;
 pub mod storage;
 pub mod telemetry;
+pub mod web;
 
 use std::sync::Arc;
 
@@ -44,6 +45,7 @@ fn router(state: AppState) -> Router {
         .merge(graphql::routes())
         .merge(formats::routes())
         .merge(rest::routes())
+        .merge(web::routes())
         .layer(CorsLayer::permissive().allow_private_network(false))
         // Every body is capped unless its route streams uploads (and bounds them itself).
         .layer(middleware::from_fn(move |request, next| {

@@ -19,3 +19,4 @@ pub mod rubygems_log;
 pub mod team;
 pub mod team_member;
 pub mod upload_session;
+pub mod web_session;

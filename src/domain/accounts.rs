@@ -497,6 +497,19 @@ impl Domain {
         org.try_into()
     }
 
+    /// The organizations a user belongs to, by login (the web UI's home page).
+    pub async fn user_organizations(&self, user_id: i64) -> DomainResult<Vec<AccountInfo>> {
+        let rows = membership::Entity::find()
+            .filter(membership::Column::UserId.eq(user_id))
+            .all(&self.db)
+            .await?;
+        let mut orgs = self
+            .accounts_by_ids(&rows.iter().map(|m| m.organization_id).collect::<Vec<_>>())
+            .await?;
+        orgs.sort_by(|a, b| a.login.cmp(&b.login));
+        Ok(orgs)
+    }
+
     pub async fn organization_members(&self, org_id: i64) -> DomainResult<Vec<MemberInfo>> {
         let rows = membership::Entity::find()
             .filter(membership::Column::OrganizationId.eq(org_id))

@@ -19,6 +19,7 @@ pub mod publish;
 pub mod registry;
 pub mod rubygems;
 pub mod rules;
+pub mod sessions;
 pub mod stats;
 #[cfg(test)]
 pub(crate) mod test_support;

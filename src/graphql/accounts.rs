@@ -135,6 +135,24 @@ impl UserObject {
     async fn repositories(&self, c: &Context<'_>) -> async_graphql::Result<Vec<RepositoryObject>> {
         visible_repositories(c, self.0.id).await
     }
+    /// The organizations the user belongs to (shown to the user themselves and to site
+    /// admins; empty for anyone else).
+    async fn organizations(
+        &self,
+        c: &Context<'_>,
+    ) -> async_graphql::Result<Vec<OrganizationObject>> {
+        let c = ctx(c)?;
+        if c.actor.user_id() != Some(self.0.id) && !c.actor.site_admin() {
+            return Ok(Vec::new());
+        }
+        Ok(c.domain
+            .user_organizations(self.0.id)
+            .await
+            .gql()?
+            .into_iter()
+            .map(OrganizationObject)
+            .collect())
+    }
     /// The viewer's own access tokens (empty for anyone else).
     async fn access_tokens(
         &self,

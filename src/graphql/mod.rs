@@ -15,6 +15,7 @@ mod ids;
 mod loaders;
 mod packages;
 mod routes;
+mod sessions;
 mod tokens;
 mod types;
 
@@ -25,6 +26,7 @@ pub struct QueryRoot(
     accounts::AccountQuery,
     packages::PackageQuery,
     ids::NodeQuery,
+    sessions::SessionQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -32,6 +34,7 @@ pub struct MutationRoot(
     accounts::AccountMutation,
     packages::PackageMutation,
     tokens::TokenMutation,
+    sessions::SessionMutation,
 );
 
 pub type PackyardSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;

@@ -1,11 +1,10 @@
 //! HTTP endpoints of the GraphQL API: POST for operations, GET for GraphiQL.
-use async_graphql::http::GraphiQLSource;
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 use axum::{
     Router,
     extract::State,
     http::{HeaderMap, StatusCode},
-    response::{Html, IntoResponse, Response},
+    response::{IntoResponse, Response},
     routing::get,
 };
 
@@ -21,13 +20,9 @@ pub fn routes() -> Router<AppState> {
         .route("/api/graphql", get(graphiql).post(execute))
 }
 
-async fn graphiql() -> impl IntoResponse {
-    Html(
-        GraphiQLSource::build()
-            .endpoint("/graphql")
-            .title("Packyard GraphQL")
-            .finish(),
-    )
+/// GraphiQL from the binary's own assets (the web UI's), so it works offline.
+async fn graphiql() -> Response {
+    crate::web::graphiql_page()
 }
 
 /// Runs one operation as the request's actor, with fresh DataLoaders.

@@ -18,3 +18,4 @@ mod robustness;
 mod rubygems;
 mod schema;
 mod support;
+mod web;
