@@ -10,6 +10,7 @@ pub mod cache;
 pub mod download;
 pub mod gc;
 pub mod index;
+pub mod maven;
 pub mod metadata;
 pub mod names;
 pub mod npm;

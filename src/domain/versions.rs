@@ -38,6 +38,7 @@ fn metadata_type(m: &VersionMetadata) -> Option<PackageType> {
         VersionMetadata::Generic(_) => Some(PackageType::Generic),
         VersionMetadata::Container(_) => Some(PackageType::Container),
         VersionMetadata::Npm(_) => Some(PackageType::Npm),
+        VersionMetadata::Maven(_) => Some(PackageType::Maven),
         VersionMetadata::Other(_) => None,
     }
 }
