@@ -14,13 +14,14 @@ use crate::{
     domain::{
         Domain,
         accounts::parse_repository_name,
+        cache::Document,
         download::{ByteRange, ChecksumKind, FileDownload},
         index::PackageIndex,
         metadata::VersionMetadata,
         names::{FileName, OwnerName, VersionName},
         packages::PackageRef,
         publish::{PublishRequest, Published, RepositoryScope},
-        types::{PackageType, parse_stored},
+        types::PackageType,
         views::{FileInfo, PackageInfo, RepositoryInfo, VersionInfo},
     },
     error::{DomainError, DomainResult, What},
@@ -52,7 +53,9 @@ impl std::fmt::Display for RepositoryRef {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PluginInfo {
     pub artifact_id: String,
-    pub prefix: String,
+    /// What its jar's descriptor declares; `None` when it declares none (the door then
+    /// derives Maven's default from the artifactId).
+    pub prefix: Option<String>,
     pub name: Option<String>,
 }
 
@@ -255,14 +258,51 @@ impl Domain {
         Ok(out)
     }
 
+    /// `package_document` of a package in `repo`.
+    pub async fn repository_package_document<F>(
+        &self,
+        actor: &Actor,
+        repo: &RepositoryRef,
+        r: &PackageRef,
+        kind: &'static str,
+        render: F,
+    ) -> DomainResult<Document>
+    where
+        F: FnOnce(&PackageIndex) -> DomainResult<Bytes>,
+    {
+        self.repository_package(actor, repo, r).await?;
+        self.package_document(actor, r, kind, render).await
+    }
+
     /// The plugins of `group` in `repo` the actor may read, each with the goal prefix its
-    /// newest version's jar declares, by artifactId.
+    /// newest plugin version's jar declares, by artifactId. None answers like a package
+    /// the caller may not know of (401 for anonymous callers, else not found).
     pub async fn repository_plugins(
         &self,
         actor: &Actor,
         repo: &RepositoryRef,
         group: &str,
     ) -> DomainResult<Vec<PluginInfo>> {
+        let plugins = self.plugins_of_group(actor, repo, group).await?;
+        if plugins.is_empty() {
+            return Err(policy::unknown(
+                actor,
+                What::Package,
+                format!("plugins of {group} in repository {repo}"),
+            ));
+        }
+        Ok(plugins)
+    }
+
+    async fn plugins_of_group(
+        &self,
+        actor: &Actor,
+        repo: &RepositoryRef,
+        group: &str,
+    ) -> DomainResult<Vec<PluginInfo>> {
+        if group.is_empty() {
+            return Ok(Vec::new());
+        }
         let Ok(repository) = self.find_repository(&repo.owner, &repo.name).await else {
             return Ok(Vec::new());
         };
@@ -288,7 +328,6 @@ impl Domain {
             if self.find_package(actor, &r).await.is_err() {
                 continue;
             }
-            let _: crate::domain::types::Visibility = parse_stored(&pkg.visibility)?;
             let versions = package_version::Entity::find()
                 .filter(package_version::Column::PackageId.eq(pkg.id))
                 .filter(package_version::Column::DeletedAt.is_null())
@@ -299,7 +338,12 @@ impl Domain {
                 versions
                     .into_iter()
                     .find_map(|v| match VersionMetadata::from_stored(v.metadata) {
-                        VersionMetadata::Maven(m) => m.plugin_prefix.clone().map(|p| (p, m.name)),
+                        VersionMetadata::Maven(m)
+                            if m.plugin_prefix.is_some()
+                                || m.packaging.as_deref() == Some("maven-plugin") =>
+                        {
+                            Some((m.plugin_prefix, m.name))
+                        }
                         _ => None,
                     });
             if let Some((prefix, name)) = found {

@@ -5,6 +5,7 @@
 
 pub mod generic;
 pub mod kit;
+pub mod maven;
 pub mod npm;
 pub mod oci;
 
@@ -19,5 +20,6 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .merge(generic::routes().layer(middleware::from_fn(streamed_upload)))
         .merge(npm::routes())
+        .merge(maven::routes().layer(middleware::from_fn(streamed_upload)))
         .merge(oci::routes().layer(middleware::from_fn(streamed_upload)))
 }
