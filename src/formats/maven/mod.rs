@@ -327,16 +327,21 @@ async fn deploy_file(
 }
 
 /// The POM must describe the artifact its path names (a SNAPSHOT's timestamped POM names
-/// its `-SNAPSHOT` version).
+/// its `-SNAPSHOT` version). A value left to a property (`${revision}`) or to the parent
+/// is not resolved, so it isn't compared.
 fn check_pom_coordinates(
     pom: &pom::Pom,
     coords: &Coordinates,
     version: &VersionName,
 ) -> DomainResult<()> {
-    let same = pom.group_id.as_deref() == Some(coords.group.as_str())
-        && pom.artifact_id.as_deref() == Some(coords.artifact.as_str())
-        && pom.version.as_deref() == Some(version.as_str());
-    if !same {
+    let differs = |said: &Option<String>, want: &str| {
+        said.as_deref()
+            .is_some_and(|s| !s.contains("${") && s != want)
+    };
+    if differs(&pom.group_id, &coords.group)
+        || differs(&pom.artifact_id, &coords.artifact)
+        || differs(&pom.version, version.as_str())
+    {
         return Err(DomainError::invalid(format!(
             "the POM describes {}:{}:{}, but it was deployed as {}:{}:{version}",
             pom.group_id.as_deref().unwrap_or("?"),
