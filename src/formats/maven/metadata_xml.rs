@@ -324,6 +324,7 @@ pub fn check_uploaded(xml: &[u8], coords: Option<&Coordinates>) -> DomainResult<
                 depth = depth.saturating_sub(1);
                 path.pop();
             }
+            Event::Eof if depth > 0 => return Err(bad(&"unclosed elements")),
             Event::Eof => break,
             _ => {}
         }

@@ -144,6 +144,7 @@ pub fn parse(xml: &[u8]) -> DomainResult<Pom> {
                 path.pop();
                 text.clear();
             }
+            Event::Eof if !path.is_empty() => return Err(bad("unclosed elements")),
             Event::Eof => break,
             _ => {}
         }
@@ -231,6 +232,7 @@ mod tests {
         let undeclared = "<project><name>&xxe;</name></project>";
         assert!(parse(undeclared.as_bytes()).is_err());
         assert!(parse(b"<notaproject/>").is_err());
+        assert!(parse(b"<project><name>x</name>").is_err());
         assert!(parse(b"not xml at all <").is_err());
         let deep = format!(
             "<project>{}{}</project>",
