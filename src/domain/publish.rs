@@ -438,6 +438,10 @@ impl Domain {
         }
     }
 
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the publish's facts, read before the transaction, and its request"
+    )]
     async fn publish_in(
         &self,
         txn: &DatabaseTransaction,

@@ -18,11 +18,6 @@ pub use npm::NpmMetadata;
 /// Internally tagged newtype variants of structs serialize exactly as struct variants
 /// would, so the stored JSON is `{"format": "npm", "manifest": ..}` as it always was.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-#[expect(
-    clippy::large_enum_variant,
-    reason = "one value per version read, held next to a version's strings; a box would \
-              only add an allocation"
-)]
 #[serde(tag = "format", rename_all = "lowercase")]
 pub enum VersionMetadata {
     Generic(GenericMetadata),

@@ -156,6 +156,10 @@ pub fn snapshot_file(artifact: &str, version: &str, name: &str) -> Option<Snapsh
     })
 }
 
+/// Per classifier and extension: the newest build (timestamp and number, `None` for a
+/// non-unique file) and when it was stored.
+type Newest = (Option<String>, String, Option<(String, u32)>, DateTime<Utc>);
+
 /// A SNAPSHOT version's metadata: the newest build (`snapshot`), and per classifier and
 /// extension the newest file (`snapshotVersions`), as mvn writes it.
 pub fn render_snapshot(
@@ -175,8 +179,7 @@ pub fn render_snapshot(
         .ok_or_else(not_found)?;
     let base = version.strip_suffix("-SNAPSHOT").ok_or_else(not_found)?;
     // (classifier, extension) → (build, value, updated), newest build wins.
-    let mut newest: Vec<(Option<String>, String, Option<(String, u32)>, DateTime<Utc>)> =
-        Vec::new();
+    let mut newest: Vec<Newest> = Vec::new();
     for f in v.files.iter().filter(|f| !is_checksum(&f.name)) {
         let Some(sf) = snapshot_file(&coords.artifact, version, &f.name) else {
             continue;

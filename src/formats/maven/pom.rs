@@ -71,14 +71,11 @@ pub fn parse(xml: &[u8]) -> DomainResult<Pom> {
                 }
                 text.clear();
             }
-            Event::Empty(e) => {
-                if path.is_empty() {
-                    let name = e.local_name();
-                    if name.as_ref() != b"project" {
-                        return Err(bad("the root element must be <project>"));
-                    }
-                    saw_root = true;
+            Event::Empty(e) if path.is_empty() => {
+                if e.local_name().as_ref() != b"project" {
+                    return Err(bad("the root element must be <project>"));
                 }
+                saw_root = true;
             }
             Event::Text(t) => {
                 let s = t.unescape().map_err(bad)?;
