@@ -623,6 +623,29 @@ async fn maven_reads_and_deploys_follow_the_repository() {
         409
     );
 
+    // Nor can it be linked to another repository afterwards.
+    let ids = app
+        .gql_ok(
+            Some(&owner),
+            r#"{ package(owner: "olga", packageType: MAVEN, name: "com.example:app") { id }
+                 repository(owner: "olga", name: "open") { id } }"#,
+            json!({}),
+        )
+        .await;
+    let moved = app
+        .graphql(
+            Some(&owner),
+            r#"mutation($p: ID!, $r: ID!) { linkPackageRepository(input: {packageId: $p, repositoryId: $r}) { package { id } } }"#,
+            json!({"p": ids["package"]["id"], "r": ids["repository"]["id"]}),
+        )
+        .await;
+    assert!(
+        moved["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("always belong")),
+        "{moved}"
+    );
+
     // A public repository's packages resolve anonymously.
     let open_jar = "/maven/olga/open/org/open/tool/1.0/tool-1.0.jar";
     assert_eq!(
