@@ -69,9 +69,16 @@ http {
   server { listen 127.0.0.1:$NG_PORT; root $WORK/static; }
 }
 CONF
+# nginx's workers run as another user: they must be able to read the files.
+chmod a+x "$WORK" && chmod -R a+rX "$WORK/static"
 nginx -c "$WORK/nginx/nginx.conf" -g 'daemon off;' 2>"$WORK/nginx/stderr.log" &
 PIDS+=("$!")
 wait_port "$NG_PORT"
+# Both answer the same bytes (or the comparison means nothing).
+for p in "$G/maven-metadata.xml" "$G/1.0.1/bench-1.0.1.pom" "$G/1.0.1/bench-1.0.1.jar"; do
+  cmp <(curl -sf "$BASE/$p") <(curl -sf "http://127.0.0.1:$NG_PORT/maven/bench/libs/$p") \
+    || { echo "nginx and Packyard differ on $p" >&2; exit 1; }
+done
 
 run_wrk() { # url [header]
   local args=(-t2 -c16 -d"${SECONDS_PER_RUN}s" --latency)
