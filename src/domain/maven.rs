@@ -49,6 +49,17 @@ impl std::fmt::Display for RepositoryRef {
     }
 }
 
+/// Repository names by id: what the read gate compares a URL's repository with, on every
+/// read. Repositories are never renamed (no mutation renames one), so entries never go
+/// stale; the bound keeps the map small.
+pub(crate) struct RepositoryNames(moka::sync::Cache<i64, String>);
+
+impl Default for RepositoryNames {
+    fn default() -> Self {
+        Self(moka::sync::Cache::new(10_000))
+    }
+}
+
 /// A plugin of a groupId in a repository, for the group-level `maven-metadata.xml`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PluginInfo {
@@ -137,13 +148,20 @@ impl Domain {
         r: &PackageRef,
     ) -> DomainResult<PackageInfo> {
         let pkg = self.find_package(actor, r).await?;
-        let here = match pkg.repository_id {
-            Some(id) => self
-                .repository_by_id(id)
-                .await
-                .is_ok_and(|found| found.name.eq_ignore_ascii_case(&repo.name)),
-            None => false,
+        let name = match pkg.repository_id {
+            Some(id) => match self.repository_names.0.get(&id) {
+                Some(name) => Some(name),
+                None => match self.repository_by_id(id).await {
+                    Ok(found) => {
+                        self.repository_names.0.insert(id, found.name.clone());
+                        Some(found.name)
+                    }
+                    Err(_) => None,
+                },
+            },
+            None => None,
         };
+        let here = name.is_some_and(|n| n.eq_ignore_ascii_case(&repo.name));
         if !here {
             return Err(policy::unknown(
                 actor,
