@@ -32,6 +32,15 @@ APT_PACKAGES=(
   ruby ruby-bundler                    # the RubyGems tests drive gem 3.3 and bundle 2.3
   mono-devel nuget                     # NuGet.exe runs under mono (the .exe itself: below)
   chromium                             # the web UI's browser tests (driven by playwright-core)
+  # Maven and Gradle: mvn 3.8 with Debian's plugins as the `central` mirror
+  # (file:///usr/share/maven-repo), a JDK with javac and javadoc, Gradle 4.4 and the wagon
+  # jars its legacy `maven` plugin uploads with.
+  maven openjdk-17-jdk-headless maven-debian-helper maven-repo-helper
+  libmaven-resources-plugin-java libmaven-compiler-plugin-java libmaven-jar-plugin-java
+  libmaven-install-plugin-java libmaven-deploy-plugin-java libsurefire-java
+  libmaven-dependency-plugin-java libmaven-clean-plugin-java libmaven-source-plugin-java
+  libmaven-javadoc-plugin-java libmaven-plugin-tools-java libplexus-utils2-java
+  gradle libmaven-resolver-java libwagon-http-shaded-java libwagon-provider-api-java
 )
 if [ "$BENCH" = 1 ]; then
   APT_PACKAGES+=(

@@ -45,7 +45,7 @@ enum Command {
 #[derive(Subcommand)]
 #[expect(
     clippy::enum_variant_names,
-    reason = "clap derives the subcommand names create-user, create-org, create-token"
+    reason = "clap derives the subcommand names create-user, create-org, create-repository, create-token"
 )]
 enum Admin {
     /// Create a user. A password (needed only for `npm login`) is read from standard input
@@ -62,6 +62,15 @@ enum Admin {
         login: String,
         #[arg(long)]
         owner: String,
+    },
+    /// Create a repository OWNER/NAME (a user's or an organization's); Maven packages are
+    /// deployed into one (`/maven/OWNER/NAME`). Private unless `--public`.
+    CreateRepository {
+        repository: String,
+        #[arg(long)]
+        public: bool,
+        #[arg(long)]
+        description: Option<String>,
     },
     /// Create an access token for a user and print it (shown once).
     CreateToken {
@@ -165,6 +174,36 @@ async fn run_admin(domain: &Domain, admin: Admin) -> Result<(), packyard::error:
             println!(
                 "created organization {} (id {}) owned by {}",
                 org.login, org.id, owner
+            );
+        }
+        Admin::CreateRepository {
+            repository,
+            public,
+            description,
+        } => {
+            let (owner, name) = repository.split_once('/').ok_or_else(|| {
+                packyard::error::DomainError::invalid("name the repository as OWNER/NAME")
+            })?;
+            let owner = OwnerName::parse(owner)?;
+            let owner_info = domain.find_account(&owner).await?;
+            // The CLI acts as a site admin: it is the bootstrap path.
+            let actor = Actor::User {
+                id: owner_info.id,
+                login: owner_info.login.clone(),
+                site_admin: true,
+                token: None,
+            };
+            let visibility = if public {
+                packyard::domain::Visibility::Public
+            } else {
+                packyard::domain::Visibility::Private
+            };
+            let repo = domain
+                .create_repository(&actor, &owner, name, visibility, description)
+                .await?;
+            println!(
+                "created repository {}/{} (id {}, {})",
+                repo.owner_login, repo.name, repo.id, repo.visibility
             );
         }
         Admin::CreateToken {

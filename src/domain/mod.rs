@@ -10,6 +10,7 @@ pub mod cache;
 pub mod download;
 pub mod gc;
 pub mod index;
+pub mod maven;
 pub mod metadata;
 pub mod names;
 pub mod npm;
@@ -55,6 +56,9 @@ pub struct Domain {
     pub(crate) oci_keys: registry::OciKeys,
     pub(crate) cache: cache::ReadCache,
     pub(crate) passwords: passwords::PasswordGuard,
+    /// Repository names by id, for the Maven door's read gate (repositories are never
+    /// renamed, so an entry never goes stale).
+    pub(crate) repository_names: maven::RepositoryNames,
 }
 
 impl Domain {
@@ -122,6 +126,7 @@ impl Domain {
             oci_keys: Default::default(),
             cache: Default::default(),
             passwords: passwords::PasswordGuard::new(config.logins.clone()),
+            repository_names: Default::default(),
             config,
         })
     }

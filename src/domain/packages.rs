@@ -749,6 +749,13 @@ impl Domain {
                 "a package can only be linked to a repository of the same owner",
             ));
         }
+        let rules = rules(parse_stored(&pkg.format)?);
+        if rules.repository_scoped && pkg.repository_id.is_some_and(|id| id != repo.id) {
+            return Err(DomainError::invalid(format!(
+                "{} packages always belong to the repository they were deployed to",
+                rules.label
+            )));
+        }
         let mut active = pkg.into_active_model();
         active.repository_id = Set(Some(repo.id));
         self.save_package(

@@ -25,7 +25,7 @@ use crate::{
         packages::{PackageRef, file_info, live_version, package_info, upsert_tag, version_info},
         rules::rules,
         types::{AccountKind, Role, Visibility, parse_stored},
-        views::{FileInfo, PackageInfo, VersionInfo},
+        views::{FileInfo, PackageInfo, RepositoryInfo, VersionInfo},
     },
     error::{DomainError, DomainResult, What},
     storage::{DigestSet, Expectations, StagedBlob},
@@ -64,6 +64,18 @@ pub struct PublishRequest {
     pub tags: Vec<String>,
     /// Visibility asked for a new package (e.g. `npm publish --access public`).
     pub visibility: Option<Visibility>,
+}
+
+/// A publish into a repository (Maven's `/maven/OWNER/REPOSITORY`): the package belongs to
+/// that repository, takes its visibility and inherits its access, and creating it needs
+/// write on the repository (not the right to create packages in the owner's namespace).
+#[derive(Clone, Debug)]
+pub(crate) struct RepositoryScope {
+    pub repository: RepositoryInfo,
+    /// The request's metadata is merged into an existing version's
+    /// (`VersionMetadata::merged_over`), with its summary, license and README: Maven's POM
+    /// may arrive after the jar.
+    pub update_metadata: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -184,20 +196,30 @@ impl Domain {
             .await
             .map_err(|_| DomainError::not_found(What::Owner, format!("owner {}", r.owner)))?;
         let existing = self.package_model(r).await?.map(|(p, _)| p);
-        self.authorize_publish_to(actor, r, &owner, existing.as_ref())
+        self.authorize_publish_to(actor, r, &owner, existing.as_ref(), None)
             .await
             .map(|_| ())
     }
 
     /// The gate of a publish; `Ok(role)` is the caller's role on the package (`Admin` for a
     /// package it creates).
-    async fn authorize_publish_to(
+    pub(crate) async fn authorize_publish_to(
         &self,
         actor: &Actor,
         r: &PackageRef,
         owner: &account::Model,
         existing: Option<&package::Model>,
+        scope: Option<&RepositoryScope>,
     ) -> DomainResult<Option<Role>> {
+        let create = async {
+            match scope {
+                Some(scope) => {
+                    self.authorize_create_in_repository(actor, r, owner, &scope.repository)
+                        .await
+                }
+                None => self.authorize_create_in(actor, r, owner).await,
+            }
+        };
         match existing {
             Some(pkg) => match self
                 .authorize_package(actor, Action::Write, pkg, owner)
@@ -207,19 +229,70 @@ impl Domain {
                 // so the answer doesn't tell whether a private package exists (a caller
                 // who may create packages there learns only that the name is taken).
                 Err(DomainError::NotFound { .. }) => {
-                    self.authorize_create_in(actor, r, owner).await?;
+                    create.await?;
                     Err(DomainError::forbidden(format!(
                         "{}/{} is taken by a package you may not publish to",
                         owner.login, r.name
                     )))
                 }
+                Ok(_) if scope.is_some_and(|s| pkg.repository_id != Some(s.repository.id)) => {
+                    Err(DomainError::exists(
+                        What::Package,
+                        format!(
+                            "{}/{} belongs to another repository of {}: a package is deployed \
+                             to one repository",
+                            owner.login, r.name, owner.login
+                        ),
+                    ))
+                }
                 other => other,
             },
             None => {
-                self.authorize_create_in(actor, r, owner).await?;
+                create.await?;
                 Ok(Some(Role::Admin))
             }
         }
+    }
+
+    /// Whether `actor` may create the package `r` in a repository: write on the repository
+    /// (as its owner, an owner of its organization, a collaborator with write, or its CI
+    /// token), decided by the one gate on the package as it would be once created there.
+    /// A repository the actor may not see answers as a missing one.
+    async fn authorize_create_in_repository(
+        &self,
+        actor: &Actor,
+        r: &PackageRef,
+        owner: &account::Model,
+        repository: &RepositoryInfo,
+    ) -> DomainResult<()> {
+        let at = now();
+        let would_be = package::Model {
+            id: 0,
+            owner_id: owner.id,
+            format: r.package_type.as_str().into(),
+            name: r.name.to_string(),
+            name_key: rules(r.package_type).name_key(r.name.as_str()).into_owned(),
+            visibility: repository.visibility.as_str().into(),
+            repository_id: Some(repository.id),
+            inherit_access: true,
+            created_at: at,
+            updated_at: at,
+            deleted_at: None,
+        };
+        match self
+            .authorize_package(actor, Action::Write, &would_be, owner)
+            .await
+        {
+            Err(DomainError::NotFound { .. }) => {
+                return Err(DomainError::not_found(
+                    What::Repository,
+                    format!("repository {}/{}", owner.login, repository.name),
+                ));
+            }
+            Err(e) => return Err(e),
+            Ok(_) => {}
+        }
+        self.refuse_restorable_name(actor, r, owner).await
     }
 
     /// Whether `actor` may create the package `r` under `owner` (policy's rule, with the
@@ -244,6 +317,15 @@ impl Domain {
             members_can_create_packages: owner.members_can_create_packages,
         };
         policy::authorize_create(actor, &facts, r.name.as_str())?;
+        self.refuse_restorable_name(actor, r, owner).await
+    }
+
+    async fn refuse_restorable_name(
+        &self,
+        actor: &Actor,
+        r: &PackageRef,
+        owner: &account::Model,
+    ) -> DomainResult<()> {
         // A deleted package keeps its name while it can be restored: only those who may
         // restore it may take the name (else its admins' restore fails, and a new package
         // under the old name would serve its readers someone else's content).
@@ -268,6 +350,16 @@ impl Domain {
     /// Publishes a version with its files in one transaction. On the first publish the
     /// package is created (the publisher becomes its admin).
     pub async fn publish(&self, actor: &Actor, req: PublishRequest) -> DomainResult<Published> {
+        self.publish_scoped(actor, req, None).await
+    }
+
+    /// `publish`, into a repository when `scope` says so (see [`RepositoryScope`]).
+    pub(crate) async fn publish_scoped(
+        &self,
+        actor: &Actor,
+        req: PublishRequest,
+        scope: Option<RepositoryScope>,
+    ) -> DomainResult<Published> {
         // Concurrent publishes race on unique rows (the package of a new image whose
         // platform manifests are pushed in parallel, a tag, the same manifest twice): the
         // loser's transaction rolls back and it runs again against what the winner wrote.
@@ -276,7 +368,7 @@ impl Domain {
         let mut attempts = 0;
         loop {
             attempts += 1;
-            match self.publish_once(actor, &req).await {
+            match self.publish_once(actor, &req, scope.as_ref()).await {
                 Err(DomainError::AlreadyExists { what, .. })
                     if attempts < PUBLISH_ATTEMPTS
                         && !(on_existing == OnExisting::Refuse && what == What::Version) =>
@@ -288,13 +380,18 @@ impl Domain {
         }
     }
 
-    async fn publish_once(&self, actor: &Actor, req: &PublishRequest) -> DomainResult<Published> {
+    async fn publish_once(
+        &self,
+        actor: &Actor,
+        req: &PublishRequest,
+        scope: Option<&RepositoryScope>,
+    ) -> DomainResult<Published> {
         let owner = self.account_model(&req.package.owner).await.map_err(|_| {
             DomainError::not_found(What::Owner, format!("owner {}", req.package.owner))
         })?;
         let existing = self.package_model(&req.package).await?.map(|(p, _)| p);
         let role = self
-            .authorize_publish_to(actor, &req.package, &owner, existing.as_ref())
+            .authorize_publish_to(actor, &req.package, &owner, existing.as_ref(), scope)
             .await?;
         if !rules(req.package.package_type).reuses_deleted_versions
             && self.version_unpublished(&req.package, &req.version).await?
@@ -311,6 +408,7 @@ impl Domain {
         // A repository URL from the format's metadata (`http(s)://HOST/OWNER/REPO`).
         let repository_url = req.metadata.describe().repository_url;
         let linked = match (&existing, &repository_url) {
+            _ if scope.is_some() => scope.map(|s| s.repository.id),
             (Some(p), _) if p.repository_id.is_some() => p.repository_id,
             // Linking decides who inherits access: for an existing package that is an
             // admin's call (as `linkPackageRepository` is), not any writer's.
@@ -325,7 +423,7 @@ impl Domain {
         };
         let txn = self.db.begin().await?;
         let result = self
-            .publish_in(&txn, actor, &owner, existing, linked, req)
+            .publish_in(&txn, actor, &owner, existing, linked, req, scope)
             .await;
         match result {
             Ok(published) => {
@@ -340,6 +438,10 @@ impl Domain {
         }
     }
 
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the publish's facts, read before the transaction, and its request"
+    )]
     async fn publish_in(
         &self,
         txn: &DatabaseTransaction,
@@ -348,6 +450,7 @@ impl Domain {
         existing: Option<package::Model>,
         linked: Option<i64>,
         req: &PublishRequest,
+        scope: Option<&RepositoryScope>,
     ) -> DomainResult<Published> {
         let limits = &self.config.limits;
         let at = now();
@@ -368,10 +471,12 @@ impl Domain {
                 } else {
                     Visibility::Private
                 };
-                let visibility = match req.visibility {
-                    Some(Visibility::Internal) if !is_org => Visibility::Private,
-                    Some(v) => v,
-                    None => default_visibility,
+                let visibility = match (scope, req.visibility) {
+                    // A repository's packages are as visible as it is.
+                    (Some(scope), _) => scope.repository.visibility,
+                    (None, Some(Visibility::Internal)) if !is_org => Visibility::Private,
+                    (None, Some(v)) => v,
+                    (None, None) => default_visibility,
                 };
                 let pkg = package::ActiveModel {
                     owner_id: Set(owner.id),
@@ -382,7 +487,7 @@ impl Domain {
                         .into_owned()),
                     visibility: Set(visibility.as_str().into()),
                     repository_id: Set(linked),
-                    inherit_access: Set(if is_org {
+                    inherit_access: Set(if is_org && scope.is_none() {
                         owner.default_inherit_access
                     } else {
                         true
@@ -431,8 +536,10 @@ impl Domain {
 
         let rules = rules(req.package.package_type);
         let on_existing = (rules.on_existing)(&req.version);
-        let lead_file =
-            |file: &NewFile| (rules.lead_file)(req.version.as_str(), file.name.as_str());
+        let lead_file = |file: &NewFile| {
+            (rules.lead_file)(req.version.as_str(), file.name.as_str())
+                || req.metadata.counts_download(file.name.as_str())
+        };
         let current = live_version(txn, pkg.id, req.version.as_str()).await?;
         let created_version = current.is_none();
         let version = match current {
@@ -444,6 +551,22 @@ impl Domain {
                         req.version, owner.login, req.package.name
                     ),
                 ));
+            }
+            Some(v) if scope.is_some_and(|s| s.update_metadata) => {
+                let merged = req
+                    .metadata
+                    .clone()
+                    .merged_over(&VersionMetadata::from_stored(v.metadata.clone()));
+                let described = merged.describe();
+                let mut active = v.into_active_model();
+                active.metadata = Set(merged.to_json());
+                active.summary = Set(truncate_chars(described.summary, limits.description_chars));
+                active.license = Set(truncate_chars(described.license, limits.license_chars));
+                if req.readme.is_some() {
+                    active.readme = Set(req.readme.clone());
+                }
+                active.updated_at = Set(at);
+                active.update(txn).await?
             }
             Some(v) => {
                 let mut active = v.into_active_model();

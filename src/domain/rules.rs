@@ -58,6 +58,8 @@ pub struct FileUrl<'a> {
     pub version: &'a str,
     pub file: &'a str,
     pub sha256: &'a str,
+    /// The repository the package belongs to, for formats whose URLs name it (Maven).
+    pub repository: Option<&'a str>,
 }
 
 /// The rules of a package type.
@@ -136,23 +138,44 @@ static NPM: FormatRules = FormatRules {
     reuses_deleted_versions: false,
 };
 
-// Maven, RubyGems and NuGet have no door yet: their entries hold what the generic services
-// already decide for them (no file URL, Maven's repository scope); their issues fill in
-// the rest.
 static MAVEN: FormatRules = FormatRules {
     label: "Maven",
     name_key: name_as_written,
-    on_existing: |_| OnExisting::Refuse,
+    // A release is immutable: files may be added (signatures, classifiers), an existing
+    // one is refused. A SNAPSHOT takes new builds and rewrites its non-unique files.
+    on_existing: |v| {
+        if v.as_str().ends_with("-SNAPSHOT") {
+            OnExisting::ReplaceFiles
+        } else {
+            OnExisting::AddFiles
+        }
+    },
     latest: LatestRule::Newest,
     repository_scoped: true,
     indexes_referrers: false,
-    file_url: |_| None,
+    file_url: |u| {
+        let (group, artifact) = u.name.rsplit_once(':')?;
+        Some(format!(
+            "{}/maven/{}/{}/{}/{}/{}/{}",
+            u.base,
+            u.owner,
+            u.repository?,
+            group.replace('.', "/"),
+            artifact,
+            u.version,
+            u.file
+        ))
+    },
     yanked_downloadable: true,
     max_file_bytes: |l| l.generic_file_bytes,
-    lead_file: |_, _| true,
+    // The main artifact (the POM too for `pom` packaging, by the version's metadata):
+    // metadata, checksums, POMs of jars, sources and javadoc don't count.
+    lead_file: crate::domain::maven::is_main_artifact,
     reuses_deleted_versions: true,
 };
 
+// RubyGems and NuGet have no door yet: their entries hold what the generic services
+// already decide for them; their issues fill in the rest.
 static RUBYGEMS: FormatRules = FormatRules {
     label: "RubyGems",
     name_key: name_as_written,
@@ -242,6 +265,7 @@ mod tests {
             version: "1.0.0",
             file: "tool-1.0.0.tgz",
             sha256: "ab12",
+            repository: None,
         };
         let got = |t| rules(t).file_url(&url);
         assert_eq!(
@@ -260,10 +284,28 @@ mod tests {
             got(PackageType::Rubygems).as_deref(),
             Some("https://pk.example/rubygems/alice/gems/tool-1.0.0.tgz")
         );
-        assert_eq!(got(PackageType::Maven), None);
         assert_eq!(
             got(PackageType::Nuget).as_deref(),
             Some("https://pk.example/nuget/alice/v3/flatcontainer/tool/1.0.0/tool-1.0.0.tgz")
+        );
+        let maven = rules(PackageType::Maven).file_url(&FileUrl {
+            name: "com.example:app",
+            file: "app-1.0.0.jar",
+            repository: Some("libs"),
+            ..url
+        });
+        assert_eq!(
+            maven.as_deref(),
+            Some("https://pk.example/maven/alice/libs/com/example/app/1.0.0/app-1.0.0.jar")
+        );
+        let snapshot = VersionName::parse("1.0-SNAPSHOT").expect("version");
+        assert_eq!(
+            (rules(PackageType::Maven).on_existing)(&snapshot),
+            OnExisting::ReplaceFiles
+        );
+        assert_eq!(
+            (rules(PackageType::Maven).on_existing)(&VersionName::parse("1.0").expect("v")),
+            OnExisting::AddFiles
         );
         for t in PackageType::VARIANTS {
             assert!(!rules(*t).label.is_empty());

@@ -40,6 +40,7 @@ fn metadata_type(m: &VersionMetadata) -> Option<PackageType> {
         VersionMetadata::Npm(_) => Some(PackageType::Npm),
         VersionMetadata::Rubygems(_) => Some(PackageType::Rubygems),
         VersionMetadata::Nuget(_) => Some(PackageType::Nuget),
+        VersionMetadata::Maven(_) => Some(PackageType::Maven),
         VersionMetadata::Other(_) => None,
     }
 }

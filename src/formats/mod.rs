@@ -5,6 +5,7 @@
 
 pub mod generic;
 pub mod kit;
+pub mod maven;
 pub mod npm;
 pub mod nuget;
 pub mod oci;
@@ -22,6 +23,7 @@ pub fn routes() -> Router<AppState> {
         .merge(generic::routes().layer(middleware::from_fn(streamed_upload)))
         .merge(npm::routes())
         .merge(nuget::routes())
+        .merge(maven::routes().layer(middleware::from_fn(streamed_upload)))
         .merge(oci::routes().layer(middleware::from_fn(streamed_upload)))
         .merge(rubygems::routes())
 }

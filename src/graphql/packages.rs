@@ -315,6 +315,14 @@ impl PackageFileObject {
             return Ok(None);
         };
         let base = c.domain.config().base_url();
+        // Formats whose URLs name the repository (Maven) have one; readers of the file
+        // may read the package, which lives in it.
+        let repository = match pkg.repository_id {
+            Some(id) if rules(pkg.package_type).repository_scoped => {
+                c.loaders.repositories.load_one(id).await?
+            }
+            _ => None,
+        };
         Ok(rules(pkg.package_type).file_url(&FileUrl {
             base: &base,
             owner: &pkg.owner_login,
@@ -322,6 +330,7 @@ impl PackageFileObject {
             version: &self.version,
             file: &self.file.name,
             sha256: &self.file.sha256,
+            repository: repository.as_ref().map(|r| r.name.as_str()),
         }))
     }
     async fn updated_at(&self) -> DateTime<Utc> {

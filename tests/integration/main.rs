@@ -6,6 +6,7 @@ mod existence;
 mod generic;
 mod graphql;
 mod http;
+mod maven;
 mod npm;
 mod npm_documents;
 mod nuget;

@@ -7,12 +7,14 @@ use serde::{Deserialize, Serialize};
 
 mod container;
 mod generic;
+mod maven;
 mod npm;
 mod nuget;
 mod rubygems;
 
 pub use container::ContainerMetadata;
 pub use generic::GenericMetadata;
+pub use maven::{MavenCoordinates, MavenDependency, MavenLicense, MavenMetadata};
 pub use npm::NpmMetadata;
 pub use nuget::{
     NugetDependency, NugetDependencyGroup, NugetDeprecation, NugetMetadata, NugetPackageType,
@@ -35,6 +37,7 @@ pub enum VersionMetadata {
     Npm(NpmMetadata),
     Rubygems(RubygemsMetadata),
     Nuget(NugetMetadata),
+    Maven(MavenMetadata),
     /// Anything a door stores that it describes itself (kept as raw JSON), and rows no
     /// variant reads.
     #[serde(untagged)]
@@ -76,7 +79,26 @@ impl VersionMetadata {
             Self::Npm(m) => m.describe(),
             Self::Rubygems(m) => m.describe(),
             Self::Nuget(m) => m.describe(),
+            Self::Maven(m) => m.describe(),
             Self::Other(_) => Description::default(),
+        }
+    }
+
+    /// Whether a GET of `file` counts a download by what this version's metadata says,
+    /// beside `FormatRules::lead_file` (Maven: the POM of `pom` packaging).
+    pub fn counts_download(&self, file: &str) -> bool {
+        match self {
+            Self::Maven(m) => m.pom_is_the_artifact() && file.ends_with(".pom"),
+            _ => false,
+        }
+    }
+
+    /// This metadata arriving for a version that has `earlier`: what the version keeps
+    /// (Maven learns its POM and its jar's plugin prefix from separate uploads).
+    pub fn merged_over(self, earlier: &VersionMetadata) -> VersionMetadata {
+        match (self, earlier) {
+            (Self::Maven(new), Self::Maven(old)) => Self::Maven(new.merged_over(old)),
+            (new, _) => new,
         }
     }
 
@@ -133,6 +155,8 @@ mod tests {
                 "subject": "sha256:cc", "annotations": {"k": "v"}, "size": 9,
                 "references": [], "url": "https://example.com", "authors": "Ada"}),
             json!({"format": "maven", "pom": "<project/>"}),
+            json!({"format": "maven", "group_id": "com.example", "packaging": "jar",
+                "licenses": [{"name": "MIT"}], "dependencies": [{"artifact_id": "x", "optional": true}]}),
             json!({"something": "else"}),
         ];
         for row in rows {

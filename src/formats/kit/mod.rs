@@ -1,5 +1,6 @@
 //! What every door shares: the error renderer (`errors`), HTTP pieces (`http`: ranges,
-//! file responses) and validated path extractors (`path`). Doors call the kit; the kit calls
+//! file responses), validated path extractors (`path`) and entity references for the XML
+//! readers (`xml`). Doors call the kit; the kit calls
 //! domain types only, never a domain method; neither the domain nor the kit calls a door.
 //! A new door writes one `impl Door` and its path grammars, and renders everything else
 //! through here.
@@ -7,3 +8,4 @@
 pub mod errors;
 pub mod http;
 pub mod path;
+pub mod xml;

@@ -19,25 +19,8 @@ fn bad(msg: impl std::fmt::Display) -> DomainError {
 
 /// One of XML's predefined entities, or a character reference; anything else is refused.
 fn general_ref(name: &str) -> DomainResult<char> {
-    Ok(match name {
-        "amp" => '&',
-        "lt" => '<',
-        "gt" => '>',
-        "quot" => '"',
-        "apos" => '\'',
-        _ => {
-            let code = if let Some(hex) = name.strip_prefix("#x") {
-                u32::from_str_radix(hex, 16).ok()
-            } else if let Some(dec) = name.strip_prefix('#') {
-                dec.parse().ok()
-            } else {
-                None
-            };
-            return code
-                .and_then(char::from_u32)
-                .ok_or_else(|| bad(format!("entity &{name}; is not allowed")));
-        }
-    })
+    crate::formats::kit::xml::general_ref(name)
+        .ok_or_else(|| bad(format!("entity &{name}; is not allowed")))
 }
 
 fn attr(e: &quick_xml::events::BytesStart<'_>, key: &str) -> DomainResult<Option<String>> {
