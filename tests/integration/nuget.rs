@@ -768,8 +768,34 @@ async fn nuget_protocol_documents() {
         .iter()
         .filter_map(|d| d["id"].as_str())
         .collect();
-    // Bea.Tool has only a prerelease: not shown without prerelease=true.
+    // Bea.Tool has only a prerelease: not shown without prerelease=true, nor counted.
     assert_eq!(ids, ["Bea.Lib", "Bea.Many"]);
+    assert_eq!(search["totalHits"], 2);
+    // totalHits counts the filtered set, whatever page of it `data` shows.
+    let page = json_of(
+        &app,
+        Some(&token),
+        "/nuget/bea/v3/query?q=bea&semVerLevel=2.0.0&skip=1&take=1",
+    )
+    .await;
+    assert_eq!(page["totalHits"], 2);
+    assert_eq!(page["data"].as_array().map(Vec::len), Some(1));
+    assert_eq!(page["data"][0]["id"], "Bea.Many");
+    let past = json_of(
+        &app,
+        Some(&token),
+        "/nuget/bea/v3/query?q=bea&semVerLevel=2.0.0&skip=2",
+    )
+    .await;
+    assert_eq!(past, json!({"totalHits": 2, "data": []}));
+    let exact = json_of(
+        &app,
+        Some(&token),
+        "/nuget/bea/v3/query?q=packageid:bea.lib",
+    )
+    .await;
+    assert_eq!(exact["totalHits"], 1);
+    assert_eq!(exact["data"][0]["id"], "Bea.Lib");
     let lib = search["data"]
         .as_array()
         .expect("data")
@@ -820,6 +846,7 @@ async fn nuget_protocol_documents() {
         .filter_map(|d| d["id"].as_str())
         .collect();
     assert_eq!(ids, ["Bea.Tool"]);
+    assert_eq!(tools["totalHits"], 1);
     let ac = json_of(&app, Some(&token), "/nuget/bea/v3/autocomplete?q=bea.t").await;
     assert_eq!(ac, json!({"totalHits": 1, "data": ["Bea.Tool"]}));
     let ac = json_of(

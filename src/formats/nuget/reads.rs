@@ -456,7 +456,35 @@ async fn candidates(
         .await
 }
 
+/// Candidates are read from the database in pages of this many while searching.
+const SEARCH_BATCH: u64 = 500;
+
+/// Whether a search shows this package, given its shown versions: some version is shown,
+/// the id matches exactly when `packageid:` asked, and the latest shown version has the
+/// asked `packageType` (no declared type means `Dependency`).
+fn search_shows(name: &str, shown: &[registrations::Entry<'_>], q: &SearchQuery) -> bool {
+    let (text, exact) = q.text();
+    if exact && !name.eq_ignore_ascii_case(&text) {
+        return false;
+    }
+    let Some(latest) = shown.last() else {
+        return false;
+    };
+    match q.package_type.as_deref().filter(|t| !t.is_empty()) {
+        None => true,
+        Some(t) if latest.meta.package_types.is_empty() => t.eq_ignore_ascii_case("Dependency"),
+        Some(t) => latest
+            .meta
+            .package_types
+            .iter()
+            .any(|x| x.name.eq_ignore_ascii_case(t)),
+    }
+}
+
 /// `SearchQueryService`: `q`, `skip`, `take`, `prerelease`, `semVerLevel`, `packageType`.
+///
+/// `totalHits` counts what `data` can page through: the filters decide on each candidate
+/// before `skip` and `take` apply, so every candidate the caller may read is looked at.
 pub(super) async fn search(
     State(state): State<AppState>,
     actor: NugetActor,
@@ -465,31 +493,37 @@ pub(super) async fn search(
     headers: HeaderMap,
 ) -> NugetResult {
     let actor = actor.into_inner();
-    let (text, exact) = q.text();
+    let (text, _) = q.text();
+    let skip = q.skip.unwrap_or(0);
     let take = q.take.unwrap_or(20).min(100);
-    let (packages, total) =
-        candidates(&state, &actor, &owner, &text, q.skip.unwrap_or(0), take).await?;
-    let urls = urls_of(&state, owner.as_str());
-    let mut data = Vec::new();
-    for p in packages {
-        if exact && !p.name.eq_ignore_ascii_case(&text) {
-            continue;
-        }
-        let r = super::paths::package_ref(&owner, &p.name)?;
-        let index = state.domain.package_index(&actor, &r).await?;
-        let shown = visible(&index, &q);
-        let Some(latest) = shown.last() else { continue };
-        if let Some(t) = q.package_type.as_deref().filter(|t| !t.is_empty()) {
-            let types = &latest.meta.package_types;
-            let matches = if types.is_empty() {
-                t.eq_ignore_ascii_case("Dependency")
-            } else {
-                types.iter().any(|x| x.name.eq_ignore_ascii_case(t))
-            };
-            if !matches {
+    let mut hits = Vec::new();
+    let mut total: u64 = 0;
+    let mut offset = 0;
+    loop {
+        let (packages, candidates_total) =
+            candidates(&state, &actor, &owner, &text, offset, SEARCH_BATCH).await?;
+        let read = packages.len() as u64;
+        for p in packages {
+            let r = super::paths::package_ref(&owner, &p.name)?;
+            let index = state.domain.package_index(&actor, &r).await?;
+            if !search_shows(&p.name, &visible(&index, &q), &q) {
                 continue;
             }
+            if total >= skip && total < skip.saturating_add(take) {
+                hits.push((p, index));
+            }
+            total += 1;
         }
+        offset += read;
+        if read == 0 || offset >= candidates_total {
+            break;
+        }
+    }
+    let urls = urls_of(&state, owner.as_str());
+    let mut data = Vec::new();
+    for (p, index) in hits {
+        let shown = visible(&index, &q);
+        let Some(latest) = shown.last() else { continue };
         let ids: Vec<i64> = shown.iter().map(|e| e.indexed.version.id).collect();
         let downloads = state.domain.version_download_totals(&ids).await?;
         let lower = p.name.to_ascii_lowercase();
