@@ -5,7 +5,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use crate::{
     domain::{
         OwnerName, PackageName, VersionName,
+        metadata::{ContainerMetadata, VersionMetadata},
         packages::{GrantTarget, PackageFilter, PackageOrder, PackageRef},
+        registry::BlobDigest,
         rules::{FileUrl, rules},
         views::{FileInfo, GrantInfo, PackageInfo, TagInfo, VersionInfo},
     },
@@ -190,6 +192,102 @@ impl PackageObject {
 
 pub struct PackageVersionObject(pub VersionInfo);
 
+/// A container version: a manifest or an index.
+pub struct ContainerImageObject {
+    metadata: ContainerMetadata,
+    package_id: i64,
+    /// The version's name: the manifest's digest.
+    digest: String,
+}
+
+#[Object(name = "ContainerImage")]
+impl ContainerImageObject {
+    async fn media_type(&self) -> &str {
+        &self.metadata.media_type
+    }
+    /// The artifact type of a manifest that refers to another (signature, SBOM).
+    async fn artifact_type(&self) -> Option<&str> {
+        self.metadata.artifact_type.as_deref()
+    }
+    /// The digest of the manifest this one refers to.
+    async fn subject(&self) -> Option<&str> {
+        self.metadata.subject.as_deref()
+    }
+    /// The manifest's size in bytes.
+    async fn size(&self) -> u64 {
+        self.metadata.size
+    }
+    /// The live manifests of the image that refer to this one as their subject
+    /// (signatures, SBOMs), from the registry's referrers index, as the referrers API
+    /// lists them.
+    async fn referrers(&self, c: &Context<'_>) -> async_graphql::Result<Vec<ImageReferrer>> {
+        let c = ctx(c)?;
+        let Some(hex) = self.digest.strip_prefix("sha256:") else {
+            return Ok(Vec::new());
+        };
+        let package = c
+            .domain
+            .package_by_id(c.actor, self.package_id)
+            .await
+            .gql()?;
+        let image = PackageRef {
+            owner: OwnerName::parse(&package.owner_login).gql()?,
+            package_type: package.package_type,
+            name: PackageName::parse(&package.name).gql()?,
+        };
+        let digest = BlobDigest::sha256(hex).gql()?;
+        Ok(c.domain
+            .referrers(c.actor, &image, &digest, None)
+            .await
+            .gql()?
+            .into_iter()
+            .map(|r| ImageReferrer {
+                digest: r.digest,
+                media_type: r.media_type,
+                artifact_type: r.artifact_type,
+                size: r.size,
+            })
+            .collect())
+    }
+    /// An index's manifests that name a platform, in the index's order (empty for an
+    /// image, and for indexes stored before platforms were kept).
+    async fn platforms(&self) -> Vec<ImagePlatform> {
+        self.metadata
+            .platforms
+            .iter()
+            .map(|c| ImagePlatform {
+                digest: c.digest.clone(),
+                os: c.platform.os.clone(),
+                architecture: c.platform.architecture.clone(),
+                variant: c.platform.variant.clone(),
+                os_version: c.platform.os_version.clone(),
+            })
+            .collect()
+    }
+}
+
+/// A manifest that refers to another (its subject).
+#[derive(SimpleObject)]
+pub struct ImageReferrer {
+    /// The referring manifest's digest (a version of the same package).
+    digest: String,
+    media_type: String,
+    /// What it is (a signature's or an SBOM's type), when it says.
+    artifact_type: Option<String>,
+    size: u64,
+}
+
+/// A manifest of an index and the platform the index names for it.
+#[derive(SimpleObject)]
+pub struct ImagePlatform {
+    /// The child manifest's digest (a version of the same package).
+    digest: String,
+    os: String,
+    architecture: String,
+    variant: Option<String>,
+    os_version: Option<String>,
+}
+
 #[Object(name = "PackageVersion")]
 impl PackageVersionObject {
     pub async fn id(&self) -> ID {
@@ -224,6 +322,18 @@ impl PackageVersionObject {
     /// versions; whether their files still download by exact version is the format's rule.
     async fn yanked(&self) -> bool {
         self.0.yanked
+    }
+    /// What a container version is: its media type, and for an index the platforms of
+    /// its manifests. Null for other formats.
+    async fn container(&self) -> Option<ContainerImageObject> {
+        match &self.0.metadata {
+            VersionMetadata::Container(m) => Some(ContainerImageObject {
+                metadata: m.clone(),
+                package_id: self.0.package_id,
+                digest: self.0.version.clone(),
+            }),
+            _ => None,
+        }
     }
     /// Format-specific metadata (package.json, manifest annotations, ...).
     async fn metadata(&self) -> Json<serde_json::Value> {

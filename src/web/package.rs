@@ -90,6 +90,33 @@ struct Shown {
     metadata: Value,
     tags: Vec<TagName>,
     files: Vec<File>,
+    container: Option<Container>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Container {
+    media_type: String,
+    subject: Option<String>,
+    platforms: Vec<ImagePlatform>,
+    referrers: Vec<Referrer>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ImagePlatform {
+    digest: String,
+    os: String,
+    architecture: String,
+    variant: Option<String>,
+    os_version: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Referrer {
+    digest: String,
+    artifact_type: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -148,7 +175,9 @@ const DOCUMENT: &str = "query($owner: String!, $type: PackageType!, $name: Strin
     versions(first: $first, after: $after) { totalCount pageInfo { hasNextPage endCursor } \
       nodes { version createdAt preRelease yanked metadata files { size } statistics { downloadsTotalCount } } } } } \
   fragment Shown on PackageVersion { version summary readme license homepage authors createdAt \
-    preRelease yanked metadata tags { name } files { name size sha256 url } }";
+    preRelease yanked metadata tags { name } files { name size sha256 url } \
+    container { mediaType subject platforms { digest os architecture variant osVersion } \
+      referrers { digest artifactType } } }";
 
 /// The npm `deprecated` message of a version, if any.
 fn deprecation(metadata: &Value) -> Option<&str> {
@@ -208,15 +237,6 @@ pub async fn package_page(
         reference,
         first_file,
     );
-    let referrers: Vec<&VersionRow> = match shown {
-        Some(v) if is_container => package
-            .versions
-            .nodes
-            .iter()
-            .filter(|r| r.metadata.get("subject").and_then(Value::as_str) == Some(&v.version))
-            .collect(),
-        _ => Vec::new(),
-    };
     let next = package
         .versions
         .page_info
@@ -243,7 +263,7 @@ pub async fn package_page(
                             button type="button" data-copy=(format!("install-{i}")) hidden aria-label=(format!("Copy {}", s.label)) { "Copy" }
                         }
                     }
-                    @if is_container { (container_details(&url, v, &referrers)) }
+                    @if let Some(c) = &v.container { (container_details(&url, v, c)) }
                     h2 #readme { "README" }
                     @match v.readme.as_deref().filter(|r| !r.trim().is_empty()) {
                         Some(readme) => div.readme { (PreEscaped(markdown::render_readme(readme))) },
@@ -337,12 +357,8 @@ pub async fn package_page(
     Ok(layout::page(&viewer, &title, body).into_response())
 }
 
-fn container_details(url: &str, v: &Shown, referrers: &[&VersionRow]) -> Markup {
-    let media_type = v
-        .metadata
-        .get("media_type")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
+fn container_details(url: &str, v: &Shown, c: &Container) -> Markup {
+    let media_type = c.media_type.as_str();
     let is_index = media_type.contains("index") || media_type.contains("manifest.list");
     let references: Vec<&str> = v
         .metadata
@@ -350,15 +366,36 @@ fn container_details(url: &str, v: &Shown, referrers: &[&VersionRow]) -> Markup 
         .and_then(Value::as_array)
         .map(|a| a.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
+    // Children the index names no platform for (or stored before platforms were kept)
+    // are listed by digest alone.
+    let platform_of = |digest: &str| c.platforms.iter().find(|p| p.digest == digest);
     html! {
         h2 { "Image" }
         p { "Media type: " code { (media_type) } }
-        @if let Some(s) = v.metadata.get("subject").and_then(Value::as_str) {
+        @if let Some(s) = &c.subject {
             p { "Refers to " a href=(format!("{url}?version={}", urlencode(s))) { (short(s)) } }
         }
         @if is_index {
             h3 { "Platforms (child manifests)" }
-            ul.plain { @for r in &references { li { a.mono href=(format!("{url}?version={}", urlencode(r))) { (r) } } } }
+            table.platforms {
+                thead { tr { th { "Platform" } th { "Manifest" } } }
+                tbody {
+                    @for r in &references {
+                        tr {
+                            td {
+                                @match platform_of(r) {
+                                    Some(p) => {
+                                        (platform_label(p))
+                                        @if let Some(os_version) = &p.os_version { " " span.muted { (os_version) } }
+                                    },
+                                    None => span.muted { "unknown" },
+                                }
+                            }
+                            td { a.mono href=(format!("{url}?version={}", urlencode(r))) { (short(r)) } }
+                        }
+                    }
+                }
+            }
         } @else {
             h3 { "Manifest, config and layers" }
             table {
@@ -367,15 +404,23 @@ fn container_details(url: &str, v: &Shown, referrers: &[&VersionRow]) -> Markup 
             }
         }
         h3 { "Referrers (signatures, SBOMs)" }
-        @if referrers.is_empty() { p.muted { "None." } }
+        @if c.referrers.is_empty() { p.muted { "None." } }
         ul.plain {
-            @for r in referrers {
+            @for r in &c.referrers {
                 li {
-                    a.mono href=(format!("{url}?version={}", urlencode(&r.version))) { (short(&r.version)) }
-                    " " span.muted { (r.metadata.get("artifact_type").and_then(Value::as_str).unwrap_or("manifest")) }
+                    a.mono href=(format!("{url}?version={}", urlencode(&r.digest))) { (short(&r.digest)) }
+                    " " span.muted { (r.artifact_type.as_deref().unwrap_or("manifest")) }
                 }
             }
         }
+    }
+}
+
+/// `linux/arm64/v8`, as `docker --platform` writes it.
+fn platform_label(p: &ImagePlatform) -> String {
+    match &p.variant {
+        Some(variant) => format!("{}/{}/{variant}", p.os, p.architecture),
+        None => format!("{}/{}", p.os, p.architecture),
     }
 }
 

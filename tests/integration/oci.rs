@@ -2154,3 +2154,151 @@ async fn uploads_without_a_nonce_for_every_part_are_unknown() {
     let status = reg.send(Method::GET, &locations[1], &[], vec![]).await;
     assert_eq!(status.status(), StatusCode::NOT_FOUND);
 }
+
+/// Issue #14: a multi-arch index's platforms and an image's referrers, through GraphQL and
+/// on the package page — the referrers from the registry's index, not the page of versions.
+#[tokio::test]
+async fn index_platforms_and_referrers_in_graphql_and_on_the_package_page() {
+    let app = TestApp::spawn().await;
+    let token = app.user_with_token("pia");
+    let reg = Registry {
+        app: &app,
+        user: "pia",
+        token: &token,
+    };
+    let amd64 = reg.image("pia/multi", "amd64", b"amd64 layer").await;
+    let arm = reg.image("pia/multi", "arm", b"arm layer").await;
+    let windows = reg.image("pia/multi", "windows", b"windows layer").await;
+    let bare = reg.image("pia/multi", "bare", b"no platform").await;
+    let child = |digest: &str, platform: Value| {
+        let mut d = json!({"mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": digest, "size": 300});
+        if !platform.is_null() {
+            d["platform"] = platform;
+        }
+        d
+    };
+    let index = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+    "manifests": [
+        child(&amd64, json!({"os": "linux", "architecture": "amd64"})),
+        child(&arm, json!({"os": "linux", "architecture": "arm", "variant": "v7"})),
+        child(&windows, json!({"os": "windows", "architecture": "amd64", "os.version": "10.0.17763.1"})),
+        child(&bare, Value::Null),
+    ]});
+    let resp = reg.push_manifest("pia/multi", "latest", &index).await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let index_digest = resp.headers()["docker-content-digest"]
+        .to_str()
+        .expect("digest")
+        .to_string();
+
+    // A signature of the index, pushed after 40 more versions so that it is not on the
+    // package page's first page of versions.
+    let sig_config = reg.push_blob("pia/multi", b"{}").await;
+    let signature = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "artifactType": "application/vnd.example.signature",
+        "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": sig_config, "size": 2}, "layers": [],
+        "subject": {"mediaType": "application/vnd.oci.image.index.v1+json", "digest": index_digest, "size": index.to_string().len()}});
+    let signature_digest = sha256(signature.to_string().as_bytes());
+    let resp = reg
+        .push_manifest("pia/multi", &signature_digest, &signature)
+        .await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    for i in 0..32 {
+        reg.image(
+            "pia/multi",
+            &format!("filler-{i}"),
+            format!("filler {i}").as_bytes(),
+        )
+        .await;
+    }
+
+    let query = r#"query($v: String!) { package(owner: "pia", packageType: CONTAINER, name: "multi") {
+        id version(version: $v) { container { mediaType subject
+          platforms { digest os architecture variant osVersion }
+          referrers { digest mediaType artifactType size } } } } }"#;
+    let data = app
+        .gql_ok(Some(&token), query, json!({"v": index_digest}))
+        .await;
+    let container = &data["package"]["version"]["container"];
+    assert_eq!(
+        container["mediaType"],
+        "application/vnd.oci.image.index.v1+json"
+    );
+    assert_eq!(
+        container["platforms"],
+        json!([
+            {"digest": amd64, "os": "linux", "architecture": "amd64", "variant": null, "osVersion": null},
+            {"digest": arm, "os": "linux", "architecture": "arm", "variant": "v7", "osVersion": null},
+            {"digest": windows, "os": "windows", "architecture": "amd64", "variant": null, "osVersion": "10.0.17763.1"},
+        ])
+    );
+    assert_eq!(
+        container["referrers"],
+        json!([{"digest": signature_digest, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "artifactType": "application/vnd.example.signature", "size": signature.to_string().len()}])
+    );
+    // The signature itself: its subject, no platforms, no referrers.
+    let sig = app
+        .gql_ok(Some(&token), query, json!({"v": signature_digest}))
+        .await;
+    let sig = &sig["package"]["version"]["container"];
+    assert_eq!(sig["subject"], index_digest.as_str());
+    assert_eq!(sig["platforms"], json!([]));
+    assert_eq!(sig["referrers"], json!([]));
+    // A stranger sees no private image at all.
+    let stranger = app.user_with_token("sten");
+    let hidden = app
+        .graphql(Some(&stranger), query, json!({"v": index_digest}))
+        .await;
+    assert!(hidden["data"]["package"].is_null(), "{hidden:#}");
+
+    // The package page (public now, read anonymously) shows each child's platform and
+    // the signature, though the signature is not among the versions listed.
+    let id = data["package"]["id"].clone();
+    app.gql_ok(
+        Some(&token),
+        r#"mutation($p: ID!) { setPackageVisibility(input: {packageId: $p, visibility: PUBLIC}) { package { id } } }"#,
+        json!({"p": id}),
+    )
+    .await;
+    let page = app
+        .get(
+            None,
+            &format!(
+                "/-/package/pia/container/multi?version={}",
+                index_digest.replace(':', "%3A")
+            ),
+        )
+        .await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.expect("body");
+    let short = |d: &str| format!("{}…", &d[..19]);
+    for (label, digest) in [
+        ("linux/amd64", &amd64),
+        ("linux/arm/v7", &arm),
+        (
+            "windows/amd64 <span class=\"muted\">10.0.17763.1</span>",
+            &windows,
+        ),
+    ] {
+        let row = format!("<td>{label}</td><td><a class=\"mono\"");
+        assert!(html.contains(&row), "{label} in {html}");
+        assert!(html.contains(&short(digest)), "{digest}");
+    }
+    assert!(
+        html.contains("<span class=\"muted\">unknown</span>"),
+        "the child without a platform"
+    );
+    let versions = html.split("id=\"versions\"").nth(1).expect("versions");
+    assert!(
+        !versions.contains(&short(&signature_digest)),
+        "the signature is on an older page of versions"
+    );
+    let referrers = html
+        .split("Referrers (signatures, SBOMs)")
+        .nth(1)
+        .expect("referrers section");
+    assert!(referrers.contains(&short(&signature_digest)), "{referrers}");
+    assert!(referrers.contains("application/vnd.example.signature"));
+}

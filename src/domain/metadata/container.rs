@@ -18,6 +18,10 @@ pub struct ContainerMetadata {
     /// Platforms of an index's manifests, or the config/layer digests of an image.
     #[serde(default)]
     pub references: Vec<String>,
+    /// The platform an index names for each of its manifests, in the index's order (only
+    /// children that name one). Absent in rows stored before it was kept.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub platforms: Vec<ChildPlatform>,
     /// `org.opencontainers.image.url` (annotation or label).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
@@ -34,6 +38,25 @@ pub struct ContainerMetadata {
     /// `org.opencontainers.image.source` (annotation or label).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+}
+
+/// What a manifest of an index runs on (image spec, `image-index.md`, `platform`).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Platform {
+    pub os: String,
+    pub architecture: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub os_version: Option<String>,
+}
+
+/// One manifest of an index and the platform the index names for it.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ChildPlatform {
+    pub digest: String,
+    #[serde(flatten)]
+    pub platform: Platform,
 }
 
 impl ContainerMetadata {

@@ -12,7 +12,7 @@ mod npm;
 mod nuget;
 mod rubygems;
 
-pub use container::ContainerMetadata;
+pub use container::{ChildPlatform, ContainerMetadata, Platform};
 pub use generic::GenericMetadata;
 pub use maven::{MavenCoordinates, MavenDependency, MavenLicense, MavenMetadata};
 pub use npm::NpmMetadata;
@@ -154,6 +154,11 @@ mod tests {
                 "artifact_type": "text/x-stored-signature",
                 "subject": "sha256:cc", "annotations": {"k": "v"}, "size": 9,
                 "references": [], "url": "https://example.com", "authors": "Ada"}),
+            json!({"format": "container",
+                "media_type": "text/x-stored-index",
+                "annotations": {}, "size": 300, "references": ["sha256:aa", "sha256:bb"],
+                "platforms": [{"digest": "sha256:aa", "os": "linux", "architecture": "arm64", "variant": "v8"},
+                    {"digest": "sha256:bb", "os": "windows", "architecture": "amd64", "os_version": "10.0"}]}),
             json!({"format": "maven", "pom": "<project/>"}),
             json!({"format": "maven", "group_id": "com.example", "packaging": "jar",
                 "licenses": [{"name": "MIT"}], "dependencies": [{"artifact_id": "x", "optional": true}]}),

@@ -10,7 +10,7 @@ use crate::{
     auth::{Actor, policy::Action},
     domain::{
         Domain, VersionName,
-        metadata::{ContainerMetadata, VersionMetadata},
+        metadata::{ChildPlatform, ContainerMetadata, Platform, VersionMetadata},
         names::FileName,
         packages::{PackageRef, live_version, version_info},
         publish::{NewFile, PublishRequest},
@@ -44,7 +44,14 @@ pub enum ManifestContent {
         layers: Vec<Descriptor>,
     },
     /// An index: manifests of the image.
-    Index { children: Vec<BlobDigest> },
+    Index { children: Vec<IndexChild> },
+}
+
+/// A manifest an index names, with the platform it says the manifest runs on.
+#[derive(Debug)]
+pub struct IndexChild {
+    pub digest: BlobDigest,
+    pub platform: Option<Platform>,
 }
 
 /// A blob a manifest refers to, with the content type it is stored as.
@@ -99,6 +106,18 @@ pub(super) fn manifest_publish_request(
     tags: Vec<String>,
 ) -> DomainResult<PublishRequest> {
     let labels = manifest.labels;
+    let platforms = match &manifest.content {
+        ManifestContent::Index { children } => children
+            .iter()
+            .filter_map(|c| {
+                Some(ChildPlatform {
+                    digest: c.digest.to_string(),
+                    platform: c.platform.clone()?,
+                })
+            })
+            .collect(),
+        ManifestContent::Image { .. } => Vec::new(),
+    };
     Ok(PublishRequest {
         package: image.clone(),
         version: VersionName::parse(digest)?,
@@ -109,6 +128,7 @@ pub(super) fn manifest_publish_request(
             annotations: manifest.annotations,
             size,
             references,
+            platforms,
             url: labels.url,
             authors: labels.authors,
             description: labels.description,
@@ -242,11 +262,11 @@ impl Domain {
     pub(super) async fn index_children(
         &self,
         image: &PackageRef,
-        children: &[BlobDigest],
+        children: &[IndexChild],
     ) -> DomainResult<Vec<String>> {
         let pkg = self.package_model(image).await?.map(|(p, _)| p);
         let mut references = Vec::new();
-        for d in children {
+        for IndexChild { digest: d, .. } in children {
             let exists = match &pkg {
                 Some(p) => live_version(&self.db, p.id, &d.to_string())
                     .await?

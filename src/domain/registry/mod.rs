@@ -30,7 +30,8 @@ use crate::{
 pub(crate) use bearer::OciKeys;
 pub use blobs::BlobInfo;
 pub use manifests::{
-    Descriptor, ImageLabels, ImageManifest, Manifest, ManifestContent, PushedManifest, ReferrerInfo,
+    Descriptor, ImageLabels, ImageManifest, IndexChild, Manifest, ManifestContent, PushedManifest,
+    ReferrerInfo,
 };
 
 /// The most tags one page of `tags/list?n=` holds (fewer than asked is allowed).

@@ -6,8 +6,12 @@
 use bytes::Bytes;
 use serde_json::{Map, Value, json};
 
-use crate::domain::registry::{
-    BlobDigest, Descriptor, ImageLabels, ImageManifest, ManifestContent, ReferrerInfo,
+use crate::domain::{
+    metadata::Platform,
+    registry::{
+        BlobDigest, Descriptor, ImageLabels, ImageManifest, IndexChild, ManifestContent,
+        ReferrerInfo,
+    },
 };
 
 use super::{errors::*, names::parse_digest};
@@ -80,7 +84,7 @@ pub fn parse_manifest(
         OCI_INDEX | DOCKER_LIST => ManifestContent::Index {
             children: descriptors(&doc, "manifests")?
                 .iter()
-                .map(descriptor_digest)
+                .map(index_child)
                 .collect::<Result<_, _>>()?,
         },
         OCI_MANIFEST | DOCKER_MANIFEST => {
@@ -154,6 +158,25 @@ fn descriptor_digest(d: &Value) -> Result<BlobDigest, OciError> {
         .and_then(Value::as_str)
         .ok_or_else(|| invalid("descriptor without digest"))?;
     parse_digest(digest).map_err(|e| invalid(e.detail))
+}
+
+/// A descriptor of an index, with its `platform` when it names one with both `os` and
+/// `architecture` (the spec's required pair); a partial or malformed platform is a
+/// description left out, not an invalid index.
+fn index_child(d: &Value) -> Result<IndexChild, OciError> {
+    let text = |p: &Value, key: &str| p.get(key).and_then(Value::as_str).map(str::to_string);
+    let platform = d.get("platform").and_then(|p| {
+        Some(Platform {
+            os: text(p, "os")?,
+            architecture: text(p, "architecture")?,
+            variant: text(p, "variant"),
+            os_version: text(p, "os.version"),
+        })
+    });
+    Ok(IndexChild {
+        digest: descriptor_digest(d)?,
+        platform,
+    })
 }
 
 fn descriptor(d: &Value) -> Result<Descriptor, OciError> {
@@ -265,13 +288,37 @@ mod tests {
     fn an_index_names_its_children() {
         for media_type in [OCI_INDEX, DOCKER_LIST] {
             let parsed = parse(json!({"schemaVersion": 2, "mediaType": media_type,
-                "manifests": [{"digest": digest('a')}, {"digest": digest('b')}]}))
+                "manifests": [
+                    {"digest": digest('a'), "platform": {"os": "linux", "architecture": "arm", "variant": "v7"}},
+                    {"digest": digest('b'), "platform": {"os": "windows", "architecture": "amd64", "os.version": "10.0.17763.1"}},
+                    {"digest": digest('c'), "platform": {"architecture": "amd64"}},
+                    {"digest": digest('d')},
+                ]}))
             .expect("valid");
             let ManifestContent::Index { children } = &parsed.content else {
                 panic!("{parsed:?}");
             };
-            let children: Vec<String> = children.iter().map(ToString::to_string).collect();
-            assert_eq!(children, [digest('a'), digest('b')]);
+            let digests: Vec<String> = children.iter().map(|c| c.digest.to_string()).collect();
+            assert_eq!(
+                digests,
+                [digest('a'), digest('b'), digest('c'), digest('d')]
+            );
+            let platforms: Vec<Option<&Platform>> =
+                children.iter().map(|c| c.platform.as_ref()).collect();
+            let arm = Platform {
+                os: "linux".into(),
+                architecture: "arm".into(),
+                variant: Some("v7".into()),
+                os_version: None,
+            };
+            let windows = Platform {
+                os: "windows".into(),
+                architecture: "amd64".into(),
+                variant: None,
+                os_version: Some("10.0.17763.1".into()),
+            };
+            // A platform without its os is left out; the child is still a child.
+            assert_eq!(platforms, [Some(&arm), Some(&windows), None, None]);
             assert!(parsed.config().is_none());
         }
     }
