@@ -24,6 +24,13 @@ struct GemSpec<'a> {
     source_code_uri: Option<String>,
 }
 
+fn gem_install_args<'a>(source: &'a str, args: &[&'a str]) -> Vec<&'a str> {
+    let mut all = vec!["install", "--clear-sources", "--source", source];
+    all.extend_from_slice(args);
+    all.push("--no-document");
+    all
+}
+
 impl Ruby {
     fn new() -> Self {
         Self {
@@ -67,6 +74,18 @@ impl Ruby {
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8_lossy(&out.stdout).to_string()
+    }
+
+    /// `gem install --clear-sources --source SOURCE ARGS --no-document` into this GEM_HOME.
+    fn gem_install(&self, source: &str, args: &[&str]) -> String {
+        let args = gem_install_args(source, args);
+        self.ok("gem", &args, self.path(), &[])
+    }
+
+    /// The same install, expected to fail; says why in stdout + stderr.
+    fn gem_install_fails(&self, source: &str, args: &[&str]) -> String {
+        let args = gem_install_args(source, args);
+        self.fails("gem", &args, self.path(), &[])
     }
 
     /// Fails, and says so in stdout + stderr.
@@ -249,21 +268,7 @@ async fn gem_push_install_bundle_update_and_yank_with_the_real_clients() {
     // gem install from a clean GEM_HOME, then require.
     let src = source(&app, "alice", "alice", &token);
     let installer = Ruby::new();
-    installer.ok(
-        "gem",
-        &[
-            "install",
-            "--clear-sources",
-            "--source",
-            &src,
-            "tool",
-            "-v",
-            "1.0.0",
-            "--no-document",
-        ],
-        installer.path(),
-        &[],
-    );
+    installer.gem_install(&src, &["tool", "-v", "1.0.0"]);
     let required = installer.ok(
         "ruby",
         &[
@@ -340,20 +345,7 @@ async fn gem_push_install_bundle_update_and_yank_with_the_real_clients() {
     ruby.bundle(&project, &["update", "tool"]);
     assert!(lock_has(&project, "tool (1.1.0)"), "prerelease skipped");
     let pre = Ruby::new();
-    pre.ok(
-        "gem",
-        &[
-            "install",
-            "--clear-sources",
-            "--source",
-            &src,
-            "tool",
-            "--pre",
-            "--no-document",
-        ],
-        pre.path(),
-        &[],
-    );
+    pre.gem_install(&src, &["tool", "--pre"]);
     assert!(pre.path().join("gems/gems/tool-2.0.0.pre1").is_dir());
 
     // A platform gem: a second file of 1.1.0, installed on this (x86_64-linux) machine.
@@ -361,21 +353,7 @@ async fn gem_push_install_bundle_update_and_yank_with_the_real_clients() {
     let said = ruby.push_ok(&app, "alice", &token, &native);
     assert!(said.contains("tool (1.1.0-x86_64-linux)"), "{said}");
     let native_install = Ruby::new();
-    native_install.ok(
-        "gem",
-        &[
-            "install",
-            "--clear-sources",
-            "--source",
-            &src,
-            "tool",
-            "-v",
-            "1.1.0",
-            "--no-document",
-        ],
-        native_install.path(),
-        &[],
-    );
+    native_install.gem_install(&src, &["tool", "-v", "1.1.0"]);
     assert!(
         native_install
             .path()
@@ -607,21 +585,7 @@ async fn gem_push_install_bundle_update_and_yank_with_the_real_clients() {
         404
     );
     let ruby_only = Ruby::new();
-    ruby_only.ok(
-        "gem",
-        &[
-            "install",
-            "--clear-sources",
-            "--source",
-            &src,
-            "tool",
-            "-v",
-            "1.1.0",
-            "--no-document",
-        ],
-        ruby_only.path(),
-        &[],
-    );
+    ruby_only.gem_install(&src, &["tool", "-v", "1.1.0"]);
     assert!(
         ruby_only.path().join("gems/gems/tool-1.1.0").is_dir(),
         "the ruby platform is what is left"
@@ -709,19 +673,7 @@ async fn private_gems_read_only_tokens_and_hostile_uploads() {
         "refused before the upload: {said}"
     );
     let installer = Ruby::new();
-    installer.ok(
-        "gem",
-        &[
-            "install",
-            "--clear-sources",
-            "--source",
-            &source(&app, "olga", "olga", &reader),
-            "secret",
-            "--no-document",
-        ],
-        installer.path(),
-        &[],
-    );
+    installer.gem_install(&source(&app, "olga", "olga", &reader), &["secret"]);
 
     // `bundle config set SOURCE USER:TOKEN` instead of credentials in the Gemfile.
     let configured = Ruby::new();
@@ -778,19 +730,7 @@ async fn private_gems_read_only_tokens_and_hostile_uploads() {
         .expect("versions");
     assert!(!theirs.contains("secret"), "{theirs}");
     let outsider_install = Ruby::new();
-    outsider_install.fails(
-        "gem",
-        &[
-            "install",
-            "--clear-sources",
-            "--source",
-            &source(&app, "olga", "pete", &outsider),
-            "secret",
-            "--no-document",
-        ],
-        outsider_install.path(),
-        &[],
-    );
+    outsider_install.gem_install_fails(&source(&app, "olga", "pete", &outsider), &["secret"]);
 
     // Public: anonymous `gem install` and `bundle install` work.
     let id = app
@@ -809,19 +749,7 @@ async fn private_gems_read_only_tokens_and_hostile_uploads() {
     .await;
     let anon_source = format!("{}/rubygems/olga/", app.url);
     let anonymous = Ruby::new();
-    anonymous.ok(
-        "gem",
-        &[
-            "install",
-            "--clear-sources",
-            "--source",
-            &anon_source,
-            "open",
-            "--no-document",
-        ],
-        anonymous.path(),
-        &[],
-    );
+    anonymous.gem_install(&anon_source, &["open"]);
     let project = anonymous.path().join("app");
     std::fs::create_dir_all(&project).expect("app");
     std::fs::write(
