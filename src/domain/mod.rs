@@ -13,6 +13,7 @@ pub mod index;
 pub mod maven;
 pub mod metadata;
 pub mod names;
+pub mod notify;
 pub mod npm;
 pub mod packages;
 pub mod passwords;
@@ -59,6 +60,8 @@ pub struct Domain {
     /// Repository names by id, for the Maven door's read gate (repositories are never
     /// renamed, so an entry never goes stale).
     pub(crate) repository_names: maven::RepositoryNames,
+    /// Notices to every replica (PostgreSQL `LISTEN/NOTIFY`; in-process on SQLite).
+    pub(crate) notify: notify::Notifier,
 }
 
 impl Domain {
@@ -118,8 +121,16 @@ impl Domain {
             .write_marker()
             .await
             .map_err(|e| format!("storage: writing to {}: {e}", config.storage_url))?;
+        let notify = if sqlite {
+            notify::Notifier::local()
+        } else {
+            notify::Notifier::postgres(&config.database_url)
+                .await
+                .map_err(|e| format!("database {}: {e}", redact_url(&config.database_url)))?
+        };
         Ok(Self {
             db,
+            notify,
             blobs,
             downloads: stats::DownloadCounter::default(),
             sql_statements,
@@ -129,6 +140,11 @@ impl Domain {
             repository_names: Default::default(),
             config,
         })
+    }
+
+    /// The notices every replica sends from now on (see `notify`).
+    pub fn notices(&self) -> tokio::sync::broadcast::Receiver<notify::Notice> {
+        self.notify.subscribe()
     }
 
     /// Password verifications run since start.
