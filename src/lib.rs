@@ -133,3 +133,13 @@ async fn shutdown_signal() {
         () = terminate => {},
     }
 }
+
+/// The parsers a client's bytes reach, for the fuzz targets in `fuzz/` (a crate outside
+/// the workspace): raw bytes in, nothing out. Not an API.
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::formats::{
+        maven::fuzzing as maven, npm::fuzzing as npm, nuget::fuzzing as nuget, oci::fuzzing as oci,
+        rubygems::fuzzing as rubygems,
+    };
+}

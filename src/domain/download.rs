@@ -36,6 +36,11 @@ impl ByteRange {
     pub fn resolve(self, size: u64) -> Option<Range<u64>> {
         match self {
             Self::From { start, .. } if start >= size => None,
+            // `bytes=500-0`: an end before the start is satisfied by no size.
+            Self::From {
+                start,
+                end: Some(end),
+            } if end < start => None,
             // `bytes=0-18446744073709551615` asks for everything: the end saturates.
             Self::From { start, end } => {
                 Some(start..end.map_or(size, |e| e.saturating_add(1).min(size)))

@@ -2302,3 +2302,388 @@ async fn index_platforms_and_referrers_in_graphql_and_on_the_package_page() {
     assert!(referrers.contains(&short(&signature_digest)), "{referrers}");
     assert!(referrers.contains("application/vnd.example.signature"));
 }
+
+/// The distribution-spec conformance suite's expectations, each as it asks them (raw
+/// HTTP against the real server); the suite itself is Go and isn't built here.
+///
+/// A pull of a reference that is neither a tag nor a digest is of a manifest that isn't
+/// there: 404 `MANIFEST_UNKNOWN`, for GET and HEAD alike. A push by one stays 400.
+#[tokio::test]
+async fn oci_conformance_invalid_references_are_unknown_manifests_on_pull() {
+    let app = TestApp::spawn().await;
+    let token = app.user_with_token("cora");
+    let reg = Registry {
+        app: &app,
+        user: "cora",
+        token: &token,
+    };
+    reg.image("cora/app", "v1", b"conformance layer").await;
+    for reference in [".INVALID_MANIFEST_NAME", "-dash", "sha256:nothex"] {
+        let path = format!("/v2/cora/app/manifests/{reference}");
+        let get = reg.send(Method::GET, &path, &[], vec![]).await;
+        assert_eq!(get.status(), StatusCode::NOT_FOUND, "{reference}");
+        assert_eq!(
+            error_code(&get.json().await.expect("json")),
+            "MANIFEST_UNKNOWN"
+        );
+        let head = reg.send(Method::HEAD, &path, &[], vec![]).await;
+        assert_eq!(head.status(), StatusCode::NOT_FOUND, "{reference}");
+    }
+    let manifest = reg
+        .send(Method::GET, "/v2/cora/app/manifests/v1", &[], vec![])
+        .await
+        .json::<Value>()
+        .await
+        .expect("json");
+    let push = reg
+        .push_manifest("cora/app", ".INVALID_MANIFEST_NAME", &manifest)
+        .await;
+    assert_eq!(push.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        error_code(&push.json().await.expect("json")),
+        "MANIFEST_INVALID"
+    );
+}
+
+/// The challenge for a cross-repository mount names the source's pull scope too, so the
+/// token a client fetches from it mounts (201), as with distribution.
+#[tokio::test]
+async fn oci_conformance_mount_challenge_names_both_scopes() {
+    let app = TestApp::spawn().await;
+    let token = app.user_with_token("mina");
+    let reg = Registry {
+        app: &app,
+        user: "mina",
+        token: &token,
+    };
+    let layer = reg.push_blob("mina/source", b"a layer to mount").await;
+    let url = format!(
+        "{}/v2/mina/target/blobs/uploads/?mount={layer}&from=mina/source",
+        app.url
+    );
+    let challenged = app.http.post(&url).send().await.expect("post");
+    assert_eq!(challenged.status(), StatusCode::UNAUTHORIZED);
+    let challenge = challenged.headers()["www-authenticate"]
+        .to_str()
+        .expect("challenge")
+        .to_string();
+    assert!(
+        challenge
+            .contains(r#"scope="repository:mina/target:pull,push repository:mina/source:pull""#),
+        "{challenge}"
+    );
+    // As a client does: the challenge's scope, as one parameter, at its realm.
+    let scope = challenge
+        .split("scope=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("scope");
+    let query: String = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("service", "ignored")
+        .append_pair("scope", scope)
+        .finish();
+    let issued: Value = app
+        .http
+        .get(format!("{}/v2/token?{query}", app.url))
+        .basic_auth("mina", Some(&token))
+        .send()
+        .await
+        .expect("token")
+        .json()
+        .await
+        .expect("json");
+    let bearer = issued["token"].as_str().expect("token");
+    let mounted = app
+        .http
+        .post(&url)
+        .bearer_auth(bearer)
+        .send()
+        .await
+        .expect("mount");
+    assert_eq!(mounted.status(), StatusCode::CREATED);
+    assert_eq!(mounted.headers()["docker-content-digest"], layer.as_str());
+}
+
+/// A blob pushed before any manifest is deleted by its owner, with Basic credentials or
+/// a bearer token granted delete, and is gone afterwards; others still can't see it.
+#[tokio::test]
+async fn oci_conformance_blob_delete_before_any_manifest() {
+    let app = TestApp::spawn().await;
+    let token = app.user_with_token("dora");
+    let outsider = app.user_with_token("otto");
+    let reg = Registry {
+        app: &app,
+        user: "dora",
+        token: &token,
+    };
+    let first = reg.push_blob("dora/unborn", b"first blob").await;
+    let second = reg.push_blob("dora/unborn", b"second blob").await;
+    let path = |d: &str| format!("/v2/dora/unborn/blobs/{d}");
+    // Someone else: as for a missing image, whether or not the blob is there.
+    let theirs = Registry {
+        app: &app,
+        user: "otto",
+        token: &outsider,
+    };
+    let refused = theirs
+        .send(Method::DELETE, &path(&first), &[], vec![])
+        .await;
+    assert_eq!(refused.status(), StatusCode::NOT_FOUND);
+    // Basic.
+    let head = reg.send(Method::HEAD, &path(&first), &[], vec![]).await;
+    assert_eq!(head.status(), StatusCode::OK);
+    let deleted = reg.send(Method::DELETE, &path(&first), &[], vec![]).await;
+    assert_eq!(deleted.status(), StatusCode::ACCEPTED);
+    let gone = reg.send(Method::HEAD, &path(&first), &[], vec![]).await;
+    assert_eq!(gone.status(), StatusCode::NOT_FOUND);
+    // A bearer token: the token endpoint grants delete on the unborn image to its owner.
+    let granted = bearer(
+        &app,
+        "dora",
+        &token,
+        &["repository:dora/unborn:pull,push,delete"],
+    )
+    .await;
+    let deleted = app
+        .http
+        .delete(format!("{}{}", app.url, path(&second)))
+        .bearer_auth(&granted)
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(deleted.status(), StatusCode::ACCEPTED);
+    let gone = reg.send(Method::GET, &path(&second), &[], vec![]).await;
+    assert_eq!(gone.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        error_code(&gone.json().await.expect("json")),
+        "BLOB_UNKNOWN"
+    );
+}
+
+/// A closing `PUT` whose `Content-Range` doesn't start where the upload stands is refused
+/// with 416 and appends nothing: the session resumes at the same offset and completes.
+#[tokio::test]
+async fn oci_conformance_final_put_with_wrong_content_range_is_416() {
+    let app = TestApp::spawn().await;
+    let token = app.user_with_token("uma");
+    let reg = Registry {
+        app: &app,
+        user: "uma",
+        token: &token,
+    };
+    let data: Vec<u8> = (0..2000u32).map(|i| (i % 253) as u8).collect();
+    let digest = sha256(&data);
+    let start = reg
+        .send(Method::POST, "/v2/uma/chunks/blobs/uploads/", &[], vec![])
+        .await;
+    let location = start.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_string();
+    let first = reg
+        .send(
+            Method::PATCH,
+            &location,
+            &[("content-range", "0-999")],
+            data[..1000].to_vec(),
+        )
+        .await;
+    assert_eq!(first.status(), StatusCode::ACCEPTED);
+    let closing_url = format!("{location}?digest={digest}");
+    let close = |range: &'static str| {
+        let (reg, url, last) = (&reg, &closing_url, data[1000..].to_vec());
+        async move {
+            reg.send(Method::PUT, url, &[("content-range", range)], last)
+                .await
+        }
+    };
+    let wrong = close("1500-2499").await;
+    assert_eq!(wrong.status(), StatusCode::RANGE_NOT_SATISFIABLE);
+    assert_eq!(wrong.headers()["range"], "0-999");
+    let status = reg.send(Method::GET, &location, &[], vec![]).await;
+    assert_eq!(status.status(), StatusCode::NO_CONTENT);
+    assert_eq!(status.headers()["range"], "0-999", "nothing was appended");
+    let right = close("1000-1999").await;
+    assert_eq!(right.status(), StatusCode::CREATED);
+    let blob = reg
+        .send(
+            Method::GET,
+            &format!("/v2/uma/chunks/blobs/{digest}"),
+            &[],
+            vec![],
+        )
+        .await
+        .bytes()
+        .await
+        .expect("blob");
+    assert_eq!(blob.as_ref(), data.as_slice());
+}
+
+fn sha512(data: &[u8]) -> String {
+    format!("sha512:{}", hex::encode(Sha512::digest(data)))
+}
+
+/// An image index may name its children by `sha512:` digests (pushed by those digests).
+#[tokio::test]
+async fn oci_conformance_index_children_by_sha512_digests() {
+    let app = TestApp::spawn().await;
+    let token = app.user_with_token("ida");
+    let reg = Registry {
+        app: &app,
+        user: "ida",
+        token: &token,
+    };
+    let mut children = Vec::new();
+    for arch in ["amd64", "arm64"] {
+        let config = reg
+            .push_blob(
+                "ida/multi",
+                format!(r#"{{"architecture":"{arch}","os":"linux"}}"#).as_bytes(),
+            )
+            .await;
+        let layer = reg.push_blob("ida/multi", arch.as_bytes()).await;
+        let manifest = json!({
+            "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config, "size": 10},
+            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": layer, "size": arch.len()}],
+        });
+        let bytes = manifest.to_string().into_bytes();
+        let digest = sha512(&bytes);
+        let pushed = reg.push_manifest("ida/multi", &digest, &manifest).await;
+        assert_eq!(pushed.status(), StatusCode::CREATED);
+        assert_eq!(pushed.headers()["docker-content-digest"], digest.as_str());
+        children.push(json!({
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": digest, "size": bytes.len(),
+            "platform": {"architecture": arch, "os": "linux"},
+        }));
+    }
+    let index = json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": children,
+    });
+    let pushed = reg.push_manifest("ida/multi", "latest", &index).await;
+    assert_eq!(
+        pushed.status(),
+        StatusCode::CREATED,
+        "{:?}",
+        pushed.text().await
+    );
+    let child = children_digest(&index, 1);
+    let pulled = reg
+        .send(
+            Method::GET,
+            &format!("/v2/ida/multi/manifests/{child}"),
+            &[],
+            vec![],
+        )
+        .await;
+    assert_eq!(pulled.status(), StatusCode::OK);
+    // A child never pushed is still refused.
+    let mut broken = index.clone();
+    broken["manifests"][0]["digest"] = json!(sha512(b"never pushed"));
+    let refused = reg.push_manifest("ida/multi", "broken", &broken).await;
+    assert_eq!(refused.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        error_code(&refused.json().await.expect("json")),
+        "MANIFEST_BLOB_UNKNOWN"
+    );
+}
+
+fn children_digest(index: &Value, n: usize) -> String {
+    index["manifests"][n]["digest"]
+        .as_str()
+        .expect("digest")
+        .to_string()
+}
+
+/// `PUT .../manifests/DIGEST?tag=A&tag=B` (distribution-spec 1.1.1): both tags applied,
+/// each answered in an `OCI-Tag` header; a digest as a tag parameter is refused.
+#[tokio::test]
+async fn oci_conformance_tag_parameters_apply_tags_and_answer_oci_tag() {
+    let app = TestApp::spawn().await;
+    let token = app.user_with_token("tia");
+    let reg = Registry {
+        app: &app,
+        user: "tia",
+        token: &token,
+    };
+    let digest = reg.image("tia/app", "first", b"tagged layer").await;
+    let bytes = reg
+        .send(
+            Method::GET,
+            &format!("/v2/tia/app/manifests/{digest}"),
+            &[],
+            vec![],
+        )
+        .await
+        .bytes()
+        .await
+        .expect("manifest")
+        .to_vec();
+    let put = |query: String| {
+        let (reg, url, body) = (
+            &reg,
+            format!("/v2/tia/app/manifests/{digest}?{query}"),
+            bytes.clone(),
+        );
+        async move {
+            reg.send(
+                Method::PUT,
+                &url,
+                &[("content-type", "application/vnd.oci.image.manifest.v1+json")],
+                body,
+            )
+            .await
+        }
+    };
+    let tagged = put("tag=alpha&tag=beta".into()).await;
+    assert_eq!(tagged.status(), StatusCode::CREATED);
+    let oci_tags: Vec<&str> = tagged
+        .headers()
+        .get_all("oci-tag")
+        .iter()
+        .map(|v| v.to_str().expect("tag"))
+        .collect();
+    assert_eq!(oci_tags, ["alpha", "beta"]);
+    for t in ["alpha", "beta"] {
+        let pulled = reg
+            .send(
+                Method::HEAD,
+                &format!("/v2/tia/app/manifests/{t}"),
+                &[],
+                vec![],
+            )
+            .await;
+        assert_eq!(pulled.status(), StatusCode::OK, "{t}");
+        assert_eq!(pulled.headers()["docker-content-digest"], digest.as_str());
+    }
+    let refused = put(format!("tag={digest}")).await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+}
+
+/// An unsatisfiable range (`bytes=500-0`, the end before the start) is 416 with
+/// `Content-Range: bytes */size`, not the whole blob.
+#[tokio::test]
+async fn oci_conformance_reversed_range_is_416() {
+    let app = TestApp::spawn().await;
+    let token = app.user_with_token("rita");
+    let reg = Registry {
+        app: &app,
+        user: "rita",
+        token: &token,
+    };
+    let data = vec![7u8; 1000];
+    let digest = reg.push_blob("rita/blobs", &data).await;
+    let path = format!("/v2/rita/blobs/blobs/{digest}");
+    let reversed = reg
+        .send(Method::GET, &path, &[("range", "bytes=500-0")], vec![])
+        .await;
+    assert_eq!(reversed.status(), StatusCode::RANGE_NOT_SATISFIABLE);
+    assert_eq!(reversed.headers()["content-range"], "bytes */1000");
+    let fine = reg
+        .send(Method::GET, &path, &[("range", "bytes=500-999")], vec![])
+        .await;
+    assert_eq!(fine.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(fine.bytes().await.expect("body").len(), 500);
+}

@@ -10,7 +10,7 @@ use sea_orm::{
 };
 
 use crate::{
-    auth::{Actor, policy::Action},
+    auth::Actor,
     domain::{Domain, PackageType, now, packages::PackageRef},
     error::{DomainError, DomainResult, What},
     storage::{BlobRead, Digests, StagedBlob},
@@ -197,15 +197,13 @@ impl Domain {
         image: &PackageRef,
         digest: &BlobDigest,
     ) -> DomainResult<()> {
-        let (pkg, owner) = self.live_package(actor, image).await?;
-        self.authorize_package(actor, Action::Delete, &pkg, &owner)
-            .await?;
+        let owner_id = self.authorize_blob_delete(actor, image).await?;
         let row = self
-            .linked_blob(owner.id, image, digest)
+            .linked_blob(owner_id, image, digest)
             .await?
             .ok_or_else(|| DomainError::not_found(What::Blob, format!("blob {digest}")))?;
         image_blob::Entity::delete_many()
-            .filter(image_blob::Column::OwnerId.eq(owner.id))
+            .filter(image_blob::Column::OwnerId.eq(owner_id))
             .filter(image_blob::Column::Name.eq(image.name.as_str()))
             .filter(image_blob::Column::Digest.eq(row.digest))
             .exec(&self.db)

@@ -268,9 +268,7 @@ impl Domain {
         let mut references = Vec::new();
         for IndexChild { digest: d, .. } in children {
             let exists = match &pkg {
-                Some(p) => live_version(&self.db, p.id, &d.to_string())
-                    .await?
-                    .is_some(),
+                Some(p) => self.live_manifest(p.id, d).await?.is_some(),
                 None => false,
             };
             if !exists {
@@ -324,16 +322,7 @@ impl Domain {
         self.authorize_package(actor, Action::Read, &pkg, &owner)
             .await?;
         let version = match reference {
-            ManifestRef::Digest(BlobDigest::Sha256(h)) => {
-                live_version(&self.db, pkg.id, &format!("sha256:{h}")).await?
-            }
-            ManifestRef::Digest(d @ BlobDigest::Sha512(_)) => {
-                let row = self.blob_row(d).await?;
-                match row {
-                    Some(r) => live_version(&self.db, pkg.id, &r.digest).await?,
-                    None => None,
-                }
-            }
+            ManifestRef::Digest(d) => self.live_manifest(pkg.id, d).await?,
             ManifestRef::Tag(t) => {
                 let tag = package_tag::Entity::find()
                     .filter(package_tag::Column::PackageId.eq(pkg.id))
@@ -351,6 +340,25 @@ impl Domain {
         };
         let version = version.ok_or_else(|| DomainError::not_found(What::Manifest, "manifest"))?;
         Ok((pkg.id, version))
+    }
+
+    /// The live manifest of an image a digest names: versions are named by their sha256,
+    /// so a sha512 is looked up through the blob it names (recorded when the manifest was
+    /// pushed by that digest).
+    async fn live_manifest(
+        &self,
+        package_id: i64,
+        digest: &BlobDigest,
+    ) -> DomainResult<Option<package_version::Model>> {
+        match digest {
+            BlobDigest::Sha256(h) => {
+                live_version(&self.db, package_id, &format!("sha256:{h}")).await
+            }
+            BlobDigest::Sha512(_) => match self.blob_row(digest).await? {
+                Some(row) => live_version(&self.db, package_id, &row.digest).await,
+                None => Ok(None),
+            },
+        }
     }
 
     /// GET or HEAD of a manifest, by tag or digest. A GET counts a download.

@@ -196,7 +196,17 @@ impl Domain {
                 (None, ImageAction::Push | ImageAction::All) => {
                     self.may_create_image(actor, image).await?
                 }
-                (None, ImageAction::Delete) => false,
+                // Blobs pushed before the first manifest (or left by a deleted image) are
+                // deleted by whoever may delete that image's blobs (`authorize_blob_delete`).
+                (None, ImageAction::Delete) => {
+                    match self.authorize_unlisted(actor, image, Action::Delete).await {
+                        Ok(_) => true,
+                        Err(DomainError::NotFound { .. } | DomainError::Unauthenticated(_)) => {
+                            false
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
             };
             if allowed {
                 granted.push(action);
@@ -263,12 +273,37 @@ impl Domain {
     /// and site admins hold a role on it; members who may merely create images don't).
     /// Everyone else gets the answer for an image that isn't there.
     async fn authorize_pull(&self, actor: &Actor, image: &PackageRef) -> DomainResult<i64> {
-        let r = image.clone();
-        if let Some((pkg, owner)) = self.package_model(&r).await? {
+        if let Some((pkg, owner)) = self.package_model(image).await? {
             self.authorize_package(actor, Action::Read, &pkg, &owner)
                 .await?;
             return Ok(owner.id);
         }
+        self.authorize_unlisted(actor, image, Action::Read).await
+    }
+
+    /// Checks the actor may delete a blob linked to an image (`Ok` is the owner's id): a
+    /// live image's by the delete role on it; one before its first manifest, or deleted,
+    /// by the same policy as reading its blobs, but for deleting (its owner, the
+    /// organization's owners, site admins). Others get the answer for a missing image.
+    async fn authorize_blob_delete(&self, actor: &Actor, image: &PackageRef) -> DomainResult<i64> {
+        if let Some((pkg, owner)) = self.package_model(image).await? {
+            self.authorize_package(actor, Action::Delete, &pkg, &owner)
+                .await?;
+            return Ok(owner.id);
+        }
+        self.authorize_unlisted(actor, image, Action::Delete).await
+    }
+
+    /// The gate for an image without a live package: deleted (judged as restoring it,
+    /// `Delete`) or not yet created (judged as a private image without grants, for
+    /// `unborn_action`). Refusals answer "not found", as for an image that isn't there.
+    async fn authorize_unlisted(
+        &self,
+        actor: &Actor,
+        image: &PackageRef,
+        unborn_action: Action,
+    ) -> DomainResult<i64> {
+        let r = image.clone();
         let unknown = || {
             policy::unknown(
                 actor,
@@ -279,7 +314,7 @@ impl Domain {
         let (pkg, owner, action) = match self.deleted_package_model(&r).await? {
             Some((pkg, owner)) => (pkg, owner, Action::Delete),
             None => match self.account_model(&image.owner).await {
-                Ok(owner) => (unborn_image(&owner, &image.name), owner, Action::Read),
+                Ok(owner) => (unborn_image(&owner, &image.name), owner, unborn_action),
                 Err(DomainError::NotFound { .. }) => return Err(unknown()),
                 Err(e) => return Err(e),
             },

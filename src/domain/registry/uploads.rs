@@ -160,13 +160,16 @@ impl Domain {
     }
 
     /// Completes an upload (with an optional last chunk), verifies the digest and links the
-    /// blob to the image. A one-chunk upload is promoted without reading it again.
+    /// blob to the image. A one-chunk upload is promoted without reading it again. A
+    /// `start` (the last chunk's `Content-Range`) not where the upload stands is refused
+    /// (416) before anything is appended, and the session stays.
     pub async fn finish_upload<S, E>(
         &self,
         actor: &Actor,
         image: &PackageRef,
         id: &str,
         digest: &BlobDigest,
+        start: Option<u64>,
         last_chunk: Option<S>,
     ) -> DomainResult<BlobInfo>
     where
@@ -174,8 +177,18 @@ impl Domain {
         E: std::fmt::Display,
     {
         let owner_id = self.authorize_push(actor, image).await?;
-        if let Some(body) = last_chunk {
-            self.upload_chunk(actor, image, id, None, body).await?;
+        match last_chunk {
+            Some(body) => {
+                self.upload_chunk(actor, image, id, start, body).await?;
+            }
+            // No last chunk: a `Content-Range` must still name where the upload stands.
+            None if start.is_some() => {
+                let current = self.session(owner_id, image, id).await?.size as u64;
+                if start != Some(current) {
+                    return Err(DomainError::RangeNotSatisfiable { size: current });
+                }
+            }
+            None => {}
         }
         let session = self.session(owner_id, image, id).await?;
         let parts = upload_parts(&session)?;

@@ -19,8 +19,8 @@ pub fn range_header(headers: &HeaderMap) -> Option<ByteRange> {
 }
 
 /// Parses a single-range `Range` header value (RFC 9110 `bytes=a-b`, `bytes=a-`,
-/// `bytes=-n`); `None` for anything else, and then the whole file is served, as RFC 9110
-/// allows. The domain only sees the typed range.
+/// `bytes=-n`); `None` for anything else (several ranges, another unit, no numbers), and
+/// then the whole file is served, as RFC 9110 allows. The domain only sees the typed range.
 pub fn parse_range(header: &str) -> Option<ByteRange> {
     let spec = header.trim().strip_prefix("bytes=")?;
     if spec.contains(',') {
@@ -37,9 +37,8 @@ pub fn parse_range(header: &str) -> Option<ByteRange> {
     } else {
         Some(b.parse().ok()?)
     };
-    if end.is_some_and(|e| e < start) {
-        return None;
-    }
+    // `bytes=500-0` (the end before the start) is kept: it resolves to nothing, so it is
+    // answered 416 as the OCI conformance suite expects, not with the whole file.
     Some(ByteRange::From { start, end })
 }
 
@@ -160,7 +159,9 @@ mod tests {
             })
         );
         assert_eq!(parse_range("bytes=-10"), Some(ByteRange::Suffix(10)));
-        assert_eq!(parse_range("bytes=5-1"), None);
+        // Reversed: kept, and unsatisfiable whatever the size.
+        let reversed = parse_range("bytes=500-0").expect("a range");
+        assert_eq!(reversed.resolve(1000), None);
         assert_eq!(parse_range("bytes=0-1,4-5"), None);
         assert_eq!(parse_range("items=0-1"), None);
         let everything = parse_range("bytes=0-18446744073709551615").expect("a range");

@@ -15,6 +15,8 @@
 //! dropped; uploaded checksums are verified (or kept until their file arrives).
 
 mod errors;
+#[doc(hidden)]
+pub mod fuzzing;
 mod metadata_xml;
 mod paths;
 mod plugin;

@@ -7,6 +7,8 @@
 mod auth;
 mod document;
 mod errors;
+#[doc(hidden)]
+pub mod fuzzing;
 mod packument;
 mod paths;
 mod publish;

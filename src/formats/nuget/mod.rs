@@ -12,6 +12,8 @@
 //! versions are stored normalized (`nuget/version.rs`).
 
 mod errors;
+#[doc(hidden)]
+pub mod fuzzing;
 mod nupkg;
 mod nuspec;
 mod paths;

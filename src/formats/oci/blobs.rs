@@ -184,27 +184,7 @@ impl Ctx<'_> {
     }
 
     pub(super) async fn patch_upload(&self, id: &str, body: Body) -> OciResult {
-        let start = match self
-            .headers
-            .get(header::CONTENT_RANGE)
-            .and_then(|v| v.to_str().ok())
-        {
-            Some(range) => {
-                let range = range
-                    .trim()
-                    .trim_start_matches("bytes ")
-                    .trim_start_matches("bytes=");
-                let start = range
-                    .split('-')
-                    .next()
-                    .and_then(|s| s.trim().parse::<u64>().ok());
-                Some(start.ok_or_else(|| OciError {
-                    status: 416,
-                    ..OciError::new(BLOB_UPLOAD_INVALID, "malformed Content-Range")
-                })?)
-            }
-            None => None,
-        };
+        let start = self.content_range_start()?;
         let size = self
             .state
             .domain
@@ -214,16 +194,41 @@ impl Ctx<'_> {
         Ok(self.upload_accepted(StatusCode::ACCEPTED, id, size))
     }
 
+    /// Where a chunk says it starts (`Content-Range: a-b`, also spelled `bytes a-b`), if
+    /// it says; a `Content-Range` that names no start is refused with 416.
+    fn content_range_start(&self) -> Result<Option<u64>, OciError> {
+        let Some(range) = self.headers.get(header::CONTENT_RANGE) else {
+            return Ok(None);
+        };
+        let start = range.to_str().ok().and_then(|range| {
+            range
+                .trim()
+                .trim_start_matches("bytes ")
+                .trim_start_matches("bytes=")
+                .split('-')
+                .next()
+                .and_then(|s| s.trim().parse::<u64>().ok())
+        });
+        start.map(Some).ok_or_else(|| OciError {
+            status: 416,
+            ..OciError::new(BLOB_UPLOAD_INVALID, "malformed Content-Range")
+        })
+    }
+
+    /// The closing `PUT` of an upload, with an optional last chunk. A last chunk whose
+    /// `Content-Range` doesn't start where the upload stands is refused with 416 before
+    /// anything is appended (the session stays, so the client can resume).
     pub(super) async fn put_upload(&self, id: &str, d: Option<String>, body: Body) -> OciResult {
         let d = parse_digest(&d.ok_or_else(|| {
             OciError::new(DIGEST_INVALID, "the digest query parameter is required")
         })?)?;
+        let start = self.content_range_start()?;
         let has_body = content_length(self.headers).is_none_or(|n| n > 0);
         let last = has_body.then(|| body.into_data_stream());
         let info = self
             .state
             .domain
-            .finish_upload(self.actor(), self.image, id, &d, last)
+            .finish_upload(self.actor(), self.image, id, &d, start, last)
             .await
             .map_err(|e| OciError::from_domain(e, BLOB_UPLOAD_UNKNOWN, BLOB_UPLOAD_INVALID))?;
         Ok(self.blob_created(&info.digest))

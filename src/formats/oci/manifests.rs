@@ -69,7 +69,12 @@ pub(super) async fn catalog(
 
 impl Ctx<'_> {
     pub(super) async fn get_manifest(&self, reference: &str, count: bool) -> OciResult {
-        let reference = parse_reference(reference)?;
+        // Nothing can be stored under a reference that is neither a tag nor a digest, so a
+        // pull of one is of a manifest that isn't there: 404 MANIFEST_UNKNOWN, as the
+        // spec's conformance suite expects. (A push by such a reference stays 400.)
+        let reference = parse_reference(reference).map_err(|e| {
+            OciError::new(MANIFEST_UNKNOWN, format!("no such manifest: {}", e.detail))
+        })?;
         let manifest = self
             .state
             .domain
@@ -113,9 +118,16 @@ impl Ctx<'_> {
         body: Body,
     ) -> OciResult {
         let reference = parse_reference(reference)?;
+        // `?tag=` (distribution-spec 1.1.1) names tags, never digests.
         for t in &tags {
-            parse_reference(t)?;
+            if !matches!(parse_reference(t)?, ManifestRef::Tag(_)) {
+                return Err(OciError::new(
+                    MANIFEST_INVALID,
+                    format!("tag parameter {t:?} is not a tag"),
+                ));
+            }
         }
+        let applied = tags.clone();
         let bytes = axum::body::to_bytes(body, MANIFEST_MAX)
             .await
             .map_err(|_| OciError {
@@ -164,6 +176,12 @@ impl Ctx<'_> {
             ],
         )
             .into_response();
+        // Each tag a `?tag=` parameter applied is answered in an `OCI-Tag` header.
+        for t in &applied {
+            if let Ok(v) = HeaderValue::from_str(t) {
+                response.headers_mut().append("oci-tag", v);
+            }
+        }
         if let Some(subject) = subject {
             response.headers_mut().insert(
                 "oci-subject",

@@ -7,6 +7,8 @@
 mod auth;
 mod blobs;
 mod errors;
+#[doc(hidden)]
+pub mod fuzzing;
 mod manifest;
 mod manifests;
 mod names;
@@ -81,10 +83,26 @@ async fn dispatch(State(state): State<AppState>, request: Request) -> OciResult 
         (&Method::DELETE, Target::Manifest(_) | Target::Blob(_)) => ImageAction::Delete,
         _ => ImageAction::Push,
     };
-    let scope = match action {
+    let params: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    let param = |key: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+    };
+    let mut scope = match action {
         ImageAction::Push => format!("repository:{name}:pull,push"),
         other => format!("repository:{name}:{other}"),
     };
+    // A cross-repository mount reads the source too: the challenge names both scopes, as
+    // distribution's does, so the token a client fetches for it can mount.
+    if let (&Method::POST, Target::Upload(None), Some(_), Some(from)) =
+        (&method, &target, param("mount"), param("from"))
+    {
+        scope = mount_scope(&scope, &from);
+    }
     let who = caller(&state, &headers, Some(&scope)).await?;
     let image = parse_image(&name)?;
     if !who.allows(&name, action) {
@@ -112,15 +130,6 @@ async fn dispatch(State(state): State<AppState>, request: Request) -> OciResult 
             &format!("the token does not grant {action} on {name}"),
         ));
     }
-    let params: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
-        .into_owned()
-        .collect();
-    let param = |key: &str| {
-        params
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.clone())
-    };
     let ctx = Ctx {
         state: &state,
         who: &who,
@@ -160,6 +169,16 @@ async fn dispatch(State(state): State<AppState>, request: Request) -> OciResult 
         _ => Err(OciError::new(UNSUPPORTED, "method not allowed here")),
     }?;
     Ok(with_api_version(response))
+}
+
+/// The scope of a mount's challenge: the target's, and pull on the source (a source
+/// that isn't a repository name is left out, and the mount falls back to an upload).
+fn mount_scope(target_scope: &str, from: &str) -> String {
+    if parse_image(from).is_ok() && !target_scope.contains(' ') {
+        format!("{target_scope} repository:{from}:pull")
+    } else {
+        target_scope.to_string()
+    }
 }
 
 struct Ctx<'a> {

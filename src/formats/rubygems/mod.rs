@@ -13,6 +13,8 @@ mod archive;
 mod compact_index;
 mod errors;
 mod full_index;
+#[doc(hidden)]
+pub mod fuzzing;
 mod gemspec;
 mod marshal;
 mod paths;
