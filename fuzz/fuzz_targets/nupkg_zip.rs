@@ -1,0 +1,5 @@
+#![no_main]
+//! Fuzzes `packyard::fuzzing::nuget::nupkg`.
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| packyard::fuzzing::nuget::nupkg(data));
