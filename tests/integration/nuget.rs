@@ -1065,11 +1065,16 @@ async fn nuget_symbols_served_by_ssqp_key_after_a_nuget_exe_push() {
         );
         assert_eq!(resp.bytes().await.expect("body").as_ref(), &inside[..]);
     }
-    // Basic with the token, as a debugger configured with credentials sends it.
+    // Basic with the token as password and no user, as dotnet-symbol's
+    // `--authenticated-server-path` sends it (the key's `/` escaped, as it escapes them).
     let basic = app
         .http
-        .get(format!("{}{path}", app.url))
-        .basic_auth("ada", Some(&token))
+        .get(format!(
+            "{}/nuget/ada/symbols/{}",
+            app.url,
+            PDB_KEY.replace('/', "%2F")
+        ))
+        .basic_auth("", Some(&token))
         .send()
         .await
         .expect("get");
