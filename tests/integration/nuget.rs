@@ -90,7 +90,16 @@ impl Nuget {
     }
 }
 
-/// Writes a .nuspec with one content file (and a symbols file) under `dir/name`.
+/// A real portable PDB (from PyPI's clr_loader 0.3.1: tests/fixtures/nuget/README.md).
+fn fixture_pdb() -> Vec<u8> {
+    std::fs::read(TestApp::repo_root().join("tests/fixtures/nuget/ClrLoader.pdb")).expect("pdb")
+}
+
+/// The fixture's SSQP key.
+const PDB_KEY: &str = "clrloader.pdb/95f8f6b2afbc45e4884cb4a5bf5addd2ffffffff/clrloader.pdb";
+
+/// Writes a .nuspec with one content file (and a real portable PDB, which `pack -Symbols`
+/// puts in the .snupkg) under `dir/name`.
 fn project(dir: &Path, id: &str, version: &str, extra: &str) -> PathBuf {
     let root = dir.join(format!("{id}-{version}"));
     std::fs::create_dir_all(root.join("lib/net45")).expect("mkdir");
@@ -99,7 +108,7 @@ fn project(dir: &Path, id: &str, version: &str, extra: &str) -> PathBuf {
         format!("{id} {version} content"),
     )
     .expect("content");
-    std::fs::write(root.join("lib/net45/tool.pdb"), b"not really a pdb").expect("pdb");
+    std::fs::write(root.join("lib/net45/ClrLoader.pdb"), fixture_pdb()).expect("pdb");
     let nuspec = root.join(format!("{id}.nuspec"));
     std::fs::write(
         &nuspec,
@@ -118,7 +127,7 @@ fn project(dir: &Path, id: &str, version: &str, extra: &str) -> PathBuf {
   </metadata>
   <files>
     <file src="lib/net45/content.txt" target="lib/net45/content.txt" />
-    <file src="lib/net45/tool.pdb" target="lib/net45/tool.pdb" />
+    <file src="lib/net45/ClrLoader.pdb" target="lib/net45/ClrLoader.pdb" />
   </files>
 </package>"#
         ),
@@ -177,6 +186,17 @@ fn nupkg_of(files: &[(&str, &[u8])]) -> Vec<u8> {
 
 /// Pushes `nupkg` as NuGet does: multipart/form-data, chunked, `X-NuGet-ApiKey`.
 async fn push_raw(app: &TestApp, owner: &str, token: &str, nupkg: Vec<u8>) -> reqwest::Response {
+    push_to(app, owner, "package", token, nupkg).await
+}
+
+/// `push_raw` to a resource: `package` or `symbolpackage`.
+async fn push_to(
+    app: &TestApp,
+    owner: &str,
+    resource: &str,
+    token: &str,
+    nupkg: Vec<u8>,
+) -> reqwest::Response {
     let boundary = "packyard-test-boundary";
     let mut body = format!(
         "--{boundary}\r\nContent-Disposition: form-data; name=\"package\"; filename=\"package.nupkg\"\r\n\
@@ -188,7 +208,7 @@ async fn push_raw(app: &TestApp, owner: &str, token: &str, nupkg: Vec<u8>) -> re
     let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
         body.chunks(8192).map(|c| Ok(c.to_vec())).collect();
     app.http
-        .put(format!("{}/nuget/{owner}/api/v2/package", app.url))
+        .put(format!("{}/nuget/{owner}/api/v2/{resource}", app.url))
         .header("X-NuGet-ApiKey", token)
         .header(
             "Content-Type",
@@ -980,4 +1000,197 @@ async fn nuget_privacy_and_hostile_packages() {
         )
         .await;
     assert_eq!(all["packages"]["nodes"], json!([{"name": "Cy.Secret"}]));
+}
+
+/// The symbol server: a package and its .snupkg pushed by NuGet.exe, then the PDB fetched
+/// by its SSQP key as dotnet-symbol and Visual Studio ask it (any case, the key's `/`
+/// escaped or not) is the PDB inside the .snupkg; a wrong key is 404; the private
+/// package's symbols answer 401 (challenge) anonymously and 404 to an outsider, and are
+/// served anonymously once public; no download is counted.
+#[tokio::test]
+async fn nuget_symbols_served_by_ssqp_key_after_a_nuget_exe_push() {
+    let app = TestApp::spawn().await;
+    let token = app.user_with_token("ada");
+    let outsider = app.user_with_token("eve");
+    let nuget = Nuget::new();
+    let work = nuget.dir().to_path_buf();
+    let source = format!("{}/nuget/ada/index.json", app.url);
+    let spec = project(&work, "Acme.Sym", "1.2", "");
+    let dir = spec.parent().expect("dir").to_path_buf();
+    nuget.ok(
+        &[
+            "pack",
+            spec.to_str().expect("path"),
+            "-Symbols",
+            "-SymbolPackageFormat",
+            "snupkg",
+        ],
+        &dir,
+    );
+    let pushed = nuget.ok(
+        &[
+            "push",
+            dir.join("Acme.Sym.1.2.0.nupkg").to_str().expect("path"),
+            "-Source",
+            &source,
+            "-ApiKey",
+            &token,
+        ],
+        &work,
+    );
+    assert!(pushed.contains("symbolpackage"), "{pushed}");
+    // The PDB as the .snupkg NuGet.exe packed holds it.
+    let snupkg = std::fs::read(dir.join("Acme.Sym.1.2.0.snupkg")).expect("snupkg");
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(snupkg)).expect("zip");
+    let mut inside = Vec::new();
+    zip.by_name("lib/net45/ClrLoader.pdb")
+        .expect("the PDB in the .snupkg")
+        .read_to_end(&mut inside)
+        .expect("read");
+    assert_eq!(inside, fixture_pdb());
+
+    let path = format!("/nuget/ada/symbols/{PDB_KEY}");
+    for asked in [
+        path.clone(),
+        path.to_uppercase()
+            .replace("/NUGET/ADA/SYMBOLS/", "/nuget/ada/symbols/"),
+        format!("/nuget/ada/symbols/{}", PDB_KEY.replace('/', "%2F")),
+    ] {
+        let resp = app.get(Some(&token), &asked).await;
+        assert_eq!(resp.status(), 200, "{asked}");
+        assert_eq!(resp.headers()["content-type"], "application/octet-stream");
+        assert_eq!(
+            resp.headers()["content-length"],
+            inside.len().to_string().as_str()
+        );
+        assert_eq!(resp.bytes().await.expect("body").as_ref(), &inside[..]);
+    }
+    // Basic with the token as password and no user, as dotnet-symbol's
+    // `--authenticated-server-path` sends it (the key's `/` escaped, as it escapes them).
+    let basic = app
+        .http
+        .get(format!(
+            "{}/nuget/ada/symbols/{}",
+            app.url,
+            PDB_KEY.replace('/', "%2F")
+        ))
+        .basic_auth("", Some(&token))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(basic.status(), 200);
+
+    // A wrong key: 404 signed in, 401 (challenge) anonymously, like a private one.
+    let wrong =
+        "/nuget/ada/symbols/clrloader.pdb/00f8f6b2afbc45e4884cb4a5bf5addd2ffffffff/clrloader.pdb";
+    let other_name =
+        "/nuget/ada/symbols/other.pdb/95f8f6b2afbc45e4884cb4a5bf5addd2ffffffff/other.pdb";
+    for p in [wrong, other_name] {
+        assert_eq!(app.get(Some(&token), p).await.status(), 404, "{p}");
+    }
+    let nobody = format!("/nuget/nobody/symbols/{PDB_KEY}");
+    for p in [path.as_str(), wrong, nobody.as_str()] {
+        let anon = app.get(None, p).await;
+        assert_eq!(anon.status(), 401, "{p}");
+        assert_eq!(
+            anon.headers()["www-authenticate"],
+            "Basic realm=\"Packyard\""
+        );
+        assert_eq!(app.get(Some(&outsider), p).await.status(), 404, "{p}");
+    }
+    // Keys of other shapes (Windows PDB ages, SymSrv's file.ptr probes) are plain 404s.
+    for p in [
+        "/nuget/ada/symbols/clrloader.pdb/95f8f6b2afbc45e4884cb4a5bf5addd21/clrloader.pdb",
+        "/nuget/ada/symbols/clrloader.pdb/95f8f6b2afbc45e4884cb4a5bf5addd2ffffffff/file.ptr",
+        "/nuget/ada/symbols/index2.txt",
+    ] {
+        assert_eq!(app.get(None, p).await.status(), 404, "{p}");
+    }
+
+    // Public: served anonymously. No GET above counted a download.
+    let data = app
+        .gql_ok(
+            Some(&token),
+            r#"{ package(owner: "ada", packageType: NUGET, name: "acme.sym") { id
+                 statistics { downloadsTotalCount } } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(data["package"]["statistics"]["downloadsTotalCount"], 0);
+    app.gql_ok(
+        Some(&token),
+        r#"mutation($id: ID!) { setPackageVisibility(input: {packageId: $id, visibility: PUBLIC}) { package { visibility } } }"#,
+        json!({"id": data["package"]["id"]}),
+    )
+    .await;
+    let anon = app.get(None, &path).await;
+    assert_eq!(anon.status(), 200);
+    assert_eq!(anon.bytes().await.expect("body").as_ref(), &inside[..]);
+}
+
+/// A .snupkg whose PDB is a Windows PDB, garbage, or missing is refused with a 400 in
+/// nuget.org's words, nothing stored: the version takes a good .snupkg afterwards.
+#[tokio::test]
+async fn nuget_symbols_refuses_windows_garbage_and_missing_pdbs() {
+    let app = TestApp::spawn().await;
+    let token = app.user_with_token("cy");
+    let nuspec = |types: &str| {
+        format!(
+            "<?xml version=\"1.0\"?><package><metadata><id>Cy.Sym</id><version>1.0.0</version>\
+             <authors>Cy</authors><description>d</description>{types}</metadata></package>"
+        )
+    };
+    let package = nupkg_of(&[("Cy.Sym.nuspec", nuspec("").as_bytes())]);
+    assert_eq!(push_raw(&app, "cy", &token, package).await.status(), 201);
+    let symbols_nuspec =
+        nuspec("<packageTypes><packageType name=\"SymbolsPackage\" /></packageTypes>");
+    let mut msf = b"Microsoft C/C++ MSF 7.00\r\n\x1aDS\0\0\0".to_vec();
+    msf.resize(8192, 0);
+    let pdb = fixture_pdb();
+    let snupkg_with = |files: &[(&str, &[u8])]| {
+        let mut all: Vec<(&str, &[u8])> = vec![("Cy.Sym.nuspec", symbols_nuspec.as_bytes())];
+        all.extend_from_slice(files);
+        nupkg_of(&all)
+    };
+    for (what, body, words) in [
+        (
+            "a Windows PDB",
+            snupkg_with(&[("lib/net45/Good.pdb", &pdb), ("lib/net45/Native.pdb", &msf)]),
+            "The uploaded symbols package contains one or more pdbs that are not portable.",
+        ),
+        (
+            "garbage",
+            snupkg_with(&[("lib/net45/tool.pdb", b"not really a pdb")]),
+            "lib/net45/tool.pdb is not a portable PDB",
+        ),
+        (
+            "no PDB",
+            snupkg_with(&[("lib/net45/a.txt", b"text")]),
+            "The uploaded symbols package does not contain any symbol files.",
+        ),
+    ] {
+        let resp = push_to(&app, "cy", "symbolpackage", &token, body).await;
+        assert_eq!(resp.status(), 400, "{what}");
+        let text = resp.text().await.expect("text");
+        assert!(text.contains(words), "{what}: {text}");
+        let stored = app
+            .get(
+                Some(&token),
+                "/nuget/cy/v3/flatcontainer/cy.sym/1.0.0/cy.sym.1.0.0.snupkg",
+            )
+            .await;
+        assert_eq!(stored.status(), 404, "{what}");
+        let key = app
+            .get(Some(&token), &format!("/nuget/cy/symbols/{PDB_KEY}"))
+            .await;
+        assert_eq!(key.status(), 404, "{what}");
+    }
+    let good = snupkg_with(&[("lib/net45/ClrLoader.pdb", &pdb)]);
+    let resp = push_to(&app, "cy", "symbolpackage", &token, good).await;
+    assert_eq!(resp.status(), 201);
+    let served = app
+        .get(Some(&token), &format!("/nuget/cy/symbols/{PDB_KEY}"))
+        .await;
+    assert_eq!(served.status(), 200);
+    assert_eq!(served.bytes().await.expect("body").as_ref(), &pdb[..]);
 }

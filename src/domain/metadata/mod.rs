@@ -18,6 +18,7 @@ pub use maven::{MavenCoordinates, MavenDependency, MavenLicense, MavenMetadata};
 pub use npm::NpmMetadata;
 pub use nuget::{
     NugetDependency, NugetDependencyGroup, NugetDeprecation, NugetMetadata, NugetPackageType,
+    NugetSymbol,
 };
 pub use rubygems::{GemDependency, GemFacts, RubygemsMetadata};
 

@@ -55,6 +55,28 @@ pub struct NugetMetadata {
     /// yet): registrations show it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deprecation: Option<NugetDeprecation>,
+    /// The portable PDBs of the version's `.snupkg`, by SSQP key (set at the symbol push;
+    /// the symbol server looks them up).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub symbols: Vec<NugetSymbol>,
+}
+
+/// One portable PDB inside a `.snupkg`, and where its bytes lie in the stored zip, so the
+/// symbol server streams it out (inflating on the fly) without opening the zip again.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct NugetSymbol {
+    /// `{file}/{guid}ffffffff/{file}`, lower-case (SSQP's portable PDB key).
+    pub key: String,
+    /// The entry's path in the `.snupkg`.
+    pub entry: String,
+    /// The offset of the entry's (compressed) data in the `.snupkg`.
+    pub data_start: u64,
+    pub compressed_size: u64,
+    /// The PDB's size.
+    pub size: u64,
+    /// Deflated (else stored).
+    pub deflated: bool,
+    pub crc32: u32,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]

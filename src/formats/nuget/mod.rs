@@ -17,9 +17,11 @@ pub mod fuzzing;
 mod nupkg;
 mod nuspec;
 mod paths;
+mod pdb;
 mod publish;
 mod reads;
 mod registrations;
+mod symbols;
 mod version;
 
 use axum::{
@@ -81,6 +83,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/nuget/{owner}/v3/query", get(reads::search))
         .route("/nuget/{owner}/v3/autocomplete", get(reads::autocomplete))
+        .route("/nuget/{owner}/symbols/{*key}", get(symbols::symbol_file))
 }
 
 type NugetActor = CurrentActor<NugetError>;

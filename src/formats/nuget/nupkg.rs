@@ -34,7 +34,7 @@ fn bad(msg: impl std::fmt::Display) -> DomainError {
 }
 
 /// An entry's name as NuGet compares them: `/` separators, case-insensitive.
-fn entry_key(name: &str) -> String {
+pub fn entry_key(name: &str) -> String {
     name.replace('\\', "/")
         .trim_start_matches('/')
         .to_ascii_lowercase()

@@ -2,7 +2,8 @@
 //! `nuget delete`. A push is `multipart/form-data`, sent chunked: the file part streams
 //! into the blob store, the package's `.nuspec` and readme are read from the staged zip,
 //! then one domain publish stores the version with its `.nupkg` and `.nuspec` (or, for a
-//! symbol package, adds the `.snupkg` to its existing version).
+//! symbol package, adds the `.snupkg` to its existing version and records its portable
+//! PDBs' keys in the version's metadata for the symbol server, `symbols.rs`).
 use std::{
     io::{BufReader, Write},
     path::PathBuf,
@@ -20,7 +21,7 @@ use crate::{
     auth::{Actor, Scope},
     domain::{
         FileName, PackageType, VersionName,
-        metadata::{NugetMetadata, VersionMetadata},
+        metadata::{NugetMetadata, NugetSymbol, VersionMetadata},
         packages::{LastVersion, PackageRef},
         publish::{NewFile, PublishRequest},
     },
@@ -34,6 +35,7 @@ use super::{
     NugetActor, NugetResult, nupkg, nuspec,
     paths::{Nuget, NugetIdVersion, NugetOwner, package_file_name, package_ref},
     registrations::entries,
+    symbols,
     version::NugetVersion,
 };
 
@@ -101,8 +103,7 @@ async fn push(
         ))
     })?;
     let staged = stage_first_file(state, &mut multipart).await?;
-    let inspected = inspect(state, &staged).await?;
-    let (meta, readme) = inspected;
+    let (meta, readme, pdbs) = inspect(state, &staged, kind).await?;
     super::paths::check_id(&meta.id)?;
     let version = NugetVersion::parse(&meta.version)?;
     let r = package_ref(owner, &meta.id)?;
@@ -186,8 +187,8 @@ async fn push(
         .publish(
             &actor,
             PublishRequest {
-                package: r,
-                version: version_name,
+                package: r.clone(),
+                version: version_name.clone(),
                 prerelease: version.is_prerelease(),
                 metadata: VersionMetadata::Nuget(meta),
                 readme,
@@ -197,6 +198,9 @@ async fn push(
             },
         )
         .await?;
+    if kind == PushKind::Symbols {
+        symbols::record(state, &actor, &r, &version_name, pdbs).await?;
+    }
     Ok(StatusCode::CREATED.into_response())
 }
 
@@ -254,11 +258,13 @@ impl Drop for TempFile {
 }
 
 /// Copies the staged package (streaming) to a temporary file and reads its `.nuspec` and
-/// readme on a blocking thread, with the zip bounds of `nupkg::LIMITS`.
+/// readme (and a symbol package's PDB ids) on a blocking thread, with the zip bounds of
+/// `nupkg::LIMITS`.
 async fn inspect(
     state: &AppState,
     staged: &StagedBlob,
-) -> DomainResult<(NugetMetadata, Option<String>)> {
+    kind: PushKind,
+) -> DomainResult<(NugetMetadata, Option<String>, Vec<NugetSymbol>)> {
     let dir = state.config.data_dir.join("tmp");
     tokio::fs::create_dir_all(&dir).await?;
     let temp = TempFile(dir.join(format!("nuget-{}.zip", uuid::Uuid::new_v4())));
@@ -285,8 +291,17 @@ async fn inspect(
             ),
             None => None,
         };
+        let symbols_type = meta
+            .package_types
+            .iter()
+            .any(|t| t.name.eq_ignore_ascii_case("SymbolsPackage"));
+        let pdbs = if kind == PushKind::Symbols && symbols_type {
+            symbols::read_symbols(&mut zip)?
+        } else {
+            Vec::new()
+        };
         drop(temp);
-        Ok((meta, readme))
+        Ok((meta, readme, pdbs))
     })
     .await
     .map_err(DomainError::internal)?
