@@ -29,7 +29,7 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         state.domain.sql_statements(),
         state.domain.password_verifications(),
         state.domain.logins_throttled(),
-    );
+    ) + &state.domain.usage_metrics().await.unwrap_or_default();
     (
         [(
             axum::http::header::CONTENT_TYPE,
