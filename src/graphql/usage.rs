@@ -21,6 +21,7 @@ pub struct UsageDay {
 
 /// An owner's limits; `null` is unlimited, 0 allows nothing.
 #[derive(SimpleObject)]
+#[graphql(name = "Quota")]
 pub struct QuotaObject {
     /// Storage of private and internal packages.
     pub storage_bytes: Option<i64>,

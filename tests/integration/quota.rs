@@ -70,18 +70,26 @@ async fn quota_storage_refusals_in_each_clients_shape() {
             .status(),
         404
     );
-    // The same blob again costs nothing: it is counted once.
-    let again = app
-        .put_generic(Some(&token), "full/tool/1.2.0/a.bin", first.clone())
-        .await;
-    assert_eq!(again.status(), 201);
     // Public packages are free.
     let public = app
         .put_generic(Some(&token), "full/open/2.0.0/o.bin", bytes(5000, 3))
         .await;
     assert_eq!(public.status(), 201);
 
-    // Maven streams the jar, and the publish's transaction refuses it: plain text, 403.
+    // Maven streams the jar; the publish's transaction decides. The same blob again costs
+    // nothing (it is counted once); 600 new bytes are refused: plain text, 403.
+    let same = app
+        .http
+        .put(format!(
+            "{}/maven/full/libs/com/example/lib/0.9.0/lib-0.9.0.jar",
+            app.url
+        ))
+        .basic_auth("full", Some(&token))
+        .body(first.clone())
+        .send()
+        .await
+        .expect("PUT jar");
+    assert!(same.status().is_success(), "{}", same.status());
     let jar = app
         .http
         .put(format!(
