@@ -1391,7 +1391,7 @@ async fn catalog_pages_in_owner_name_order() {
 }
 
 /// A bearer token for `scopes`, from the token endpoint with Basic credentials.
-async fn bearer(app: &TestApp, user: &str, token: &str, scopes: &[&str]) -> String {
+pub(crate) async fn bearer(app: &TestApp, user: &str, token: &str, scopes: &[&str]) -> String {
     let query: Vec<String> = scopes.iter().map(|s| format!("scope={s}")).collect();
     let body: Value = app
         .http

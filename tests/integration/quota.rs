@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use crate::{
     npm::{Npm, package},
-    oci::{Layout, fails, host, skopeo},
+    oci::{Layout, bearer, fails, host, skopeo},
     support::TestApp,
     usage::{bytes, usage},
 };
@@ -148,8 +148,23 @@ async fn quota_storage_refusals_in_each_clients_shape() {
         &format!("oci:{}:v1", work.path().join("layout").display()),
         &format!("docker://{}/full/img:v1", host(&app)),
     ]));
+    // skopeo prints the code's words for DENIED; the registry's message is the detail.
     assert!(err.contains("denied"), "{err}");
-    assert!(err.contains("storage quota exceeded for full"), "{err}");
+    let bearer = bearer(&app, "full", &token, &["repository:full/img:push,pull"]).await;
+    let start = app
+        .http
+        .post(format!("{}/v2/full/img/blobs/uploads/", app.url))
+        .bearer_auth(&bearer)
+        .send()
+        .await
+        .expect("POST upload");
+    assert_eq!(start.status(), 403);
+    let body: Value = start.json().await.expect("json");
+    assert_eq!(body["errors"][0]["code"], "DENIED", "{body}");
+    assert_eq!(
+        body["errors"][0]["detail"],
+        "storage quota exceeded for full: 1000 bytes of 1000 bytes used"
+    );
     let u = usage(&app, Some(&token), "full").await;
     assert_eq!(u["storageBytes"], 1000, "{u}");
     assert_eq!(
