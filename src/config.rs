@@ -30,6 +30,8 @@ pub struct Config {
     /// Whether local blobs are fsync'd before an upload is acknowledged (durable against
     /// power loss; costs write throughput).
     pub fsync: bool,
+    /// Quotas of owners without their own (`None`: unlimited); see `domain::usage`.
+    pub default_quota: crate::domain::usage::Quota,
 }
 
 #[derive(Clone, Debug)]
@@ -136,6 +138,8 @@ struct FileConfig {
     login_failures_per_account: Option<u32>,
     login_failures_per_client: Option<u32>,
     login_failure_window_secs: Option<u64>,
+    default_storage_quota_bytes: Option<u64>,
+    default_transfer_quota_bytes: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -223,6 +227,15 @@ impl Config {
         from_env!(
             login_failure_window_secs,
             "PACKYARD_LOGIN_FAILURE_WINDOW_SECS"
+        );
+
+        from_env!(
+            default_storage_quota_bytes,
+            "PACKYARD_DEFAULT_STORAGE_QUOTA_BYTES"
+        );
+        from_env!(
+            default_transfer_quota_bytes,
+            "PACKYARD_DEFAULT_TRANSFER_QUOTA_BYTES"
         );
 
         let connections = connection_limits(&cfg)?;
@@ -364,6 +377,10 @@ impl Config {
             delete_download_threshold,
             restore_days,
             fsync: cfg.fsync.unwrap_or(true),
+            default_quota: crate::domain::usage::Quota::from_config(
+                cfg.default_storage_quota_bytes,
+                cfg.default_transfer_quota_bytes,
+            ),
         })
     }
 

@@ -42,6 +42,9 @@ pub fn spawn(domain: Arc<Domain>) -> Jobs {
                         if let Err(e) = domain.flush_downloads().await {
                             tracing::warn!(error = %e, "flushing download counts");
                         }
+                        if let Err(e) = domain.flush_usage().await {
+                            tracing::warn!(error = %e, "flushing transfer usage");
+                        }
                     }
                 }
             }

@@ -112,6 +112,9 @@ pub async fn serve(mut config: Config) -> Result<(), String> {
     if let Err(e) = state.domain.flush_downloads().await {
         tracing::warn!(error = %e, "flushing download counts at shutdown");
     }
+    if let Err(e) = state.domain.flush_usage().await {
+        tracing::warn!(error = %e, "flushing transfer usage at shutdown");
+    }
     Ok(())
 }
 

@@ -43,10 +43,6 @@ enum Command {
 }
 
 #[derive(Subcommand)]
-#[expect(
-    clippy::enum_variant_names,
-    reason = "clap derives the subcommand names create-user, create-org, create-repository, create-token"
-)]
 enum Admin {
     /// Create a user. A password (needed only for `npm login`) is read from standard input
     /// when it is piped in (`echo secret | packyard admin create-user alice`).
@@ -81,6 +77,17 @@ enum Admin {
         scopes: String,
         #[arg(long)]
         expires_in_days: Option<i64>,
+    },
+    /// Print an owner's storage, this month's transfer, the last 30 days and its quotas.
+    Usage { owner: String },
+    /// Set an owner's quotas in bytes (storage; transfer per month). Omitted or
+    /// `unlimited`: no limit; 0 allows nothing.
+    SetQuota {
+        owner: String,
+        #[arg(long)]
+        storage: Option<String>,
+        #[arg(long)]
+        transfer: Option<String>,
     },
 }
 
@@ -227,6 +234,34 @@ async fn run_admin(domain: &Domain, admin: Admin) -> Result<(), packyard::error:
                 info.scopes.join(",")
             );
             println!("{secret}");
+        }
+        Admin::Usage { owner } => {
+            let owner = domain.find_account(&OwnerName::parse(&owner)?).await?;
+            print!(
+                "{}",
+                packyard::domain::usage::render_report(&domain.usage_report(&owner).await?)
+            );
+        }
+        Admin::SetQuota {
+            owner,
+            storage,
+            transfer,
+        } => {
+            let login = OwnerName::parse(&owner)?;
+            let account = domain.find_account(&login).await?;
+            // The CLI acts with a site admin's rights, as the owner (the bootstrap path).
+            let actor = Actor::User {
+                id: account.id,
+                login: account.login.clone(),
+                site_admin: true,
+                token: None,
+            };
+            let quota = packyard::domain::usage::Quota {
+                storage_bytes: packyard::domain::usage::parse_quota(storage.as_deref())?,
+                transfer_bytes: packyard::domain::usage::parse_quota(transfer.as_deref())?,
+            };
+            let report = domain.set_quota(&actor, &login, quota).await?;
+            print!("{}", packyard::domain::usage::render_report(&report));
         }
     }
     Ok(())

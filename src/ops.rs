@@ -22,14 +22,15 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 
 /// Prometheus text metrics.
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let usage = state.domain.usage_metrics().await.unwrap_or_default();
     let body = format!(
         "# HELP packyard_sql_statements_total SQL statements executed.\n# TYPE packyard_sql_statements_total counter\npackyard_sql_statements_total {}\n\
          # HELP packyard_password_verifications_total Password hashes verified (argon2).\n# TYPE packyard_password_verifications_total counter\npackyard_password_verifications_total {}\n\
          # HELP packyard_logins_throttled_total Password logins refused by the failure throttle.\n# TYPE packyard_logins_throttled_total counter\npackyard_logins_throttled_total {}\n",
-        state.domain.sql_statements(),
+        state.domain.sql_statements_of_requests(),
         state.domain.password_verifications(),
         state.domain.logins_throttled(),
-    );
+    ) + &usage;
     (
         [(
             axum::http::header::CONTENT_TYPE,

@@ -19,4 +19,7 @@ pub mod rubygems_log;
 pub mod team;
 pub mod team_member;
 pub mod upload_session;
+pub mod usage_daily;
+pub mod usage_quota;
+pub mod usage_threshold;
 pub mod web_session;

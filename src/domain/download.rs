@@ -133,6 +133,7 @@ impl Domain {
             None => None,
         };
         let read = self.blobs.open(&file.sha256, byte_range.clone()).await?;
+        let read = self.metered_read(&package, read).await?;
         if file.lead && byte_range.is_none_or(|r| r.start == 0) {
             self.downloads.count(package.id, version.id);
         }

@@ -27,6 +27,7 @@ pub mod stats;
 pub(crate) mod test_support;
 pub mod tokens;
 pub mod types;
+pub mod usage;
 pub mod versions;
 pub mod views;
 
@@ -52,6 +53,8 @@ pub struct Domain {
     pub(crate) blobs: BlobStore,
     pub(crate) config: Arc<Config>,
     pub(crate) downloads: stats::DownloadCounter,
+    /// Transfer of private files not written yet (see `usage`).
+    pub(crate) usage: usage::TransferMeter,
     /// SQL statements run so far (exported on `/metrics`; tests count queries with it).
     sql_statements: Arc<AtomicU64>,
     pub(crate) oci_keys: registry::OciKeys,
@@ -133,6 +136,7 @@ impl Domain {
             notify,
             blobs,
             downloads: stats::DownloadCounter::default(),
+            usage: Default::default(),
             sql_statements,
             oci_keys: Default::default(),
             cache: Default::default(),

@@ -605,6 +605,9 @@ impl Domain {
             }
         };
 
+        let storage = self
+            .storage_check(txn, owner.id, &owner.login, &pkg.visibility)
+            .await?;
         let mut files = Vec::with_capacity(req.files.len());
         for file in &req.files {
             let blob_row = upsert_blob(txn, &file.blob).await?;
@@ -672,6 +675,7 @@ impl Domain {
             .insert(txn)
             .await?;
         }
+        self.enforce_storage(txn, actor, storage).await?;
         audit::record(
             txn,
             actor,

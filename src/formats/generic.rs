@@ -123,6 +123,9 @@ async fn upload_file(
     let domain = &state.domain;
     // Refused before a byte is stored.
     domain.authorize_publish(&actor, &path.package).await?;
+    domain
+        .refuse_upload_over_quota(&path.package, expect.size)
+        .await?;
     let staged = domain
         .stage_blob(
             body.into_data_stream(),

@@ -19,6 +19,7 @@ use crate::{
         types::{
             OrganizationRole, PackageOrderField, PackageType, PackageVisibility, RepositoryRole,
         },
+        usage::UsageObject,
     },
 };
 
@@ -95,6 +96,11 @@ impl UserObject {
     }
     async fn is_site_admin(&self) -> bool {
         self.0.site_admin
+    }
+    /// Storage and data transfer of private and internal packages, with quotas (the user
+    /// and site admins; `null` for anyone else).
+    async fn usage(&self, c: &Context<'_>) -> async_graphql::Result<Option<UsageObject>> {
+        crate::graphql::usage::usage_of(c, &self.0).await
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
@@ -199,6 +205,11 @@ impl OrganizationObject {
     /// Whether members (not only owners) may create packages.
     async fn members_can_create_packages(&self) -> bool {
         self.0.members_can_create_packages
+    }
+    /// Storage and data transfer of private and internal packages, with quotas (the
+    /// organization's owners and site admins; `null` for anyone else).
+    async fn usage(&self, c: &Context<'_>) -> async_graphql::Result<Option<UsageObject>> {
+        crate::graphql::usage::usage_of(c, &self.0).await
     }
     /// Members and their roles (visible to the organization's members).
     async fn members(&self, c: &Context<'_>) -> async_graphql::Result<Vec<OrganizationMember>> {

@@ -18,6 +18,7 @@ mod routes;
 mod sessions;
 mod tokens;
 mod types;
+mod usage;
 
 pub use loaders::Loaders;
 
@@ -35,6 +36,7 @@ pub struct MutationRoot(
     packages::PackageMutation,
     tokens::TokenMutation,
     sessions::SessionMutation,
+    usage::UsageMutation,
 );
 
 pub type PackyardSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;

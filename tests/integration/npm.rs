@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use crate::support::{TestApp, files_under};
 
 /// One npm user: a private `.npmrc` and cache, pointed at the test server.
-struct Npm {
+pub(crate) struct Npm {
     dir: tempfile::TempDir,
     registry: String,
 }
@@ -30,7 +30,7 @@ fn tool(name: &str) -> PathBuf {
 }
 
 impl Npm {
-    fn new(app: &TestApp, scope: &str, token: Option<&str>) -> Self {
+    pub(crate) fn new(app: &TestApp, scope: &str, token: Option<&str>) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let registry = format!("{}/npm/", app.url);
         let host = registry.trim_start_matches("http:");
@@ -66,7 +66,7 @@ impl Npm {
         self.cmd("npm", args, cwd)
     }
 
-    fn ok(&self, args: &[&str], cwd: &Path) -> String {
+    pub(crate) fn ok(&self, args: &[&str], cwd: &Path) -> String {
         let out = self.npm(args, cwd);
         assert!(
             out.status.success(),
@@ -77,7 +77,7 @@ impl Npm {
         String::from_utf8_lossy(&out.stdout).to_string()
     }
 
-    fn fails(&self, args: &[&str], cwd: &Path) -> String {
+    pub(crate) fn fails(&self, args: &[&str], cwd: &Path) -> String {
         let out = self.npm(args, cwd);
         assert!(
             !out.status.success(),
@@ -87,13 +87,13 @@ impl Npm {
         String::from_utf8_lossy(&out.stderr).to_string()
     }
 
-    fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.dir.path()
     }
 }
 
 /// Writes a package directory.
-fn package(dir: &Path, name: &str, version: &str, extra: Value) -> PathBuf {
+pub(crate) fn package(dir: &Path, name: &str, version: &str, extra: Value) -> PathBuf {
     let pkg = dir.join(format!("{}-{version}", name.replace(['@', '/'], "_")));
     std::fs::create_dir_all(&pkg).expect("pkg dir");
     let mut manifest = json!({"name": name, "version": version, "main": "index.js", "license": "MIT", "description": format!("{name} for tests")});

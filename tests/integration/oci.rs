@@ -26,7 +26,7 @@ fn need(tool: &str) {
     assert!(found, "{tool} is missing: run scripts/install-deps.sh");
 }
 
-fn run(cmd: &mut Command) -> Output {
+pub(crate) fn run(cmd: &mut Command) -> Output {
     let out = cmd.output().expect("run client");
     assert!(
         out.status.success(),
@@ -37,7 +37,7 @@ fn run(cmd: &mut Command) -> Output {
     out
 }
 
-fn fails(cmd: &mut Command) -> String {
+pub(crate) fn fails(cmd: &mut Command) -> String {
     let out = cmd.output().expect("run client");
     assert!(
         !out.status.success(),
@@ -64,13 +64,13 @@ fn layer(file: &str, content: &[u8]) -> Vec<u8> {
 }
 
 /// An OCI image layout on disk with one image per (tag, arch), and optionally an index.
-struct Layout {
+pub(crate) struct Layout {
     dir: PathBuf,
     index: Vec<Value>,
 }
 
 impl Layout {
-    fn new(dir: &Path) -> Self {
+    pub(crate) fn new(dir: &Path) -> Self {
         std::fs::create_dir_all(dir.join("blobs/sha256")).expect("layout dir");
         std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#)
             .expect("oci-layout");
@@ -87,7 +87,7 @@ impl Layout {
     }
 
     /// Writes an image; returns its manifest descriptor.
-    fn image(&self, arch: &str, content: &[u8], annotations: Value) -> Value {
+    pub(crate) fn image(&self, arch: &str, content: &[u8], annotations: Value) -> Value {
         let layer = layer("hello.txt", content);
         let diff_id = {
             let mut tar = Vec::new();
@@ -120,7 +120,7 @@ impl Layout {
         desc
     }
 
-    fn tag(&mut self, tag: &str, mut descriptor: Value) {
+    pub(crate) fn tag(&mut self, tag: &str, mut descriptor: Value) {
         descriptor["annotations"] = json!({"org.opencontainers.image.ref.name": tag});
         self.index.push(descriptor);
         let index = json!({"schemaVersion": 2, "manifests": self.index});
@@ -136,7 +136,7 @@ impl Layout {
     }
 }
 
-fn skopeo(home: &Path) -> Command {
+pub(crate) fn skopeo(home: &Path) -> Command {
     need("skopeo");
     let mut cmd = Command::new("skopeo");
     cmd.env("HOME", home)
@@ -145,7 +145,7 @@ fn skopeo(home: &Path) -> Command {
     cmd
 }
 
-fn host(app: &TestApp) -> String {
+pub(crate) fn host(app: &TestApp) -> String {
     format!("127.0.0.1:{}", app.port)
 }
 
@@ -1391,7 +1391,7 @@ async fn catalog_pages_in_owner_name_order() {
 }
 
 /// A bearer token for `scopes`, from the token endpoint with Basic credentials.
-async fn bearer(app: &TestApp, user: &str, token: &str, scopes: &[&str]) -> String {
+pub(crate) async fn bearer(app: &TestApp, user: &str, token: &str, scopes: &[&str]) -> String {
     let query: Vec<String> = scopes.iter().map(|s| format!("scope={s}")).collect();
     let body: Value = app
         .http

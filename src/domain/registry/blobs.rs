@@ -181,6 +181,7 @@ impl Domain {
             .blobs
             .open(row.digest.trim_start_matches("sha256:"), range)
             .await?;
+        let read = self.metered_image_read(image, read).await?;
         Ok((
             BlobInfo {
                 size,

@@ -383,6 +383,7 @@ impl Domain {
             .read_all(version.version.trim_start_matches("sha256:"))
             .await?;
         if count {
+            self.meter_manifest(image, bytes.len()).await?;
             self.downloads.count(package_id, version.id);
         }
         Ok(Manifest {

@@ -57,6 +57,7 @@ impl Domain {
     /// Opens an upload session.
     pub async fn start_upload(&self, actor: &Actor, image: &PackageRef) -> DomainResult<String> {
         let owner_id = self.authorize_push(actor, image).await?;
+        self.refuse_upload_over_quota(image, None).await?;
         let id = uuid::Uuid::new_v4().to_string();
         upload_session::ActiveModel {
             id: Set(id.clone()),

@@ -1,0 +1,336 @@
+//! Quotas: storage refusals in each client's own shape (generic, Maven, the real npm CLI
+//! and skopeo), nothing half-written; transfer refusals of private downloads, never public
+//! ones; thresholds recorded once a month.
+use sea_orm::{ConnectionTrait, Statement};
+use serde_json::{Value, json};
+
+use crate::{
+    npm::{Npm, package},
+    oci::{Layout, bearer, fails, host, skopeo},
+    support::TestApp,
+    usage::{bytes, usage},
+};
+
+async fn generic_error(resp: reqwest::Response) -> (u16, String) {
+    let status = resp.status().as_u16();
+    let body: Value = resp.json().await.expect("json error");
+    assert_eq!(body["code"], "QUOTA_EXCEEDED", "{body}");
+    (
+        status,
+        body["message"].as_str().unwrap_or_default().to_string(),
+    )
+}
+
+#[tokio::test]
+async fn quota_storage_refusals_in_each_clients_shape() {
+    let app = TestApp::spawn().await;
+    let token = app.user_with_token("full");
+    app.admin(&["create-repository", "full/libs"], None);
+    let open = app
+        .put_generic(Some(&token), "full/open/1.0.0/o.bin", bytes(100, 9))
+        .await;
+    assert_eq!(open.status(), 201);
+    let id = app
+        .gql_ok(
+            Some(&token),
+            "{ package(owner: \"full\", packageType: GENERIC, name: \"open\") { id } }",
+            json!({}),
+        )
+        .await["package"]["id"]
+        .clone();
+    app.gql_ok(
+        Some(&token),
+        "mutation($id: ID!) { setPackageVisibility(input: {packageId: $id, visibility: PUBLIC}) { package { visibility } } }",
+        json!({"id": id}),
+    )
+    .await;
+    let set = app.admin(&["set-quota", "full", "--storage", "1500"], None);
+    assert!(set.contains("storage_quota 1500\n"), "{set}");
+    assert!(set.contains("transfer_quota unlimited\n"), "{set}");
+
+    let first = bytes(1000, 1);
+    let r = app
+        .put_generic(Some(&token), "full/tool/1.0.0/a.bin", first.clone())
+        .await;
+    assert_eq!(r.status(), 201);
+    // Known size (Content-Length): refused before a byte is stored.
+    let (status, message) = generic_error(
+        app.put_generic(Some(&token), "full/tool/1.1.0/b.bin", bytes(1000, 2))
+            .await,
+    )
+    .await;
+    assert_eq!(status, 403);
+    assert_eq!(
+        message,
+        "storage quota exceeded for full: 1000 bytes of 1500 bytes used, this upload is 1000 bytes"
+    );
+    assert_eq!(
+        app.get(Some(&token), "/generic/full/tool/1.1.0/b.bin")
+            .await
+            .status(),
+        404
+    );
+    // Public packages are free.
+    let public = app
+        .put_generic(Some(&token), "full/open/2.0.0/o.bin", bytes(5000, 3))
+        .await;
+    assert_eq!(public.status(), 201);
+
+    // Maven streams the jar; the publish's transaction decides. The same blob again costs
+    // nothing (it is counted once); 600 new bytes are refused: plain text, 403.
+    let same = app
+        .http
+        .put(format!(
+            "{}/maven/full/libs/com/example/lib/0.9.0/lib-0.9.0.jar",
+            app.url
+        ))
+        .basic_auth("full", Some(&token))
+        .body(first.clone())
+        .send()
+        .await
+        .expect("PUT jar");
+    assert!(same.status().is_success(), "{}", same.status());
+    let jar = app
+        .http
+        .put(format!(
+            "{}/maven/full/libs/com/example/lib/1.0.0/lib-1.0.0.jar",
+            app.url
+        ))
+        .basic_auth("full", Some(&token))
+        .body(bytes(600, 4))
+        .send()
+        .await
+        .expect("PUT jar");
+    assert_eq!(jar.status(), 403);
+    let text = jar.text().await.expect("text");
+    assert!(
+        text.contains(
+            "storage quota exceeded for full: this publish needs 600 bytes more, 1000 bytes of 1500 bytes used"
+        ),
+        "{text}"
+    );
+    assert_eq!(
+        app.get(
+            Some(&token),
+            "/maven/full/libs/com/example/lib/1.0.0/lib-1.0.0.jar"
+        )
+        .await
+        .status(),
+        404
+    );
+
+    // At the quota: the real npm CLI and skopeo are refused with the message.
+    app.admin(&["set-quota", "full", "--storage", "1000"], None);
+    let npm = Npm::new(&app, "full", Some(&token));
+    let pkg = package(npm.path(), "@full/lib", "1.0.0", json!({}));
+    let err = npm.fails(&["publish"], &pkg);
+    assert!(err.contains("403"), "{err}");
+    assert!(
+        err.contains("storage quota exceeded for full"),
+        "npm prints the message: {err}"
+    );
+    assert_eq!(
+        app.get(Some(&token), "/npm/@full%2flib").await.status(),
+        404
+    );
+
+    let work = tempfile::tempdir().expect("tempdir");
+    let home = work.path().join("home");
+    std::fs::create_dir_all(&home).expect("home");
+    let mut layout = Layout::new(&work.path().join("layout"));
+    let image = layout.image("amd64", b"over quota", json!({}));
+    layout.tag("v1", image);
+    let err = fails(skopeo(&home).args([
+        "copy",
+        "--dest-tls-verify=false",
+        "--dest-creds",
+        &format!("full:{token}"),
+        &format!("oci:{}:v1", work.path().join("layout").display()),
+        &format!("docker://{}/full/img:v1", host(&app)),
+    ]));
+    // skopeo prints the code's words for DENIED; the registry's message is the detail.
+    assert!(err.contains("denied"), "{err}");
+    let bearer = bearer(&app, "full", &token, &["repository:full/img:push,pull"]).await;
+    let start = app
+        .http
+        .post(format!("{}/v2/full/img/blobs/uploads/", app.url))
+        .bearer_auth(&bearer)
+        .send()
+        .await
+        .expect("POST upload");
+    assert_eq!(start.status(), 403);
+    let body: Value = start.json().await.expect("json");
+    assert_eq!(body["errors"][0]["code"], "DENIED", "{body}");
+    assert_eq!(
+        body["errors"][0]["detail"],
+        "storage quota exceeded for full: 1000 bytes of 1000 bytes used"
+    );
+    let u = usage(&app, Some(&token), "full").await;
+    assert_eq!(u["storageBytes"], 1000, "{u}");
+    assert_eq!(
+        u["quota"],
+        json!({"storageBytes": 1000, "transferBytes": null, "own": true})
+    );
+}
+
+#[tokio::test]
+async fn quota_transfer_refuses_private_downloads_never_public_ones() {
+    let app = TestApp::spawn().await;
+    let token = app.user_with_token("cap");
+    app.create_admin("root");
+    let root = app.token("root", "read:packages,user,admin:org");
+    for (path, seed) in [("cap/tool/1.0.0/a.bin", 1), ("cap/open/1.0.0/o.bin", 2)] {
+        let r = app.put_generic(Some(&token), path, bytes(1000, seed)).await;
+        assert_eq!(r.status(), 201);
+    }
+    let id = app
+        .gql_ok(
+            Some(&token),
+            "{ package(owner: \"cap\", packageType: GENERIC, name: \"open\") { id } }",
+            json!({}),
+        )
+        .await["package"]["id"]
+        .clone();
+    app.gql_ok(
+        Some(&token),
+        "mutation($id: ID!) { setPackageVisibility(input: {packageId: $id, visibility: PUBLIC}) { package { visibility } } }",
+        json!({"id": id}),
+    )
+    .await;
+    let set_quota = "mutation($t: Int) { setQuota(owner: \"cap\", transferBytes: $t) { \
+                     quota { storageBytes transferBytes own } } }";
+    let refused = app
+        .graphql(Some(&token), set_quota, json!({"t": 2500}))
+        .await;
+    assert_eq!(
+        refused["errors"][0]["extensions"]["code"], "FORBIDDEN",
+        "{refused}"
+    );
+    let set = app.gql_ok(Some(&root), set_quota, json!({"t": 2500})).await;
+    assert_eq!(
+        set["setQuota"]["quota"],
+        json!({"storageBytes": null, "transferBytes": 2500, "own": true})
+    );
+
+    let get = |range: Option<&'static str>| {
+        let mut req = app
+            .http
+            .get(format!("{}/generic/cap/tool/1.0.0/a.bin", app.url))
+            .bearer_auth(&token);
+        if let Some(r) = range {
+            req = req.header("range", r);
+        }
+        req.send()
+    };
+    for _ in 0..2 {
+        let r = get(None).await.expect("GET");
+        assert_eq!(r.status(), 200);
+        r.bytes().await.expect("body");
+    }
+    let (status, message) = generic_error(get(None).await.expect("GET")).await;
+    assert_eq!(status, 403);
+    assert_eq!(
+        message,
+        "transfer quota exceeded for cap: 2000 bytes of 2500 bytes used this month, this download is 1000 bytes"
+    );
+    let rest = get(Some("bytes=0-499")).await.expect("GET");
+    assert_eq!(rest.status(), 206);
+    assert_eq!(rest.bytes().await.expect("body").len(), 500);
+    assert_eq!(
+        get(Some("bytes=0-0")).await.expect("GET").status(),
+        403,
+        "the quota is used up"
+    );
+    for _ in 0..3 {
+        let public = app.get(None, "/generic/cap/open/1.0.0/o.bin").await;
+        assert_eq!(public.status(), 200, "public downloads are never refused");
+    }
+    assert_eq!(
+        usage(&app, Some(&token), "cap").await["monthTransferBytes"],
+        2500
+    );
+}
+
+async fn thresholds(app: &TestApp) -> Vec<(String, i32)> {
+    let db = app.db().await;
+    let rows = db
+        .query_all_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT kind, percent FROM usage_threshold ORDER BY kind, percent",
+        ))
+        .await
+        .expect("thresholds");
+    rows.iter()
+        .map(|r| {
+            (
+                r.try_get::<String>("", "kind").expect("kind"),
+                r.try_get::<i32>("", "percent").expect("percent"),
+            )
+        })
+        .collect()
+}
+
+async fn threshold_audit_entries(app: &TestApp) -> i64 {
+    let db = app.db().await;
+    let row = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT COUNT(*) AS n FROM audit_event WHERE action = 'usage.threshold'",
+        ))
+        .await
+        .expect("audit")
+        .expect("row");
+    row.try_get::<i64>("", "n").expect("n")
+}
+
+#[tokio::test]
+async fn quota_thresholds_are_recorded_once_a_month() {
+    let app = TestApp::spawn().await;
+    let token = app.user_with_token("warn");
+    app.admin(
+        &[
+            "set-quota",
+            "warn",
+            "--storage",
+            "1000",
+            "--transfer",
+            "1000",
+        ],
+        None,
+    );
+    let put = |path: &'static str, len: usize, seed: u8| {
+        app.put_generic(Some(&token), path, bytes(len, seed))
+    };
+    assert_eq!(put("warn/t/1/a", 760, 1).await.status(), 201);
+    assert_eq!(thresholds(&app).await, [("storage".to_string(), 75)]);
+    assert_eq!(put("warn/t/2/a", 10, 2).await.status(), 201);
+    assert_eq!(put("warn/t/3/a", 150, 3).await.status(), 201);
+    assert_eq!(put("warn/t/4/a", 200, 4).await.status(), 403);
+    assert_eq!(put("warn/t/5/a", 80, 5).await.status(), 201);
+    assert_eq!(
+        thresholds(&app).await,
+        [
+            ("storage".to_string(), 75),
+            ("storage".to_string(), 90),
+            ("storage".to_string(), 100)
+        ]
+    );
+    // Transfer: 800 bytes sent crosses 75 %, more reads below 90 % cross nothing new.
+    for range in ["bytes=0-399", "bytes=0-399", "bytes=0-49"] {
+        let r = app
+            .http
+            .get(format!("{}/generic/warn/t/1/a", app.url))
+            .header("range", range)
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("GET");
+        assert_eq!(r.status(), 206);
+        r.bytes().await.expect("body");
+        usage(&app, Some(&token), "warn").await;
+    }
+    let all = thresholds(&app).await;
+    assert_eq!(all.len(), 4, "{all:?}");
+    assert!(all.contains(&("transfer".to_string(), 75)), "{all:?}");
+    assert_eq!(threshold_audit_entries(&app).await, 4);
+}
