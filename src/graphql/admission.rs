@@ -1,4 +1,5 @@
-//! What GitHub's GraphQL admits, admitted here too, before validation runs:
+//! GitHub's node limit, checked on the parsed document before validation runs
+//! (GitHub's "Rate limits and node limits"):
 //!
 //! - **Node limit** (GitHub's "Rate limits and node limits"): `first`/`last` at most 100
 //!   on every connection, and at most 500,000 requested nodes, counted as GitHub counts
@@ -6,13 +7,13 @@
 //!   connections above it, summed over the query. A connection without `first`/`last`
 //!   counts as our default page (30). Refused with GitHub's messages and codes
 //!   (`EXCESSIVE_PAGINATION`, `MAX_NODE_LIMIT_EXCEEDED`).
-//! - **`String` variables in `ID` positions**: GitHub accepts `$id: String!` passed to an
-//!   `ID!` argument (actions/delete-package-versions declares its version id so), which
-//!   the spec's "All Variable Usages Are Allowed" rule refuses. A `String` variable whose
-//!   every use is an `ID` position is read as an `ID` (the same JSON string either way).
-//!
-//! Both walk the parsed document against the schema's registry; every other rule is left
+//! It walks the parsed document against the schema's registry; every other rule is left
 //! to async-graphql's validation, which runs next.
+//!
+//! GitHub also accepts a `String` variable in an `ID` position (actions/delete-package-
+//! versions declares `$packageVersionId: String!`); async-graphql 7.2's validation
+//! accepts it too (its "variables in allowed position" rule doesn't refuse it), and
+//! `github_graphql_accepts_string_variables_in_id_positions` keeps it so.
 use std::{collections::HashMap, sync::Arc};
 
 use async_graphql_value::{ConstValue, Value};
@@ -21,10 +22,10 @@ use async_graphql::{
     Name, Pos, Positioned, ServerError, ServerResult, Variables,
     extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery},
     parser::types::{
-        BaseType, DocumentOperations, ExecutableDocument, OperationDefinition, OperationType,
-        Selection, SelectionSet, Type,
+        DocumentOperations, ExecutableDocument, OperationDefinition, OperationType, Selection,
+        SelectionSet,
     },
-    registry::{MetaType, MetaTypeName, Registry},
+    registry::{MetaTypeName, Registry},
 };
 
 use crate::graphql::connection::{DEFAULT_PAGE, MAX_PAGE};
@@ -50,29 +51,21 @@ impl Extension for GitHubAdmission {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
-        let mut doc = next.run(ctx, query, variables).await?;
+        let doc = next.run(ctx, query, variables).await?;
         let registry = &ctx.schema_env.registry;
-        let ExecutableDocument {
-            operations,
-            fragments,
-        } = &mut doc;
-        let operations = match operations {
+        let fragments = &doc.fragments;
+        let operations: Vec<_> = match &doc.operations {
             DocumentOperations::Single(op) => vec![op],
-            DocumentOperations::Multiple(ops) => ops.values_mut().collect(),
+            DocumentOperations::Multiple(ops) => ops.values().collect(),
         };
         for op in operations {
-            let uses = {
-                let walk = Walk {
-                    registry,
-                    fragments,
-                    variables,
-                    op: &op.node,
-                };
-                let root = walk.root_type();
-                walk.check_nodes(root)?;
-                walk.variable_uses(root)
+            let walk = Walk {
+                registry,
+                fragments,
+                variables,
+                op: &op.node,
             };
-            relax_string_ids(&mut op.node, &uses);
+            walk.check_nodes(walk.root_type())?;
         }
         Ok(doc)
     }
@@ -226,101 +219,12 @@ impl<'a> Walk<'a> {
         }
         Ok(())
     }
-
-    /// Every variable's uses: the argument or input field types it is passed to.
-    fn variable_uses(&self, root: &str) -> HashMap<String, Vec<String>> {
-        let mut uses = HashMap::new();
-        self.collect_uses(root, &self.op.selection_set.node, &mut uses);
-        uses
-    }
-
-    fn collect_uses(
-        &self,
-        type_name: &str,
-        set: &'a SelectionSet,
-        uses: &mut HashMap<String, Vec<String>>,
-    ) {
-        for Selected { field, meta } in self.children(type_name, set) {
-            for (name, value) in &field.node.arguments {
-                // An unknown argument is validation's to report.
-                if let Some(arg) = meta.args.get(name.node.as_str()) {
-                    self.value_uses(&value.node, &arg.ty, uses);
-                }
-            }
-            let child_type = MetaTypeName::concrete_typename(&meta.ty);
-            self.collect_uses(child_type, &field.node.selection_set.node, uses);
-        }
-        // Directive arguments (`@include(if:)`) are Booleans: no ID there.
-    }
-
-    fn value_uses(&self, value: &Value, ty: &str, uses: &mut HashMap<String, Vec<String>>) {
-        match value {
-            Value::Variable(var) => uses
-                .entry(var.to_string())
-                .or_default()
-                .push(ty.to_string()),
-            Value::List(items) => {
-                let inner = match MetaTypeName::create(ty) {
-                    MetaTypeName::NonNull(t) => t,
-                    _ => ty,
-                };
-                if let MetaTypeName::List(element) = MetaTypeName::create(inner) {
-                    for item in items {
-                        self.value_uses(item, element, uses);
-                    }
-                }
-            }
-            Value::Object(fields) => {
-                let concrete = MetaTypeName::concrete_typename(ty);
-                if let Some(MetaType::InputObject { input_fields, .. }) =
-                    self.registry.concrete_type_by_name(concrete)
-                {
-                    for (name, v) in fields {
-                        if let Some(f) = input_fields.get(name.as_str()) {
-                            self.value_uses(v, &f.ty, uses);
-                        }
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
 }
 
 /// A field returning one of our connections (`...Connection` with `first`/`last`).
 fn is_connection(meta: &async_graphql::registry::MetaField, type_name: &str) -> bool {
     type_name.ends_with("Connection")
         && (meta.args.contains_key("first") || meta.args.contains_key("last"))
-}
-
-/// Declares `String` variables as `ID` when every use of them is an `ID` position.
-fn relax_string_ids(op: &mut OperationDefinition, uses: &HashMap<String, Vec<String>>) {
-    for def in &mut op.variable_definitions {
-        let Some(used_as) = uses.get(def.node.name.node.as_str()) else {
-            continue;
-        };
-        let all_ids = !used_as.is_empty()
-            && used_as
-                .iter()
-                .all(|ty| MetaTypeName::concrete_typename(ty) == "ID");
-        if all_ids && innermost(&def.node.var_type.node) == "String" {
-            set_innermost(&mut def.node.var_type.node, Name::new("ID"));
-        }
-    }
-}
-
-fn innermost(ty: &Type) -> &str {
-    match &ty.base {
-        BaseType::Named(name) => name.as_str(),
-        BaseType::List(inner) => innermost(inner),
-    }
-}
-
-fn set_innermost(ty: &mut Type, name: Name) {
-    match &mut ty.base {
-        BaseType::Named(n) => *n = name,
-        BaseType::List(inner) => set_innermost(inner, name),
-    }
 }
 
 fn refusal(message: String, pos: Pos, code: &str) -> ServerError {
