@@ -1,12 +1,10 @@
-//! GitHub's node limit, checked on the parsed document before validation runs
-//! (GitHub's "Rate limits and node limits"):
+//! GitHub's node limit ("Rate limits and node limits"), checked on the parsed document
+//! before validation runs: `first`/`last` at most 100 on every connection, and at most
+//! 500,000 requested nodes, counted as GitHub counts them: each connection asks for its
+//! page size times the page sizes of the connections above it, summed over the query. A
+//! connection without `first`/`last` counts as our default page (30). Refused with
+//! GitHub's messages and codes (`EXCESSIVE_PAGINATION`, `MAX_NODE_LIMIT_EXCEEDED`).
 //!
-//! - **Node limit** (GitHub's "Rate limits and node limits"): `first`/`last` at most 100
-//!   on every connection, and at most 500,000 requested nodes, counted as GitHub counts
-//!   them: each connection asks for its page size times the page sizes of the
-//!   connections above it, summed over the query. A connection without `first`/`last`
-//!   counts as our default page (30). Refused with GitHub's messages and codes
-//!   (`EXCESSIVE_PAGINATION`, `MAX_NODE_LIMIT_EXCEEDED`).
 //! It walks the parsed document against the schema's registry; every other rule is left
 //! to async-graphql's validation, which runs next.
 //!
@@ -241,7 +239,7 @@ fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
