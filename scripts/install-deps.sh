@@ -169,6 +169,25 @@ else
   say axe-core installed
 fi
 
+# --- octokit, GitHub's own JavaScript clients, for the REST and GraphQL compatibility tests --
+OCTOKIT_DIR="$TOOLS/octokit"
+OCTOKIT_REST_VERSION=22.0.1
+OCTOKIT_GRAPHQL_VERSION=9.0.5
+if [ "$(pkg_version "$OCTOKIT_DIR" @octokit/rest)" = "$OCTOKIT_REST_VERSION" ] \
+  && [ "$(pkg_version "$OCTOKIT_DIR" @octokit/graphql)" = "$OCTOKIT_GRAPHQL_VERSION" ]; then
+  say @octokit/rest present
+  say @octokit/graphql present
+else
+  command -v npm >/dev/null || die "npm is needed to install @octokit/rest and @octokit/graphql"
+  mkdir -p "$OCTOKIT_DIR"
+  npm_private install --prefix "$OCTOKIT_DIR" --no-save --silent \
+    "@octokit/rest@$OCTOKIT_REST_VERSION" "@octokit/graphql@$OCTOKIT_GRAPHQL_VERSION" >/dev/null
+  [ -f "$OCTOKIT_DIR/node_modules/@octokit/rest/package.json" ] || die "@octokit/rest did not install"
+  [ -f "$OCTOKIT_DIR/node_modules/@octokit/graphql/package.json" ] || die "@octokit/graphql did not install"
+  say @octokit/rest installed
+  say @octokit/graphql installed
+fi
+
 # --- benchmark peers -------------------------------------------------------------------------
 VERDACCIO_DIR="$TOOLS/verdaccio"
 if [ "$BENCH" = 1 ]; then

@@ -53,8 +53,19 @@ pub struct PackageFilter {
 pub enum PackageOrder {
     #[default]
     CreatedDesc,
+    CreatedAsc,
     UpdatedDesc,
+    UpdatedAsc,
     NameAsc,
+    NameDesc,
+}
+
+/// The order of a package's versions (GitHub's `PackageVersionOrder` on `CREATED_AT`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum VersionOrder {
+    #[default]
+    NewestFirst,
+    OldestFirst,
 }
 
 /// What deleting the last live version of a package means.
@@ -344,9 +355,18 @@ impl Domain {
         let query = match order {
             PackageOrder::CreatedDesc => query.order_by_desc(package::Column::CreatedAt),
             PackageOrder::UpdatedDesc => query.order_by_desc(package::Column::UpdatedAt),
+            PackageOrder::CreatedAsc => query.order_by_asc(package::Column::CreatedAt),
+            PackageOrder::UpdatedAsc => query.order_by_asc(package::Column::UpdatedAt),
             PackageOrder::NameAsc => query.order_by_asc(package::Column::Name),
-        }
-        .order_by_desc(package::Column::Id);
+            PackageOrder::NameDesc => query.order_by_desc(package::Column::Name),
+        };
+        // Ties break the same way as the main key runs, so reversing reverses the list.
+        let query = match order {
+            PackageOrder::CreatedAsc | PackageOrder::UpdatedAsc | PackageOrder::NameAsc => {
+                query.order_by_asc(package::Column::Id)
+            }
+            _ => query.order_by_desc(package::Column::Id),
+        };
         if filter.state == State::Deleted {
             return self.deleted_packages(actor, query, offset, limit).await;
         }
@@ -430,6 +450,28 @@ impl Domain {
         offset: u64,
         limit: u64,
     ) -> DomainResult<(Vec<VersionInfo>, u64)> {
+        self.list_versions_ordered(
+            actor,
+            package_id,
+            state,
+            VersionOrder::NewestFirst,
+            offset,
+            limit,
+        )
+        .await
+    }
+
+    /// A page of a package's versions in `order` (creation time, then id), and how many
+    /// there are.
+    pub async fn list_versions_ordered(
+        &self,
+        actor: &Actor,
+        package_id: i64,
+        state: State,
+        order: VersionOrder,
+        offset: u64,
+        limit: u64,
+    ) -> DomainResult<(Vec<VersionInfo>, u64)> {
         let action = match state {
             State::Deleted => Action::Delete,
             State::Active => Action::Read,
@@ -449,9 +491,13 @@ impl Domain {
             State::Deleted => query.filter(package_version::Column::DeletedAt.is_not_null()),
         };
         let total = query.clone().count(&self.db).await?;
+        let direction = match order {
+            VersionOrder::NewestFirst => sea_orm::Order::Desc,
+            VersionOrder::OldestFirst => sea_orm::Order::Asc,
+        };
         let rows = query
-            .order_by_desc(package_version::Column::CreatedAt)
-            .order_by_desc(package_version::Column::Id)
+            .order_by(package_version::Column::CreatedAt, direction.clone())
+            .order_by(package_version::Column::Id, direction)
             .offset(offset)
             .limit(limit)
             .all(&self.db)

@@ -16,9 +16,7 @@ use crate::{
         ids::{self, Node},
         packages::{PackageObject, packages_connection},
         tokens::AccessTokenObject,
-        types::{
-            OrganizationRole, PackageOrderField, PackageType, PackageVisibility, RepositoryRole,
-        },
+        types::{OrganizationRole, PackageOrder, PackageType, PackageVisibility, RepositoryRole},
         usage::UsageObject,
     },
 };
@@ -107,14 +105,14 @@ impl UserObject {
     }
     /// The packages of this user the viewer may read.
     #[allow(clippy::too_many_arguments)]
-    #[graphql(complexity = "crate::graphql::connection::page_cost(first, last) * child_complexity")]
     async fn packages(
         &self,
         c: &Context<'_>,
         names: Option<Vec<String>>,
         package_type: Option<PackageType>,
+        #[graphql(desc = "Only packages linked to this repository")] repository_id: Option<ID>,
         visibility: Option<PackageVisibility>,
-        order_by: Option<PackageOrderField>,
+        order_by: Option<PackageOrder>,
         after: Option<String>,
         before: Option<String>,
         #[graphql(validator(maximum = 100))] first: Option<i32>,
@@ -125,6 +123,9 @@ impl UserObject {
             c,
             PackageFilter {
                 owner_id: Some(self.0.id),
+                repository_id: repository_id
+                    .map(|id| ids::decode(&id, "Repository"))
+                    .transpose()?,
                 ..Default::default()
             },
             names,
@@ -244,14 +245,14 @@ impl OrganizationObject {
     }
     /// The packages of this organization the viewer may read.
     #[allow(clippy::too_many_arguments)]
-    #[graphql(complexity = "crate::graphql::connection::page_cost(first, last) * child_complexity")]
     async fn packages(
         &self,
         c: &Context<'_>,
         names: Option<Vec<String>>,
         package_type: Option<PackageType>,
+        #[graphql(desc = "Only packages linked to this repository")] repository_id: Option<ID>,
         visibility: Option<PackageVisibility>,
-        order_by: Option<PackageOrderField>,
+        order_by: Option<PackageOrder>,
         after: Option<String>,
         before: Option<String>,
         #[graphql(validator(maximum = 100))] first: Option<i32>,
@@ -262,6 +263,9 @@ impl OrganizationObject {
             c,
             PackageFilter {
                 owner_id: Some(self.0.id),
+                repository_id: repository_id
+                    .map(|id| ids::decode(&id, "Repository"))
+                    .transpose()?,
                 ..Default::default()
             },
             names,
@@ -368,14 +372,13 @@ impl RepositoryObject {
     }
     /// Packages linked to this repository that the viewer may read.
     #[allow(clippy::too_many_arguments)]
-    #[graphql(complexity = "crate::graphql::connection::page_cost(first, last) * child_complexity")]
     async fn packages(
         &self,
         c: &Context<'_>,
         names: Option<Vec<String>>,
         package_type: Option<PackageType>,
         visibility: Option<PackageVisibility>,
-        order_by: Option<PackageOrderField>,
+        order_by: Option<PackageOrder>,
         after: Option<String>,
         before: Option<String>,
         #[graphql(validator(maximum = 100))] first: Option<i32>,

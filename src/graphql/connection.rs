@@ -9,14 +9,9 @@ use async_graphql::{
 use crate::{error::DomainError, error::DomainResult, graphql::gql_error};
 
 pub const MAX_PAGE: i32 = 100;
-const DEFAULT_PAGE: u64 = 30;
-
-/// The cost factor of a connection field for the complexity limit: the page it may return.
-pub fn page_cost(first: Option<i32>, last: Option<i32>) -> usize {
-    first
-        .or(last)
-        .map_or(DEFAULT_PAGE as usize, |n| n.clamp(1, MAX_PAGE) as usize)
-}
+/// The page a connection returns when asked for neither `first` nor `last` (and what the
+/// node limit counts for it).
+pub const DEFAULT_PAGE: u64 = 30;
 
 #[derive(SimpleObject)]
 pub struct Counted {

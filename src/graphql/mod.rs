@@ -10,6 +10,7 @@ use axum::Router;
 use crate::{auth::Actor, domain::Domain, error::DomainError, state::AppState};
 
 mod accounts;
+mod admission;
 mod connection;
 mod ids;
 mod loaders;
@@ -41,9 +42,9 @@ pub struct MutationRoot(
 
 pub type PackyardSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
-/// Depth and complexity limits keep one request from asking for the whole database.
+/// A depth limit and GitHub's node limit (`admission`) keep one request from asking for
+/// the whole database.
 const MAX_DEPTH: usize = 16;
-const MAX_COMPLEXITY: usize = 10_000;
 
 fn builder() -> async_graphql::SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
     Schema::build(
@@ -52,7 +53,7 @@ fn builder() -> async_graphql::SchemaBuilder<QueryRoot, MutationRoot, EmptySubsc
         EmptySubscription,
     )
     .limit_depth(MAX_DEPTH)
-    .limit_complexity(MAX_COMPLEXITY)
+    .extension(admission::GitHubAdmission)
 }
 
 pub fn build_schema(domain: Arc<Domain>) -> PackyardSchema {

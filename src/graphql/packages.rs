@@ -17,7 +17,10 @@ use crate::{
         accounts::{PackageOwner, RepositoryObject, TeamObject, UserObject},
         connection::{CountedConnection, paginate},
         ctx, gql_error, ids,
-        types::{PackageOrderField, PackageRole, PackageState, PackageType, PackageVisibility},
+        types::{
+            PackageOrder as PackageOrderInput, PackageRole, PackageState, PackageType,
+            PackageVersionOrder, PackageVisibility,
+        },
     },
 };
 
@@ -25,7 +28,7 @@ use crate::{
 pub async fn packages_connection(
     c: &Context<'_>,
     filter: PackageFilter,
-    order: PackageOrderField,
+    order: PackageOrderInput,
     after: Option<String>,
     before: Option<String>,
     first: Option<i32>,
@@ -117,12 +120,14 @@ impl PackageObject {
             Err(e) => Err(gql_error(e)),
         }
     }
-    /// Versions, newest first. `DELETED` lists soft-deleted ones (admins only).
-    #[graphql(complexity = "crate::graphql::connection::page_cost(first, last) * child_complexity")]
+    /// Versions, newest first unless `orderBy: {direction: ASC}`. `DELETED` lists
+    /// soft-deleted ones (admins only).
+    #[allow(clippy::too_many_arguments)]
     async fn versions(
         &self,
         c: &Context<'_>,
         #[graphql(default)] state: PackageState,
+        order_by: Option<PackageVersionOrder>,
         after: Option<String>,
         before: Option<String>,
         #[graphql(validator(maximum = 100))] first: Option<i32>,
@@ -130,10 +135,11 @@ impl PackageObject {
     ) -> async_graphql::Result<CountedConnection<PackageVersionObject>> {
         let c = ctx(c)?;
         let id = self.0.id;
+        let order = order_by.unwrap_or_default().into();
         paginate(after, before, first, last, |offset, limit| async move {
             let (items, total) = c
                 .domain
-                .list_versions(c.actor, id, state.into(), offset, limit)
+                .list_versions_ordered(c.actor, id, state.into(), order, offset, limit)
                 .await?;
             Ok((items.into_iter().map(PackageVersionObject).collect(), total))
         })
@@ -593,7 +599,6 @@ impl PackageQuery {
 
     /// Packages across every owner that the viewer may read.
     #[allow(clippy::too_many_arguments)]
-    #[graphql(complexity = "crate::graphql::connection::page_cost(first, last) * child_complexity")]
     async fn packages(
         &self,
         c: &Context<'_>,
@@ -602,7 +607,7 @@ impl PackageQuery {
         package_type: Option<PackageType>,
         visibility: Option<PackageVisibility>,
         #[graphql(default)] state: PackageState,
-        order_by: Option<PackageOrderField>,
+        order_by: Option<PackageOrderInput>,
         after: Option<String>,
         before: Option<String>,
         #[graphql(validator(maximum = 100))] first: Option<i32>,
@@ -658,7 +663,20 @@ macro_rules! input_payload {
 
 input_payload!(DeletePackageInput { package_id: ID } => DeletePackagePayload { package: PackageObject });
 input_payload!(RestorePackageInput { package_id: ID } => RestorePackagePayload { package: PackageObject });
-input_payload!(DeletePackageVersionInput { package_version_id: ID } => DeletePackageVersionPayload { package_version: PackageVersionObject });
+#[derive(InputObject)]
+pub struct DeletePackageVersionInput {
+    pub package_version_id: ID,
+    pub client_mutation_id: Option<String>,
+}
+
+/// GitHub's payload (`success`) with the deleted version beside it.
+#[derive(SimpleObject)]
+pub struct DeletePackageVersionPayload {
+    pub client_mutation_id: Option<String>,
+    /// Whether the version was deleted (GitHub's field; a refusal is an error instead).
+    pub success: bool,
+    pub package_version: PackageVersionObject,
+}
 input_payload!(YankPackageVersionInput { package_version_id: ID } => YankPackageVersionPayload { package_version: PackageVersionObject });
 input_payload!(UnyankPackageVersionInput { package_version_id: ID } => UnyankPackageVersionPayload { package_version: PackageVersionObject });
 input_payload!(RestorePackageVersionInput { package_version_id: ID } => RestorePackageVersionPayload { package_version: PackageVersionObject });
@@ -773,6 +791,7 @@ impl PackageMutation {
             .gql()?;
         Ok(DeletePackageVersionPayload {
             client_mutation_id: input.client_mutation_id,
+            success: true,
             package_version: PackageVersionObject(v),
         })
     }

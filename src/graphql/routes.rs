@@ -3,7 +3,7 @@ use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 use axum::{
     Router,
     extract::State,
-    http::{HeaderMap, StatusCode},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
     routing::get,
 };
@@ -42,10 +42,40 @@ async fn execute(
             let body = async_graphql::Response::from_errors(vec![
                 gql_error(err).into_server_error(Default::default()),
             ]);
-            return (StatusCode::UNAUTHORIZED, GraphQLResponse::from(body)).into_response();
+            let response = (StatusCode::UNAUTHORIZED, GraphQLResponse::from(body)).into_response();
+            return with_content_type(&headers, response);
         }
     };
     let loaders = Loaders::new(state.domain.clone(), actor.clone());
     let request = request.into_inner().data(actor).data(loaders);
-    GraphQLResponse::from(state.schema.execute(request).await).into_response()
+    let response = GraphQLResponse::from(state.schema.execute(request).await).into_response();
+    with_content_type(&headers, response)
+}
+
+const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
+
+/// GraphQL over HTTP, "Accept": `application/graphql-response+json` only when the request
+/// asks for it; otherwise `application/json`, which every client (octokit included, and
+/// GitHub's own API) parses.
+fn with_content_type(request: &HeaderMap, mut response: Response) -> Response {
+    let asked = request
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|media| {
+            media
+                .split(';')
+                .next()
+                .is_some_and(|t| t.trim().eq_ignore_ascii_case(GRAPHQL_RESPONSE_JSON))
+        });
+    let content_type = if asked {
+        HeaderValue::from_static(GRAPHQL_RESPONSE_JSON)
+    } else {
+        HeaderValue::from_static("application/json")
+    };
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, content_type);
+    response
 }

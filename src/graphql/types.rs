@@ -1,5 +1,5 @@
 //! GraphQL enums mirroring the domain's, UPPER_CASE as GitHub's API spells them.
-use async_graphql::Enum;
+use async_graphql::{Enum, InputObject};
 
 use crate::domain::{self, State};
 
@@ -61,7 +61,7 @@ impl From<PackageState> for State {
     }
 }
 
-/// How to order packages.
+/// What packages are ordered by (GitHub has `CREATED_AT`; we add the others).
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq, Default)]
 pub enum PackageOrderField {
     #[default]
@@ -70,12 +70,54 @@ pub enum PackageOrderField {
     Name,
 }
 
-impl From<PackageOrderField> for domain::packages::PackageOrder {
-    fn from(f: PackageOrderField) -> Self {
-        match f {
-            PackageOrderField::CreatedAt => Self::CreatedDesc,
-            PackageOrderField::UpdatedAt => Self::UpdatedDesc,
-            PackageOrderField::Name => Self::NameAsc,
+/// Ascending or descending, as GitHub's `OrderDirection`.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum OrderDirection {
+    Asc,
+    Desc,
+}
+
+/// GitHub's `PackageOrder`: `{field, direction}`. Without a direction, dates run newest
+/// first and names A to Z.
+#[derive(InputObject, Clone, Copy, Debug, Default)]
+pub struct PackageOrder {
+    pub field: Option<PackageOrderField>,
+    pub direction: Option<OrderDirection>,
+}
+
+impl From<PackageOrder> for domain::packages::PackageOrder {
+    fn from(o: PackageOrder) -> Self {
+        use OrderDirection::{Asc, Desc};
+        match (o.field.unwrap_or_default(), o.direction) {
+            (PackageOrderField::CreatedAt, None | Some(Desc)) => Self::CreatedDesc,
+            (PackageOrderField::CreatedAt, Some(Asc)) => Self::CreatedAsc,
+            (PackageOrderField::UpdatedAt, None | Some(Desc)) => Self::UpdatedDesc,
+            (PackageOrderField::UpdatedAt, Some(Asc)) => Self::UpdatedAsc,
+            (PackageOrderField::Name, None | Some(Asc)) => Self::NameAsc,
+            (PackageOrderField::Name, Some(Desc)) => Self::NameDesc,
+        }
+    }
+}
+
+/// What versions are ordered by (GitHub's `PackageVersionOrderField`).
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq, Default)]
+pub enum PackageVersionOrderField {
+    #[default]
+    CreatedAt,
+}
+
+/// GitHub's `PackageVersionOrder`: newest first unless `direction: ASC`.
+#[derive(InputObject, Clone, Copy, Debug, Default)]
+pub struct PackageVersionOrder {
+    pub field: Option<PackageVersionOrderField>,
+    pub direction: Option<OrderDirection>,
+}
+
+impl From<PackageVersionOrder> for domain::packages::VersionOrder {
+    fn from(o: PackageVersionOrder) -> Self {
+        match o.direction {
+            Some(OrderDirection::Asc) => Self::OldestFirst,
+            None | Some(OrderDirection::Desc) => Self::NewestFirst,
         }
     }
 }

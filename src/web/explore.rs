@@ -91,9 +91,9 @@ pub async fn explore(
     let package_type = search.package_type.as_deref().and_then(type_from_segment);
     let document = format!(
         "query($q: String, $owner: String, $type: PackageType, $after: String, $signedIn: Boolean!) {{ \
-           packages(query: $q, owner: $owner, packageType: $type, first: 20, after: $after, orderBy: UPDATED_AT) {{ \
+           packages(query: $q, owner: $owner, packageType: $type, first: 20, after: $after, orderBy: {{field: UPDATED_AT}}) {{ \
              totalCount pageInfo {{ hasNextPage endCursor }} nodes {{ ...PackageRow }} }} \
-           viewer @include(if: $signedIn) {{ organizations {{ login }} packages(first: 10, orderBy: UPDATED_AT) {{ \
+           viewer @include(if: $signedIn) {{ organizations {{ login }} packages(first: 10, orderBy: {{field: UPDATED_AT}}) {{ \
              totalCount pageInfo {{ hasNextPage endCursor }} nodes {{ ...PackageRow }} }} }} }} {PACKAGE_ROW}"
     );
     let data: Data = gql::run(

@@ -96,7 +96,7 @@ struct Team {
 }
 
 const OWNER_FIELDS: &str = "login name repositories { nameWithOwner visibility description } \
-    packages(packageType: $type, visibility: $visibility, first: 20, after: $after, orderBy: UPDATED_AT) { \
+    packages(packageType: $type, visibility: $visibility, first: 20, after: $after, orderBy: {field: UPDATED_AT}) { \
       totalCount pageInfo { hasNextPage endCursor } nodes { ...PackageRow } }";
 
 pub async fn owner_page(

@@ -235,7 +235,7 @@ async fn connections_page_both_ways() {
             .await;
     }
     const Q: &str = r#"query($first: Int, $after: String, $last: Int, $before: String) {
-        viewer { packages(orderBy: NAME, first: $first, after: $after, last: $last, before: $before) {
+        viewer { packages(orderBy: {field: NAME}, first: $first, after: $after, last: $last, before: $before) {
             totalCount pageInfo { hasNextPage hasPreviousPage endCursor startCursor } nodes { name } } } }"#;
     let page1 =
         app.gql_ok(Some(&token), Q, json!({"first": 2})).await["viewer"]["packages"].clone();
@@ -268,22 +268,16 @@ async fn connections_page_both_ways() {
         app.gql_ok(Some(&token), Q, json!({"before": forged})).await["viewer"]["packages"].clone();
     // (Unclamped, this asked for a million rows and returned all 5.)
     assert_eq!(page["nodes"], json!([]));
-    // Nested connections cost what they may return: 100 packages × 100 versions × files
-    // is refused before it runs.
+    // GitHub's node limit: 100 packages × 100 versions (10,100 nodes) runs; a third
+    // level of 100 (1,010,100 nodes) is refused before anything runs.
     let nested = app
-        .graphql(
+        .gql_ok(
             Some(&token),
             "{ viewer { packages(first: 100) { nodes { versions(first: 100) { nodes { files { name } } } } } } }",
             json!({}),
         )
         .await;
-    assert!(
-        nested["errors"][0]["message"]
-            .as_str()
-            .expect("error")
-            .contains("complex"),
-        "{nested:#}"
-    );
+    assert!(nested["viewer"]["packages"]["nodes"].is_array());
 }
 
 /// Listing a page of packages with their latest version, tags, files and statistics runs a
@@ -782,4 +776,137 @@ async fn versions_can_be_yanked_and_unyanked() {
         unyanked["unyankPackageVersion"]["packageVersion"],
         json!({"version": "1.0.0", "yanked": false})
     );
+}
+
+/// GraphQL over HTTP: `application/json` unless the request's `Accept` asks for
+/// `application/graphql-response+json` (octokit parses only the former).
+#[tokio::test]
+async fn github_graphql_answers_application_json_unless_asked_for_the_newer_type() {
+    let app = TestApp::spawn().await;
+    let post = |accept: Option<&'static str>| {
+        let mut req = app
+            .http
+            .post(format!("{}/graphql", app.url))
+            .json(&json!({"query": "{ __typename }"}));
+        if let Some(a) = accept {
+            req = req.header("Accept", a);
+        }
+        req.send()
+    };
+    for accept in [
+        None,
+        Some("application/json"),
+        Some("*/*"),
+        Some("application/vnd.github+json"),
+    ] {
+        let r = post(accept).await.expect("post");
+        assert_eq!(
+            r.headers()["content-type"],
+            "application/json",
+            "{accept:?}"
+        );
+    }
+    let r = post(Some(
+        "application/graphql-response+json, application/json;q=0.9",
+    ))
+    .await
+    .expect("post");
+    assert_eq!(
+        r.headers()["content-type"],
+        "application/graphql-response+json"
+    );
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body["data"]["__typename"], "QueryRoot");
+}
+
+/// GitHub's limits: `first`/`last` at most 100 per connection and at most 500,000 nodes,
+/// counted as the product of page sizes down each path, summed; refused with GitHub's
+/// messages before anything runs.
+#[tokio::test]
+async fn github_graphql_admits_what_github_admits_and_refuses_beyond_the_node_limit() {
+    let app = TestApp::spawn().await;
+    let token = app.user_with_token("gale");
+    app.put_generic(Some(&token), "gale/tool/1.0.0/t.bin", "x")
+        .await;
+    let wide = app
+        .gql_ok(
+            Some(&token),
+            "query($n: Int!) { viewer { packages(first: $n) { nodes { name versions(first: 100) { totalCount nodes { version } } } } } }",
+            json!({"n": 100}),
+        )
+        .await;
+    assert_eq!(
+        wide["viewer"]["packages"]["nodes"][0]["versions"]["totalCount"],
+        1
+    );
+
+    // 100 + 100×100 + 100×100×100 = 1,010,100 nodes.
+    let deep = app
+        .graphql(
+            Some(&token),
+            "query($n: Int!) { viewer { packages(first: 100) { nodes { versions(first: 100) { nodes { package { versions(last: $n) { nodes { version } } } } } } } } }",
+            json!({"n": 100}),
+        )
+        .await;
+    assert_eq!(code(&deep), "MAX_NODE_LIMIT_EXCEEDED", "{deep:#}");
+    assert_eq!(
+        deep["errors"][0]["message"],
+        "By the time this query traverses to the versions connection, it is requesting up to 1,010,100 possible nodes which exceeds the maximum limit of 500,000."
+    );
+    assert!(deep["data"].is_null(), "{deep:#}");
+    // 50 × 100 × 100 = 500,000 + 5,050: still over; 40 × 100 × 100 + 4,040 is under.
+    let under = app
+        .graphql(
+            Some(&token),
+            "{ viewer { packages(first: 40) { nodes { versions(first: 100) { nodes { package { versions(first: 100) { nodes { version } } } } } } } } }",
+            json!({}),
+        )
+        .await;
+    assert!(under.get("errors").is_none(), "{under:#}");
+
+    let too_many = app
+        .graphql(
+            Some(&token),
+            "{ viewer { packages(first: 101) { nodes { name } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(code(&too_many), "EXCESSIVE_PAGINATION", "{too_many:#}");
+    assert_eq!(
+        too_many["errors"][0]["message"],
+        "Requesting 101 records on the `packages` connection exceeds the `first` limit of 100 records."
+    );
+}
+
+/// GitHub accepts a `String` variable in an `ID` position (actions/delete-package-versions
+/// declares `$packageVersionId: String!`), and so do we; a value of the wrong kind is
+/// still refused.
+#[tokio::test]
+async fn github_graphql_accepts_string_variables_in_id_positions() {
+    let app = TestApp::spawn().await;
+    let token = app.user_with_token("ida");
+    for v in ["1", "2"] {
+        app.put_generic(Some(&token), &format!("ida/kit/{v}/k.bin"), v)
+            .await;
+    }
+    let latest = package(&app, Some(&token), "ida", "kit").await["latestVersion"]["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let deleted = app
+        .gql_ok(
+            Some(&token),
+            "mutation deletePackageVersion($packageVersionId: String!) { deletePackageVersion(input: {packageVersionId: $packageVersionId}) { success } }",
+            json!({"packageVersionId": latest}),
+        )
+        .await;
+    assert_eq!(deleted["deletePackageVersion"]["success"], true);
+    let wrong = app
+        .graphql(
+            Some(&token),
+            "query($n: String!) { viewer { packages(first: $n) { totalCount } } }",
+            json!({"n": "10"}),
+        )
+        .await;
+    assert!(wrong.get("errors").is_some(), "{wrong:#}");
 }

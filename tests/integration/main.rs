@@ -11,6 +11,7 @@ mod npm;
 mod npm_documents;
 mod nuget;
 mod oci;
+mod octokit;
 mod ops;
 mod package_index;
 mod permissions;

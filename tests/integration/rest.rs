@@ -205,3 +205,119 @@ async fn github_shaped_packages_api() {
         .expect("json");
     assert_eq!(pkg["version_count"], 2);
 }
+
+/// GitHub's API version header, `Link` pages, parameter validation, the owner kind in the
+/// path, the Docker-migration lists, and a container version's tags.
+#[tokio::test]
+async fn github_rest_versions_pages_validation_and_conflicts() {
+    let app = TestApp::spawn().await;
+    let token = app.user_with_token("iris");
+    app.create_org("initech", "iris");
+    for n in 1..=3 {
+        app.put_generic(Some(&token), &format!("initech/p{n}/1/f"), "x")
+            .await;
+    }
+    let get = |path: &str, version: Option<&'static str>| {
+        let mut req = app
+            .http
+            .get(format!("{}{path}", app.url))
+            .bearer_auth(&token);
+        if let Some(v) = version {
+            req = req.header("X-GitHub-Api-Version", v);
+        }
+        req.send()
+    };
+
+    let ok = get(
+        "/api/v3/orgs/initech/packages?per_page=1&page=2",
+        Some("2022-11-28"),
+    )
+    .await
+    .expect("get");
+    assert_eq!(ok.status(), 200);
+    assert_eq!(ok.headers()["x-github-api-version-selected"], "2022-11-28");
+    let link = ok.headers()["link"].to_str().expect("ascii").to_string();
+    let url = |page: u32| {
+        format!(
+            "<{}/api/v3/orgs/initech/packages?per_page=1&page={page}>",
+            app.url
+        )
+    };
+    assert_eq!(
+        link,
+        format!(
+            "{}; rel=\"prev\", {}; rel=\"next\", {}; rel=\"last\", {}; rel=\"first\"",
+            url(1),
+            url(3),
+            url(3),
+            url(1)
+        )
+    );
+    let page: Value = ok.json().await.expect("json");
+    assert_eq!(page[0]["name"], "p2");
+    // One page, no Link.
+    let all = get("/api/v3/orgs/initech/packages", None)
+        .await
+        .expect("get");
+    assert!(all.headers().get("link").is_none());
+
+    let old = get("/api/v3/orgs/initech/packages", Some("2021-01-01"))
+        .await
+        .expect("get");
+    assert_eq!(old.status(), 400);
+    let body: Value = old.json().await.expect("json");
+    assert!(
+        body["message"]
+            .as_str()
+            .expect("message")
+            .contains("2021-01-01"),
+        "{body}"
+    );
+    assert!(body["documentation_url"].is_string());
+
+    for bad in [
+        "/api/v3/orgs/initech/packages?package_type=pypi",
+        "/api/v3/orgs/initech/packages?visibility=secret",
+        "/api/v3/orgs/initech/packages?per_page=ten",
+        "/api/v3/orgs/initech/packages/generic/p1/versions?state=gone",
+        "/api/v3/orgs/initech/packages/pypi/p1",
+    ] {
+        let r = get(bad, None).await.expect("get");
+        assert_eq!(r.status(), 422, "{bad}");
+        let body: Value = r.json().await.expect("json");
+        assert!(
+            body["message"]
+                .as_str()
+                .expect("message")
+                .starts_with("Invalid request."),
+            "{bad}: {body}"
+        );
+    }
+    // An organization is not a user, nor the other way round; unknown paths are GitHub 404s.
+    for missing in [
+        "/api/v3/users/initech/packages",
+        "/api/v3/orgs/iris/packages",
+        "/api/v3/orgs/initech/packages/generic/p1/versions/abc",
+        "/api/v3/orgs/initech/nothing",
+    ] {
+        let r = get(missing, None).await.expect("get");
+        assert_eq!(r.status(), 404, "{missing}");
+        let body: Value = r.json().await.expect("json");
+        assert_eq!(body["message"], "Not Found", "{missing}");
+    }
+    for conflicts in [
+        "/api/v3/user/docker/conflicts",
+        "/api/v3/orgs/initech/docker/conflicts",
+        "/api/v3/users/iris/docker/conflicts",
+    ] {
+        let r = get(conflicts, None).await.expect("get");
+        assert_eq!(r.status(), 200, "{conflicts}");
+        assert_eq!(r.json::<Value>().await.expect("json"), json!([]));
+    }
+    assert_eq!(
+        app.get(None, "/api/v3/user/docker/conflicts")
+            .await
+            .status(),
+        401
+    );
+}
