@@ -47,6 +47,11 @@ pub fn spawn(domain: Arc<Domain>) -> Jobs {
             }
         })
     };
+    // Other replicas' changes reach this replica's read cache (see `domain::cache`).
+    let cache_notices = {
+        let (domain, cancel) = (domain.clone(), cancel.clone());
+        tokio::spawn(async move { domain.follow_cache_notices(cancel).await })
+    };
     let gc = {
         let cancel = cancel.clone();
         tokio::spawn(async move {
@@ -62,6 +67,7 @@ pub fn spawn(domain: Arc<Domain>) -> Jobs {
                         tokio::select! {
                             () = cancel.cancelled() => break,
                             r = domain.collect_garbage(chrono::Duration::hours(24)) => match r {
+                                Ok(report) if report.skipped => {}
                                 Ok(report) => tracing::info!(?report, "garbage collected"),
                                 Err(e) => tracing::warn!(error = %e, "garbage collection"),
                             },
@@ -73,6 +79,6 @@ pub fn spawn(domain: Arc<Domain>) -> Jobs {
     };
     Jobs {
         cancel,
-        tasks: vec![flush, gc],
+        tasks: vec![flush, gc, cache_notices],
     }
 }

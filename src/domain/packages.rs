@@ -689,7 +689,7 @@ impl Domain {
         let pkg = pkg.update(&txn).await?;
         audit::record(&txn, actor, action, "package", Some(pkg.id), data).await?;
         txn.commit().await?;
-        self.cache.invalidate(pkg.id);
+        self.package_changed(pkg.id).await;
         package_info(pkg, owner.login, Some(Role::Admin))
     }
 
@@ -873,7 +873,7 @@ impl Domain {
         .await?;
         audit::record(&txn, actor, "package.grant", "package", Some(pkg.id), serde_json::json!({"user_id": user_id, "team_id": team_id, "repository_id": repository_id, "role": role.as_str()})).await?;
         txn.commit().await?;
-        self.cache.invalidate(pkg.id);
+        self.package_changed(pkg.id).await;
         grant_info(grant)
     }
 
@@ -898,7 +898,7 @@ impl Domain {
         }
         audit::record(&txn, actor, "package.revoke", "package", Some(pkg.id), serde_json::json!({"user_id": user_id, "team_id": team_id, "repository_id": repository_id})).await?;
         txn.commit().await?;
-        self.cache.invalidate(pkg.id);
+        self.package_changed(pkg.id).await;
         package_info(pkg, owner.login, Some(Role::Admin))
     }
 
@@ -920,7 +920,7 @@ impl Domain {
         let tag = upsert_tag(&txn, pkg.id, tag, v.id).await?;
         touch_package(&txn, pkg.id).await?;
         txn.commit().await?;
-        self.cache.invalidate(pkg.id);
+        self.package_changed(pkg.id).await;
         Ok(TagInfo {
             id: tag.id,
             package_id: pkg.id,
@@ -947,7 +947,7 @@ impl Domain {
         }
         touch_package(&txn, pkg.id).await?;
         txn.commit().await?;
-        self.cache.invalidate(pkg.id);
+        self.package_changed(pkg.id).await;
         Ok(())
     }
 
@@ -1004,7 +1004,7 @@ impl Domain {
         )
         .await?;
         txn.commit().await?;
-        self.cache.invalidate(pkg.id);
+        self.package_changed(pkg.id).await;
         package_info(pkg, owner.login, Some(Role::Admin))
     }
 
@@ -1077,7 +1077,7 @@ impl Domain {
         )
         .await?;
         txn.commit().await?;
-        self.cache.invalidate(v.package_id);
+        self.package_changed(v.package_id).await;
         Ok(version_info(v))
     }
 
@@ -1213,7 +1213,7 @@ impl Domain {
         )
         .await?;
         txn.commit().await?;
-        self.cache.invalidate(pkg.id);
+        self.package_changed(pkg.id).await;
         package_info(pkg, owner.login, Some(Role::Admin))
     }
 
@@ -1299,7 +1299,7 @@ impl Domain {
         )
         .await?;
         txn.commit().await?;
-        self.cache.invalidate(v.package_id);
+        self.package_changed(v.package_id).await;
         Ok(version_info(v))
     }
 }
