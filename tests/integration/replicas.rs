@@ -586,8 +586,8 @@ async fn replicas_garbage_collection_is_claimed_by_one_at_a_time() {
     assert!(ran.starts_with("purged"), "{ran}");
 }
 
-/// Publishing `version` on every door at once from 32 clients spread over three replicas:
-/// exactly one wins.
+/// Sends every attempt at once: exactly one gets `win`, every other one of `lose` (the
+/// door's conflict answer).
 async fn one_winner(
     c: &Cluster,
     door: &str,
@@ -610,6 +610,8 @@ async fn one_winner(
     let _ = c;
 }
 
+/// 32 clients spread over three replicas publish the same version at once on each door:
+/// exactly one wins, the others get the door's conflict answer.
 #[tokio::test]
 async fn replicas_32_concurrent_publishes_of_one_version_have_one_winner_on_every_door() {
     let Some(c) = Cluster::start("replicas_race", 3).await else {
@@ -656,37 +658,144 @@ async fn replicas_32_concurrent_publishes_of_one_version_have_one_winner_on_ever
         .collect();
     one_winner(&c, "maven", attempts, 201, &[409]).await;
 
-    // OCI: the same tag pushed from 32 clients with different manifests is last-writer-wins
-    // by the spec (every PUT succeeds); the tag ends on one of them, whole.
-    let mut digests = BTreeSet::new();
-    for i in 0..4 {
-        digests.insert(
+    // NuGet: one id and version, 32 packages (their descriptions differ)
+    let attempts = (0..32)
+        .map(|i| {
+            let nuspec = format!(
+                "<?xml version=\"1.0\"?><package><metadata><id>Rita.Race</id><version>1.0.0</version>\
+                 <authors>Rita</authors><description>attempt {i}</description></metadata></package>"
+            );
+            nuget_push(&c, &on(i), &token, nupkg(&[("Rita.Race.nuspec", nuspec.as_bytes())]))
+        })
+        .collect();
+    one_winner(&c, "nuget", attempts, 201, &[409]).await;
+
+    // RubyGems: one name, version and platform, 32 gems (their summaries differ)
+    let attempts = (0..32)
+        .map(|i| {
+            c.http
+                .post(format!("{}/rubygems/rita/api/v1/gems", on(i)))
+                .header("authorization", token.clone())
+                .body(gem("race", "1.0.0", &format!("attempt {i}")))
+        })
+        .collect();
+    one_winner(&c, "rubygems", attempts, 200, &[409]).await;
+
+    // OCI: one tag pushed at once from 8 clients with different images is last-writer-wins
+    // by the spec (every push succeeds); the tag ends on one of them, served whole by all.
+    let pushes = (0..8).map(|i| {
+        let (c, token, url) = (&c, token.clone(), on(i));
+        async move {
             oci_image(
-                &c,
-                &on(i),
+                c,
+                &url,
                 &token,
                 "rita/race",
                 "v1",
                 format!("img {i}").as_bytes(),
             )
-            .await,
+            .await
+        }
+    });
+    let digests: BTreeSet<String> = futures::future::join_all(pushes)
+        .await
+        .into_iter()
+        .collect();
+    assert_eq!(digests.len(), 8);
+    let mut seen = BTreeSet::new();
+    for url in &urls {
+        let tag = oci(
+            &c,
+            url,
+            &token,
+            Method::GET,
+            "/v2/rita/race/manifests/v1",
+            &[("accept", "application/vnd.oci.image.manifest.v1+json")],
+            vec![],
+        )
+        .await;
+        assert_eq!(tag.status(), StatusCode::OK);
+        seen.insert(
+            tag.headers()["docker-content-digest"]
+                .to_str()
+                .expect("digest")
+                .to_string(),
         );
     }
-    let tag = oci(
-        &c,
-        &urls[0],
-        &token,
-        Method::HEAD,
-        "/v2/rita/race/manifests/v1",
-        &[("accept", "application/vnd.oci.image.manifest.v1+json")],
-        vec![],
+    assert_eq!(
+        seen.len(),
+        1,
+        "every replica resolves the tag alike: {seen:?}"
+    );
+    assert!(digests.is_superset(&seen));
+}
+
+fn nupkg(files: &[(&str, &[u8])]) -> Vec<u8> {
+    use std::io::Write;
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, data) in files {
+        w.start_file(*name, zip::write::SimpleFileOptions::default())
+            .expect("zip entry");
+        w.write_all(data).expect("zip write");
+    }
+    w.finish().expect("zip").into_inner()
+}
+
+fn nuget_push(c: &Cluster, url: &str, token: &str, nupkg: Vec<u8>) -> reqwest::RequestBuilder {
+    let boundary = "packyard-replicas-boundary";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"package\"; filename=\"package.nupkg\"\r\n\
+         Content-Type: application/octet-stream\r\n\r\n"
     )
-    .await;
-    let now = tag.headers()["docker-content-digest"]
-        .to_str()
-        .expect("digest")
-        .to_string();
-    assert!(digests.contains(&now));
+    .into_bytes();
+    body.extend_from_slice(&nupkg);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    c.http
+        .put(format!("{url}/nuget/rita/api/v2/package"))
+        .header("X-NuGet-ApiKey", token)
+        .header(
+            "Content-Type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(body)
+}
+
+/// A `.gem` as `gem build` makes it: metadata.gz, data.tar.gz and their checksums.
+fn gem(name: &str, version: &str, summary: &str) -> Vec<u8> {
+    use std::io::Write;
+    let gz = |data: &[u8]| {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(data).expect("gzip");
+        e.finish().expect("gzip")
+    };
+    let tar_of = |entries: &[(&str, &[u8])]| {
+        let mut b = tar::Builder::new(Vec::new());
+        for (path, bytes) in entries {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(bytes.len() as u64);
+            h.set_mode(0o444);
+            h.set_cksum();
+            b.append_data(&mut h, path, *bytes).expect("tar");
+        }
+        b.into_inner().expect("tar")
+    };
+    let spec = format!(
+        "--- !ruby/object:Gem::Specification\nname: {name}\nversion: !ruby/object:Gem::Version\n  version: {version}\nplatform: ruby\nauthors:\n- Rita\nsummary: {summary}\nrequire_paths:\n- lib\nfiles:\n- lib/{name}.rb\n"
+    );
+    let metadata = gz(spec.as_bytes());
+    let code = format!("module Race; end # {summary}\n");
+    let data = gz(&tar_of(&[(&format!("lib/{name}.rb"), code.as_bytes())]));
+    let hex256 = |b: &[u8]| hex::encode(sha2::Sha256::digest(b));
+    let sums = format!(
+        "---\nSHA256:\n  metadata.gz: {}\n  data.tar.gz: {}\n",
+        hex256(&metadata),
+        hex256(&data)
+    );
+    tar_of(&[
+        ("metadata.gz", &metadata),
+        ("data.tar.gz", &data),
+        ("checksums.yaml.gz", &gz(sums.as_bytes())),
+    ])
 }
 
 /// A generic upload whose replica is killed (SIGKILL) midway leaves nothing visible on the
