@@ -1,6 +1,8 @@
-//! Background work beside the server: flushing download counts and garbage collection, each
-//! in its own task (a long collection doesn't hold counts back). Safe on several replicas:
-//! each step is idempotent.
+//! Background work beside the server: flushing download counts, garbage collection and
+//! following other replicas' cache notices, each in its own task (a long collection doesn't
+//! hold counts back). Safe on several replicas: each replica flushes only the counts it
+//! buffered, a collection runs on one replica at a time (`domain::gc`'s claim), and every
+//! step is idempotent.
 use std::{sync::Arc, time::Duration};
 
 use tokio::{task::JoinHandle, time::MissedTickBehavior};
