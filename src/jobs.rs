@@ -1,6 +1,8 @@
-//! Background work beside the server: flushing download counts and garbage collection, each
-//! in its own task (a long collection doesn't hold counts back). Safe on several replicas:
-//! each step is idempotent.
+//! Background work beside the server: flushing download counts, garbage collection and
+//! following other replicas' cache notices, each in its own task (a long collection doesn't
+//! hold counts back). Safe on several replicas: each replica flushes only the counts it
+//! buffered, a collection runs on one replica at a time (`domain::gc`'s claim), and every
+//! step is idempotent.
 use std::{sync::Arc, time::Duration};
 
 use tokio::{task::JoinHandle, time::MissedTickBehavior};
@@ -50,6 +52,11 @@ pub fn spawn(domain: Arc<Domain>) -> Jobs {
             }
         })
     };
+    // Other replicas' changes reach this replica's read cache (see `domain::cache`).
+    let cache_notices = {
+        let (domain, cancel) = (domain.clone(), cancel.clone());
+        tokio::spawn(async move { domain.follow_cache_notices(cancel).await })
+    };
     let gc = {
         let cancel = cancel.clone();
         tokio::spawn(async move {
@@ -65,6 +72,7 @@ pub fn spawn(domain: Arc<Domain>) -> Jobs {
                         tokio::select! {
                             () = cancel.cancelled() => break,
                             r = domain.collect_garbage(chrono::Duration::hours(24)) => match r {
+                                Ok(report) if report.skipped => {}
                                 Ok(report) => tracing::info!(?report, "garbage collected"),
                                 Err(e) => tracing::warn!(error = %e, "garbage collection"),
                             },
@@ -76,6 +84,6 @@ pub fn spawn(domain: Arc<Domain>) -> Jobs {
     };
     Jobs {
         cancel,
-        tasks: vec![flush, gc],
+        tasks: vec![flush, gc, cache_notices],
     }
 }

@@ -123,6 +123,10 @@ async fn run(cli: Cli) -> Result<(), String> {
                 .collect_garbage(chrono::Duration::hours(grace_hours))
                 .await
                 .map_err(|e| e.to_string())?;
+            if report.skipped {
+                println!("another collection is running (a replica's): nothing done");
+                return Ok(());
+            }
             println!(
                 "purged {} packages and {} versions; removed {} blobs and {} stale uploads",
                 report.packages_purged,

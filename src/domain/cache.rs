@@ -3,15 +3,19 @@
 //!
 //! Only public, live packages are cached: a public package can't become private, so a
 //! cached entry never shows a reader something it may not read. Every mutation of a package
-//! on this replica invalidates its entries at once; other replicas see the change within
-//! `TTL`, counted from when the cached data was read. Private packages are always read from
-//! the database.
+//! calls [`Domain::package_changed`] after its commit: it invalidates the package's entries
+//! here at once and sends a [`Channel::Cache`] notice (PostgreSQL `NOTIFY`) that every
+//! replica's [`Domain::follow_cache_notices`] task turns into the same invalidation,
+//! milliseconds later. A notice lost (the listening connection dropped, a subscriber fell
+//! behind) clears the whole cache; `TTL`, counted from when the cached data was read, stays
+//! the bound on staleness should a notice never arrive. Private packages are always read
+//! from the database.
 //!
 //! The maps are `moka` caches: they bring the TTL, the bound (entries, or bytes through a
 //! weigher) and invalidation by predicate that this file used to rebuild by hand. A hit is
 //! one concurrent hash lookup and a clone of the value (an `Arc` or `Bytes` for the big ones).
 use std::{
-    sync::Arc,
+    sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
@@ -19,8 +23,13 @@ use bytes::Bytes;
 use entity::{account, package};
 use moka::{Expiry, sync::Cache};
 
+use tokio::sync::broadcast::error::RecvError;
+use tokio_util::sync::CancellationToken;
+
 use crate::domain::{
+    Domain,
     index::PackageIndex,
+    notify::{Channel, Notice},
     packages::PackageRef,
     views::{FileInfo, VersionInfo},
 };
@@ -116,6 +125,8 @@ pub(crate) struct ReadCache {
     /// When each package was last changed here, so data read before the change is not
     /// cached after it. Kept twice `TTL`: no read older than `TTL` is cached (`put`).
     changed: Cache<i64, Instant>,
+    /// When the whole cache was last cleared (a lost notice): no read started before is cached.
+    cleared: Mutex<Option<Instant>>,
 }
 
 impl Default for ReadCache {
@@ -131,6 +142,7 @@ impl Default for ReadCache {
                 .max_capacity(MAX_CHANGES)
                 .time_to_live(2 * TTL)
                 .build(),
+            cleared: Mutex::new(None),
         }
     }
 }
@@ -247,9 +259,27 @@ impl ReadCache {
     }
 
     fn changed_since(&self, package_id: i64, started: Instant) -> bool {
-        self.changed
-            .get(&package_id)
-            .is_some_and(|at| at >= started)
+        let cleared = self
+            .cleared
+            .lock()
+            .map_or(true, |at| at.is_some_and(|at| at >= started));
+        cleared
+            || self
+                .changed
+                .get(&package_id)
+                .is_some_and(|at| at >= started)
+    }
+
+    /// Forgets everything (notices were lost: any package may have changed elsewhere).
+    /// Recorded first, as `invalidate` does, so a read in flight is not cached after.
+    pub fn clear(&self) {
+        if let Ok(mut at) = self.cleared.lock() {
+            *at = Some(Instant::now());
+        }
+        self.packages.invalidate_all();
+        self.files.invalidate_all();
+        self.indexes.invalidate_all();
+        self.documents.invalidate_all();
     }
 
     /// Forgets everything about a package (called by every mutation).
@@ -267,6 +297,54 @@ impl ReadCache {
         let _ = self
             .documents
             .invalidate_entries_if(move |(id, _), _| *id == package_id);
+    }
+}
+
+impl Domain {
+    /// A package changed (its transaction committed): its cached reads are dropped here at
+    /// once and, through a notice, on every other replica. A notice that can't be sent is
+    /// logged, not returned: the change is committed, and the others' `TTL` bounds it.
+    pub(crate) async fn package_changed(&self, package_id: i64) {
+        self.cache.invalidate(package_id);
+        let sent = self
+            .notify
+            .send(&self.db, Channel::Cache, &package_id.to_string())
+            .await;
+        if let Err(e) = sent {
+            tracing::warn!(package_id, error = %e, "cache notice not sent; other replicas catch up within the TTL");
+        }
+    }
+
+    /// Applies every replica's cache notices to this replica's cache until `cancel`: a
+    /// package id invalidates that package, a gap (notices lost) clears everything.
+    pub async fn follow_cache_notices(&self, cancel: CancellationToken) {
+        let mut notices = self.notify.subscribe();
+        // Whatever changed before we listened is bounded by the TTL; start clean anyway.
+        self.cache.clear();
+        loop {
+            let notice = tokio::select! {
+                () = cancel.cancelled() => break,
+                n = notices.recv() => n,
+            };
+            match notice {
+                Ok(Notice::Message {
+                    channel: Channel::Cache,
+                    payload,
+                }) => match payload.parse::<i64>() {
+                    Ok(id) => self.cache.invalidate(id),
+                    Err(_) => {
+                        tracing::warn!(%payload, "cache notice without a package id");
+                        self.cache.clear();
+                    }
+                },
+                Ok(Notice::Message { .. }) => {}
+                Ok(Notice::Gap) | Err(RecvError::Lagged(_)) => {
+                    tracing::info!("cache notices may have been lost; cache cleared");
+                    self.cache.clear();
+                }
+                Err(RecvError::Closed) => break,
+            }
+        }
     }
 }
 
@@ -304,6 +382,21 @@ mod tests {
         assert!(cache.document(1, "full").is_none());
         cache.put_document(2, "full", started, &document(10));
         assert!(cache.document(2, "full").is_some());
+    }
+
+    #[test]
+    fn a_clear_drops_everything_and_refuses_reads_started_before_it() {
+        let cache = ReadCache::default();
+        let started = Instant::now();
+        cache.put_document(1, "full", started, &document(10));
+        cache.put_document(2, "full", started, &document(10));
+        cache.clear();
+        assert!(cache.document(1, "full").is_none());
+        assert!(cache.document(2, "full").is_none());
+        cache.put_document(3, "full", started, &document(10));
+        assert!(cache.document(3, "full").is_none(), "read before the clear");
+        cache.put_document(3, "full", Instant::now(), &document(10));
+        assert!(cache.document(3, "full").is_some());
     }
 
     #[test]

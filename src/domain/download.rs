@@ -172,7 +172,7 @@ impl Domain {
         };
         let digests = self.blob_digests(&file.sha256, want).await?;
         // The cached `FileInfo` has the digest missing; the next read picks it up.
-        self.cache.invalidate(pkg.id);
+        self.package_changed(pkg.id).await;
         let computed = match kind {
             ChecksumKind::Md5 => digests.md5,
             ChecksumKind::Sha1 => digests.sha1,
@@ -266,7 +266,7 @@ impl Domain {
         )
         .await?;
         txn.commit().await?;
-        self.cache.invalidate(pkg.id);
+        self.package_changed(pkg.id).await;
         Ok(())
     }
 }

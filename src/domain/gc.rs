@@ -1,7 +1,15 @@
 //! Garbage collection: purge deletions past the restore period, then blobs no file refers to.
+//!
+//! One collection at a time across every replica: on PostgreSQL a collection first takes a
+//! transaction-scoped advisory lock ([`GC_LOCK`]) on a connection it keeps for its whole run;
+//! a replica (or `packyard gc`) that finds it taken skips its turn. Each step also stands
+//! alone (re-checked deletes), so a collection killed midway leaves nothing wrong.
 use chrono::Duration;
 use entity::{blob, image_blob, package, package_file, package_version};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect, QueryTrait};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QuerySelect,
+    QueryTrait, Statement, TransactionTrait,
+};
 
 use crate::{
     domain::{Domain, now},
@@ -15,13 +23,47 @@ pub struct GcReport {
     pub versions_purged: u64,
     pub blobs_removed: u64,
     pub uploads_removed: u64,
+    /// Another collection held the claim: this one did nothing.
+    pub skipped: bool,
 }
+
+/// The PostgreSQL advisory lock key of garbage collection ("pack_gc" in ASCII).
+pub const GC_LOCK: i64 = 0x7061_636b_5f67_6300;
 
 impl Domain {
     /// Purges packages and versions deleted more than `restore_days` ago and removes blobs
     /// no longer referenced that are older than `grace` (so an upload between staging and
     /// its publish transaction is never collected).
     pub async fn collect_garbage(&self, grace: Duration) -> DomainResult<GcReport> {
+        if self.db.get_database_backend() != DatabaseBackend::Postgres {
+            // One process owns a SQLite database.
+            return self.collect_garbage_claimed(grace).await;
+        }
+        // The claim lives as long as this transaction; the work runs on other connections.
+        let claim = self.db.begin().await?;
+        let taken = claim
+            .query_one_raw(Statement::from_sql_and_values(
+                DatabaseBackend::Postgres,
+                "SELECT pg_try_advisory_xact_lock($1) AS taken",
+                [GC_LOCK.into()],
+            ))
+            .await?
+            .map(|row| row.try_get::<bool>("", "taken"))
+            .transpose()?
+            .unwrap_or(false);
+        if !taken {
+            tracing::info!("garbage collection skipped: another replica is collecting");
+            return Ok(GcReport {
+                skipped: true,
+                ..Default::default()
+            });
+        }
+        let report = self.collect_garbage_claimed(grace).await;
+        claim.rollback().await?;
+        report
+    }
+
+    async fn collect_garbage_claimed(&self, grace: Duration) -> DomainResult<GcReport> {
         let cutoff = now() - Duration::days(self.config.restore_days);
         let versions_purged = package_version::Entity::delete_many()
             .filter(package_version::Column::DeletedAt.lt(cutoff))

@@ -117,7 +117,7 @@ impl Domain {
         match apply_update(&txn, actor, &pkg, &live, &current, plan).await {
             Ok(NpmUpdateOutcome::Applied) => {
                 txn.commit().await?;
-                self.cache.invalidate(pkg.id);
+                self.package_changed(pkg.id).await;
                 Ok(NpmUpdateOutcome::Applied)
             }
             other => {

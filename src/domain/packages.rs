@@ -735,7 +735,7 @@ impl Domain {
         let pkg = pkg.update(&txn).await?;
         audit::record(&txn, actor, action, "package", Some(pkg.id), data).await?;
         txn.commit().await?;
-        self.cache.invalidate(pkg.id);
+        self.package_changed(pkg.id).await;
         package_info(pkg, owner.login, Some(Role::Admin))
     }
 
@@ -919,7 +919,7 @@ impl Domain {
         .await?;
         audit::record(&txn, actor, "package.grant", "package", Some(pkg.id), serde_json::json!({"user_id": user_id, "team_id": team_id, "repository_id": repository_id, "role": role.as_str()})).await?;
         txn.commit().await?;
-        self.cache.invalidate(pkg.id);
+        self.package_changed(pkg.id).await;
         grant_info(grant)
     }
 
@@ -944,7 +944,7 @@ impl Domain {
         }
         audit::record(&txn, actor, "package.revoke", "package", Some(pkg.id), serde_json::json!({"user_id": user_id, "team_id": team_id, "repository_id": repository_id})).await?;
         txn.commit().await?;
-        self.cache.invalidate(pkg.id);
+        self.package_changed(pkg.id).await;
         package_info(pkg, owner.login, Some(Role::Admin))
     }
 
@@ -966,7 +966,7 @@ impl Domain {
         let tag = upsert_tag(&txn, pkg.id, tag, v.id).await?;
         touch_package(&txn, pkg.id).await?;
         txn.commit().await?;
-        self.cache.invalidate(pkg.id);
+        self.package_changed(pkg.id).await;
         Ok(TagInfo {
             id: tag.id,
             package_id: pkg.id,
@@ -993,7 +993,7 @@ impl Domain {
         }
         touch_package(&txn, pkg.id).await?;
         txn.commit().await?;
-        self.cache.invalidate(pkg.id);
+        self.package_changed(pkg.id).await;
         Ok(())
     }
 
@@ -1050,7 +1050,7 @@ impl Domain {
         )
         .await?;
         txn.commit().await?;
-        self.cache.invalidate(pkg.id);
+        self.package_changed(pkg.id).await;
         package_info(pkg, owner.login, Some(Role::Admin))
     }
 
@@ -1123,7 +1123,7 @@ impl Domain {
         )
         .await?;
         txn.commit().await?;
-        self.cache.invalidate(v.package_id);
+        self.package_changed(v.package_id).await;
         Ok(version_info(v))
     }
 
@@ -1259,7 +1259,7 @@ impl Domain {
         )
         .await?;
         txn.commit().await?;
-        self.cache.invalidate(pkg.id);
+        self.package_changed(pkg.id).await;
         package_info(pkg, owner.login, Some(Role::Admin))
     }
 
@@ -1345,7 +1345,7 @@ impl Domain {
         )
         .await?;
         txn.commit().await?;
-        self.cache.invalidate(v.package_id);
+        self.package_changed(v.package_id).await;
         Ok(version_info(v))
     }
 }

@@ -428,7 +428,7 @@ impl Domain {
         match result {
             Ok(published) => {
                 txn.commit().await?;
-                self.cache.invalidate(published.package.id);
+                self.package_changed(published.package.id).await;
                 Ok(published)
             }
             Err(e) => {

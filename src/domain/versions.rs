@@ -81,7 +81,7 @@ impl Domain {
         )
         .await?;
         txn.commit().await?;
-        self.cache.invalidate(pkg.id);
+        self.package_changed(pkg.id).await;
         Ok(version_info(v))
     }
 
@@ -121,7 +121,7 @@ impl Domain {
         )
         .await?;
         txn.commit().await?;
-        self.cache.invalidate(pkg.id);
+        self.package_changed(pkg.id).await;
         Ok(version_info(v))
     }
 }

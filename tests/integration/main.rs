@@ -2,6 +2,7 @@
 //! binary) on a free port with a temp data dir, on SQLite, or on a fresh PostgreSQL database
 //! when `PACKYARD_TEST_BACKEND=postgres` (scripts/test.sh runs the suite both ways).
 
+mod cluster;
 mod existence;
 mod generic;
 mod graphql;
@@ -16,6 +17,7 @@ mod ops;
 mod package_index;
 mod permissions;
 mod quota;
+mod replicas;
 mod rest;
 mod robustness;
 mod rubygems;
