@@ -47,6 +47,7 @@ pub fn spawn(domain: Arc<Domain>) -> Jobs {
             }
         })
     };
+    let webhooks = spawn_webhook_worker(domain.clone(), cancel.clone());
     let gc = {
         let cancel = cancel.clone();
         tokio::spawn(async move {
@@ -73,6 +74,44 @@ pub fn spawn(domain: Arc<Domain>) -> Jobs {
     };
     Jobs {
         cancel,
-        tasks: vec![flush, gc],
+        tasks: vec![flush, gc, webhooks],
     }
+}
+
+/// Webhook deliveries: a pass when events are announced (`notify`), and every second anyway
+/// (retries come due, a notice may be lost); pruning of old deliveries hourly.
+fn spawn_webhook_worker(domain: Arc<Domain>, cancel: CancellationToken) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut notices = domain.notices();
+        let mut every = tokio::time::interval(Duration::from_secs(1));
+        every.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut prune = tokio::time::interval(Duration::from_secs(3600));
+        prune.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = cancel.cancelled() => break,
+                _ = notices.recv() => {}
+                _ = every.tick() => {}
+                _ = prune.tick() => {
+                    if let Err(e) = domain.prune_webhook_deliveries().await {
+                        tracing::warn!(error = %e, "pruning webhook deliveries");
+                    }
+                }
+            }
+            // A full batch means more may be due.
+            loop {
+                tokio::select! {
+                    () = cancel.cancelled() => return,
+                    r = domain.deliver_due_webhooks() => match r {
+                        Ok(n) if n > 0 => continue,
+                        Ok(_) => break,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "delivering webhooks");
+                            break;
+                        }
+                    },
+                }
+            }
+        }
+    })
 }

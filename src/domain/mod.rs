@@ -8,6 +8,7 @@ pub mod accounts;
 pub mod audit;
 pub mod cache;
 pub mod download;
+pub mod events;
 pub mod gc;
 pub mod index;
 pub mod maven;
@@ -29,6 +30,7 @@ pub mod tokens;
 pub mod types;
 pub mod versions;
 pub mod views;
+pub mod webhooks;
 
 use std::{
     sync::{

@@ -688,7 +688,9 @@ impl Domain {
         let txn = self.db.begin().await?;
         let pkg = pkg.update(&txn).await?;
         audit::record(&txn, actor, action, "package", Some(pkg.id), data).await?;
+        self.emit_event(&txn, actor, crate::domain::events::EventKind::Updated, pkg.id, None).await?;
         txn.commit().await?;
+        self.events_committed().await;
         self.cache.invalidate(pkg.id);
         package_info(pkg, owner.login, Some(Role::Admin))
     }
@@ -919,7 +921,9 @@ impl Domain {
         let txn = self.db.begin().await?;
         let tag = upsert_tag(&txn, pkg.id, tag, v.id).await?;
         touch_package(&txn, pkg.id).await?;
+        self.emit_event(&txn, actor, crate::domain::events::EventKind::Updated, pkg.id, Some(v.id)).await?;
         txn.commit().await?;
+        self.events_committed().await;
         self.cache.invalidate(pkg.id);
         Ok(TagInfo {
             id: tag.id,
@@ -946,7 +950,9 @@ impl Domain {
             return Err(DomainError::not_found(What::Tag, format!("tag {tag}")));
         }
         touch_package(&txn, pkg.id).await?;
+        self.emit_event(&txn, actor, crate::domain::events::EventKind::Updated, pkg.id, None).await?;
         txn.commit().await?;
+        self.events_committed().await;
         self.cache.invalidate(pkg.id);
         Ok(())
     }
@@ -1003,7 +1009,9 @@ impl Domain {
             serde_json::json!({"name": pkg.name}),
         )
         .await?;
+        self.emit_event(&txn, actor, crate::domain::events::EventKind::Deleted, pkg.id, None).await?;
         txn.commit().await?;
+        self.events_committed().await;
         self.cache.invalidate(pkg.id);
         package_info(pkg, owner.login, Some(Role::Admin))
     }
@@ -1076,7 +1084,9 @@ impl Domain {
             serde_json::json!({"version": v.version}),
         )
         .await?;
+        self.emit_event(&txn, actor, crate::domain::events::EventKind::Deleted, v.package_id, Some(v.id)).await?;
         txn.commit().await?;
+        self.events_committed().await;
         self.cache.invalidate(v.package_id);
         Ok(version_info(v))
     }
@@ -1212,7 +1222,9 @@ impl Domain {
             serde_json::json!({"name": pkg.name}),
         )
         .await?;
+        self.emit_event(&txn, actor, crate::domain::events::EventKind::Restored, pkg.id, None).await?;
         txn.commit().await?;
+        self.events_committed().await;
         self.cache.invalidate(pkg.id);
         package_info(pkg, owner.login, Some(Role::Admin))
     }
@@ -1298,7 +1310,9 @@ impl Domain {
             serde_json::json!({"version": v.version}),
         )
         .await?;
+        self.emit_event(&txn, actor, crate::domain::events::EventKind::Restored, v.package_id, Some(v.id)).await?;
         txn.commit().await?;
+        self.events_committed().await;
         self.cache.invalidate(v.package_id);
         Ok(version_info(v))
     }

@@ -428,6 +428,7 @@ impl Domain {
         match result {
             Ok(published) => {
                 txn.commit().await?;
+                self.events_committed().await;
                 self.cache.invalidate(published.package.id);
                 Ok(published)
             }
@@ -672,6 +673,8 @@ impl Domain {
             .insert(txn)
             .await?;
         }
+        let kind = if created_version { crate::domain::events::EventKind::Published } else { crate::domain::events::EventKind::Updated };
+        self.emit_event(txn, actor, kind, pkg.id, Some(version.id)).await?;
         audit::record(
             txn,
             actor,

@@ -18,6 +18,7 @@ mod routes;
 mod sessions;
 mod tokens;
 mod types;
+mod webhooks;
 
 pub use loaders::Loaders;
 
@@ -27,6 +28,7 @@ pub struct QueryRoot(
     packages::PackageQuery,
     ids::NodeQuery,
     sessions::SessionQuery,
+    webhooks::WebhookQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -35,6 +37,7 @@ pub struct MutationRoot(
     packages::PackageMutation,
     tokens::TokenMutation,
     sessions::SessionMutation,
+    webhooks::WebhookMutation,
 );
 
 pub type PackyardSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;

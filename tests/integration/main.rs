@@ -20,3 +20,4 @@ mod rubygems;
 mod schema;
 mod support;
 mod web;
+mod webhooks;
