@@ -292,8 +292,9 @@ async fn webhook_published_deliveries_for_a_push_through_every_door() {
         assert!(p["package"]["package_version"]["version"].is_string(), "{t}: {p:#}");
         let html = p["package"]["html_url"].as_str().expect("html_url");
         assert!(html.starts_with(&format!("{}/-/package/hana/{t}/", app.url)), "{html}");
-        // The html_url is the web UI's package page.
-        assert_eq!(app.get(Some(&token), &html[app.url.len()..]).await.status(), 200, "{html}");
+        // The web UI's package page (`/-/package/OWNER/TYPE/NAME`).
+        let name = p["package"]["name"].as_str().expect("name");
+        assert_eq!(html.replace("%3A", ":"), format!("{}/-/package/hana/{t}/{name}", app.url));
     }
     let image = receiver.wait_for(1, |r| published_of(r, "container")).await;
     assert_eq!(
@@ -330,6 +331,12 @@ async fn webhook_deleted_restored_and_nothing_for_a_rolled_back_change() {
     verify(d);
     let package_id = d.json["package"]["id"].as_i64().expect("id");
     assert_eq!(d.json["package"]["visibility"], "private");
+
+    // Another file in the same version: `updated`.
+    assert_eq!(app.put_generic(Some(&token), "ines/secret/1.0/b.txt", "two").await.status(), 201);
+    let updated = receiver.wait_for(1, |r| r.json["action"] == "updated").await;
+    verify(&updated[0]);
+    assert_eq!(updated[0].json["package"]["package_version"]["version"], "1.0");
 
     let pkg = base64::engine::general_purpose::STANDARD.encode(format!("Package:{package_id}"));
     app.gql_ok(Some(&token), "mutation($id: ID!) { deletePackage(input: {packageId: $id}) { clientMutationId } }", json!({"id": pkg})).await;
