@@ -457,13 +457,19 @@ impl Default for WebhookSettings {
 
 fn webhook_settings(cfg: &FileConfig) -> Result<WebhookSettings, ConfigError> {
     let mut w = WebhookSettings::default();
-    if let Some(s) = positive("PACKYARD_WEBHOOK_BACKOFF_SECONDS", cfg.webhook_backoff_seconds)? {
+    if let Some(s) = positive(
+        "PACKYARD_WEBHOOK_BACKOFF_SECONDS",
+        cfg.webhook_backoff_seconds,
+    )? {
         w.backoff = Duration::from_secs(s);
     }
     if let Some(n) = positive("PACKYARD_WEBHOOK_RETRY_LIMIT", cfg.webhook_retry_limit)? {
         w.retry_limit = n;
     }
-    if let Some(s) = positive("PACKYARD_WEBHOOK_TIMEOUT_SECONDS", cfg.webhook_timeout_seconds)? {
+    if let Some(s) = positive(
+        "PACKYARD_WEBHOOK_TIMEOUT_SECONDS",
+        cfg.webhook_timeout_seconds,
+    )? {
         w.timeout = Duration::from_secs(s);
     }
     if let Some(d) = positive(
@@ -477,7 +483,12 @@ fn webhook_settings(cfg: &FileConfig) -> Result<WebhookSettings, ConfigError> {
             let net = item
                 .parse::<ipnet::IpNet>()
                 .or_else(|_| item.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-                .map_err(|e| bad("PACKYARD_WEBHOOK_ALLOWED_NETWORKS", format!("{item:?}: {e}")))?;
+                .map_err(|e| {
+                    bad(
+                        "PACKYARD_WEBHOOK_ALLOWED_NETWORKS",
+                        format!("{item:?}: {e}"),
+                    )
+                })?;
             w.allowed_networks.push(net);
         }
     }

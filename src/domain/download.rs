@@ -259,7 +259,14 @@ impl Domain {
             serde_json::json!({"name": file.name}),
         )
         .await?;
-        self.emit_event(&txn, actor, crate::domain::events::EventKind::Updated, pkg.id, Some(file.version_id)).await?;
+        self.emit_event(
+            &txn,
+            actor,
+            crate::domain::events::EventKind::Updated,
+            pkg.id,
+            Some(file.version_id),
+        )
+        .await?;
         txn.commit().await?;
         self.events_committed().await;
         self.cache.invalidate(pkg.id);

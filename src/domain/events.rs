@@ -15,8 +15,9 @@ use serde_json::{Value, json};
 use crate::{
     auth::Actor,
     domain::{
-        Domain, PackageType, now,
+        Domain, PackageType,
         notify::Channel,
+        now,
         types::{AccountKind, parse_stored},
     },
     error::{DomainError, DomainResult},
@@ -81,7 +82,9 @@ impl Domain {
             .one(db)
             .await?
             .ok_or_else(|| DomainError::internal("event of a missing package"))?;
-        let payload = self.event_payload(db, actor, kind, &pkg, version_id).await?;
+        let payload = self
+            .event_payload(db, actor, kind, &pkg, version_id)
+            .await?;
         let event = package_event::ActiveModel {
             kind: Set(kind.as_str().into()),
             package_id: Set(pkg.id),

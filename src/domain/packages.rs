@@ -688,7 +688,14 @@ impl Domain {
         let txn = self.db.begin().await?;
         let pkg = pkg.update(&txn).await?;
         audit::record(&txn, actor, action, "package", Some(pkg.id), data).await?;
-        self.emit_event(&txn, actor, crate::domain::events::EventKind::Updated, pkg.id, None).await?;
+        self.emit_event(
+            &txn,
+            actor,
+            crate::domain::events::EventKind::Updated,
+            pkg.id,
+            None,
+        )
+        .await?;
         txn.commit().await?;
         self.events_committed().await;
         self.cache.invalidate(pkg.id);
@@ -921,7 +928,14 @@ impl Domain {
         let txn = self.db.begin().await?;
         let tag = upsert_tag(&txn, pkg.id, tag, v.id).await?;
         touch_package(&txn, pkg.id).await?;
-        self.emit_event(&txn, actor, crate::domain::events::EventKind::Updated, pkg.id, Some(v.id)).await?;
+        self.emit_event(
+            &txn,
+            actor,
+            crate::domain::events::EventKind::Updated,
+            pkg.id,
+            Some(v.id),
+        )
+        .await?;
         txn.commit().await?;
         self.events_committed().await;
         self.cache.invalidate(pkg.id);
@@ -950,7 +964,14 @@ impl Domain {
             return Err(DomainError::not_found(What::Tag, format!("tag {tag}")));
         }
         touch_package(&txn, pkg.id).await?;
-        self.emit_event(&txn, actor, crate::domain::events::EventKind::Updated, pkg.id, None).await?;
+        self.emit_event(
+            &txn,
+            actor,
+            crate::domain::events::EventKind::Updated,
+            pkg.id,
+            None,
+        )
+        .await?;
         txn.commit().await?;
         self.events_committed().await;
         self.cache.invalidate(pkg.id);
@@ -1009,7 +1030,14 @@ impl Domain {
             serde_json::json!({"name": pkg.name}),
         )
         .await?;
-        self.emit_event(&txn, actor, crate::domain::events::EventKind::Deleted, pkg.id, None).await?;
+        self.emit_event(
+            &txn,
+            actor,
+            crate::domain::events::EventKind::Deleted,
+            pkg.id,
+            None,
+        )
+        .await?;
         txn.commit().await?;
         self.events_committed().await;
         self.cache.invalidate(pkg.id);
@@ -1084,7 +1112,14 @@ impl Domain {
             serde_json::json!({"version": v.version}),
         )
         .await?;
-        self.emit_event(&txn, actor, crate::domain::events::EventKind::Deleted, v.package_id, Some(v.id)).await?;
+        self.emit_event(
+            &txn,
+            actor,
+            crate::domain::events::EventKind::Deleted,
+            v.package_id,
+            Some(v.id),
+        )
+        .await?;
         txn.commit().await?;
         self.events_committed().await;
         self.cache.invalidate(v.package_id);
@@ -1222,7 +1257,14 @@ impl Domain {
             serde_json::json!({"name": pkg.name}),
         )
         .await?;
-        self.emit_event(&txn, actor, crate::domain::events::EventKind::Restored, pkg.id, None).await?;
+        self.emit_event(
+            &txn,
+            actor,
+            crate::domain::events::EventKind::Restored,
+            pkg.id,
+            None,
+        )
+        .await?;
         txn.commit().await?;
         self.events_committed().await;
         self.cache.invalidate(pkg.id);
@@ -1310,7 +1352,14 @@ impl Domain {
             serde_json::json!({"version": v.version}),
         )
         .await?;
-        self.emit_event(&txn, actor, crate::domain::events::EventKind::Restored, v.package_id, Some(v.id)).await?;
+        self.emit_event(
+            &txn,
+            actor,
+            crate::domain::events::EventKind::Restored,
+            v.package_id,
+            Some(v.id),
+        )
+        .await?;
         txn.commit().await?;
         self.events_committed().await;
         self.cache.invalidate(v.package_id);

@@ -673,8 +673,13 @@ impl Domain {
             .insert(txn)
             .await?;
         }
-        let kind = if created_version { crate::domain::events::EventKind::Published } else { crate::domain::events::EventKind::Updated };
-        self.emit_event(txn, actor, kind, pkg.id, Some(version.id)).await?;
+        let kind = if created_version {
+            crate::domain::events::EventKind::Published
+        } else {
+            crate::domain::events::EventKind::Updated
+        };
+        self.emit_event(txn, actor, kind, pkg.id, Some(version.id))
+            .await?;
         audit::record(
             txn,
             actor,

@@ -80,7 +80,14 @@ impl Domain {
             serde_json::json!({"package": pkg.name, "version": v.version}),
         )
         .await?;
-        self.emit_event(&txn, actor, crate::domain::events::EventKind::Updated, pkg.id, Some(v.id)).await?;
+        self.emit_event(
+            &txn,
+            actor,
+            crate::domain::events::EventKind::Updated,
+            pkg.id,
+            Some(v.id),
+        )
+        .await?;
         txn.commit().await?;
         self.events_committed().await;
         self.cache.invalidate(pkg.id);
@@ -122,7 +129,14 @@ impl Domain {
             serde_json::json!({"package": pkg.name, "version": v.version}),
         )
         .await?;
-        self.emit_event(&txn, actor, crate::domain::events::EventKind::Updated, pkg.id, Some(v.id)).await?;
+        self.emit_event(
+            &txn,
+            actor,
+            crate::domain::events::EventKind::Updated,
+            pkg.id,
+            Some(v.id),
+        )
+        .await?;
         txn.commit().await?;
         self.events_committed().await;
         self.cache.invalidate(pkg.id);

@@ -21,8 +21,7 @@ use entity::{account, package, repository, webhook, webhook_delivery};
 use hmac::{Hmac, KeyInit, Mac};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, EntityTrait,
-    IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-    TransactionTrait,
+    IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
     sea_query::{LockBehavior, LockType},
 };
 use serde_json::{Value, json};
@@ -150,8 +149,15 @@ pub(crate) async fn enqueue_event<C: ConnectionTrait>(
         if !events.is_empty() && !events.contains(&kind) {
             continue;
         }
-        insert_delivery(db, hook.id, "package", Some(kind.as_str()), Some(event_id), payload)
-            .await?;
+        insert_delivery(
+            db,
+            hook.id,
+            "package",
+            Some(kind.as_str()),
+            Some(event_id),
+            payload,
+        )
+        .await?;
     }
     Ok(())
 }
@@ -192,11 +198,7 @@ async fn insert_delivery<C: ConnectionTrait>(
 
 fn stored_events(v: &Value) -> Vec<EventKind> {
     v.as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|e| e.as_str()?.parse().ok())
-                .collect()
-        })
+        .map(|a| a.iter().filter_map(|e| e.as_str()?.parse().ok()).collect())
         .unwrap_or_default()
 }
 
@@ -718,7 +720,12 @@ impl Domain {
             ("X-GitHub-Hook-ID", hook.id.to_string()),
             (
                 "X-GitHub-Hook-Installation-Target-Type",
-                if hook.repository_id.is_some() { "repository" } else { "organization" }.into(),
+                if hook.repository_id.is_some() {
+                    "repository"
+                } else {
+                    "organization"
+                }
+                .into(),
             ),
             (
                 "X-GitHub-Hook-Installation-Target-ID",
@@ -749,8 +756,9 @@ impl Domain {
                 active.status = Set(DeliveryStatus::Failed.to_string());
             } else {
                 let wait = backoff_after(settings.backoff, attempts as u32);
-                active.next_attempt_at = Set(now()
-                    + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::hours(1)));
+                active.next_attempt_at =
+                    Set(now()
+                        + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::hours(1)));
             }
         };
         match outcome {
@@ -796,7 +804,10 @@ impl Domain {
         let port = url
             .port_or_known_default()
             .ok_or_else(|| Attempt::Refused("no port".into()))?;
-        let lookup_host = host.trim_start_matches('[').trim_end_matches(']').to_string();
+        let lookup_host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
         let addrs: Vec<SocketAddr> = tokio::time::timeout(
             self.config.webhooks.timeout,
             tokio::net::lookup_host((lookup_host.as_str(), port)),
@@ -955,14 +966,22 @@ mod tests {
     fn form_bodies_carry_the_json_as_payload() {
         let body = encode_body(ContentType::Form, &json!({"a": "b c"}));
         assert_eq!(body, "payload=%7B%22a%22%3A%22b+c%22%7D");
-        assert_eq!(encode_body(ContentType::Json, &json!({"a": 1})), r#"{"a":1}"#);
+        assert_eq!(
+            encode_body(ContentType::Json, &json!({"a": 1})),
+            r#"{"a":1}"#
+        );
     }
 
     #[test]
     fn payload_urls_are_http_with_a_host_and_no_credentials() {
         assert!(validate_url("https://hooks.example/x").is_ok());
         assert!(validate_url("http://10.0.0.1:8080/").is_ok());
-        for bad in ["ftp://x/", "file:///etc/passwd", "https://u:p@x/", "not a url"] {
+        for bad in [
+            "ftp://x/",
+            "file:///etc/passwd",
+            "https://u:p@x/",
+            "not a url",
+        ] {
             assert!(validate_url(bad).is_err(), "{bad}");
         }
     }

@@ -83,7 +83,8 @@ impl UserObject {
         #[graphql(validator(maximum = 100))] first: Option<i32>,
         #[graphql(validator(maximum = 100))] last: Option<i32>,
     ) -> async_graphql::Result<CountedConnection<crate::graphql::webhooks::WebhookObject>> {
-        crate::graphql::webhooks::webhooks_of(c, &self.0.login, None, after, before, first, last).await
+        crate::graphql::webhooks::webhooks_of(c, &self.0.login, None, after, before, first, last)
+            .await
     }
     pub async fn id(&self) -> ID {
         ids::encode("User", self.0.id)
@@ -198,7 +199,8 @@ impl OrganizationObject {
         #[graphql(validator(maximum = 100))] first: Option<i32>,
         #[graphql(validator(maximum = 100))] last: Option<i32>,
     ) -> async_graphql::Result<CountedConnection<crate::graphql::webhooks::WebhookObject>> {
-        crate::graphql::webhooks::webhooks_of(c, &self.0.login, None, after, before, first, last).await
+        crate::graphql::webhooks::webhooks_of(c, &self.0.login, None, after, before, first, last)
+            .await
     }
     pub async fn id(&self) -> ID {
         ids::encode("Organization", self.0.id)
@@ -335,7 +337,16 @@ impl RepositoryObject {
         #[graphql(validator(maximum = 100))] first: Option<i32>,
         #[graphql(validator(maximum = 100))] last: Option<i32>,
     ) -> async_graphql::Result<CountedConnection<crate::graphql::webhooks::WebhookObject>> {
-        crate::graphql::webhooks::webhooks_of(c, &self.0.owner_login, Some(&self.0.name), after, before, first, last).await
+        crate::graphql::webhooks::webhooks_of(
+            c,
+            &self.0.owner_login,
+            Some(&self.0.name),
+            after,
+            before,
+            first,
+            last,
+        )
+        .await
     }
     pub async fn id(&self) -> ID {
         ids::encode("Repository", self.0.id)

@@ -381,11 +381,7 @@ impl WebhookMutation {
             active: input.active,
             insecure_ssl: input.insecure_ssl,
         };
-        let hook = c
-            .domain
-            .create_webhook(c.actor, &scope, new)
-            .await
-            .gql()?;
+        let hook = c.domain.create_webhook(c.actor, &scope, new).await.gql()?;
         Ok(WebhookPayload {
             client_mutation_id: input.client_mutation_id,
             webhook: WebhookObject(hook),
@@ -444,7 +440,10 @@ impl WebhookMutation {
         let c = ctx(c)?;
         let delivery = c
             .domain
-            .redeliver_webhook_delivery(c.actor, ids::decode(&input.delivery_id, "WebhookDelivery")?)
+            .redeliver_webhook_delivery(
+                c.actor,
+                ids::decode(&input.delivery_id, "WebhookDelivery")?,
+            )
             .await
             .gql()?;
         Ok(RedeliverWebhookDeliveryPayload {

@@ -51,10 +51,11 @@ async fn receive(State(r): State<Receiver>, headers: HeaderMap, body: String) ->
     } else {
         serde_json::from_str(&body).unwrap_or(Value::Null)
     };
-    r.got
-        .lock()
-        .expect("lock")
-        .push(Received { headers, body, json });
+    r.got.lock().expect("lock").push(Received {
+        headers,
+        body,
+        json,
+    });
     StatusCode::NO_CONTENT
 }
 
@@ -89,7 +90,10 @@ impl Receiver {
             assert!(
                 started.elapsed() < Duration::from_secs(60),
                 "waited for {n} deliveries; got {:#?}",
-                self.all().iter().map(|r| &r.json["action"]).collect::<Vec<_>>()
+                self.all()
+                    .iter()
+                    .map(|r| &r.json["action"])
+                    .collect::<Vec<_>>()
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -101,9 +105,17 @@ fn verify(r: &Received) {
     let mut mac = hmac::Hmac::<sha2_hmac::Sha256>::new_from_slice(SECRET.as_bytes()).expect("key");
     mac.update(r.body.as_bytes());
     let want = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
-    assert_eq!(r.header("x-hub-signature-256"), want, "signature of {}", r.body);
+    assert_eq!(
+        r.header("x-hub-signature-256"),
+        want,
+        "signature of {}",
+        r.body
+    );
     assert!(r.header("user-agent").starts_with("GitHub-Hookshot/"));
-    assert_eq!(r.header("x-github-delivery"), r.header("x-packyard-delivery"));
+    assert_eq!(
+        r.header("x-github-delivery"),
+        r.header("x-packyard-delivery")
+    );
     assert!(uuid::Uuid::parse_str(r.header("x-github-delivery")).is_ok());
     assert!(!r.header("x-github-hook-id").is_empty());
 }
@@ -143,7 +155,10 @@ fn gem(name: &str, version: &str) -> Vec<u8> {
         "--- !ruby/object:Gem::Specification\nname: {name}\nversion: !ruby/object:Gem::Version\n  version: {version}\nplatform: ruby\nsummary: hooked\n"
     );
     let mut b = tar::Builder::new(Vec::new());
-    for (entry, bytes) in [("metadata.gz", gz(spec.as_bytes())), ("data.tar.gz", gz(b"data"))] {
+    for (entry, bytes) in [
+        ("metadata.gz", gz(spec.as_bytes())),
+        ("data.tar.gz", gz(b"data")),
+    ] {
         let mut h = tar::Header::new_gnu();
         h.set_size(bytes.len() as u64);
         h.set_mode(0o444);
@@ -159,7 +174,10 @@ fn nupkg(id: &str, version: &str) -> Vec<u8> {
 <package xmlns="http://schemas.microsoft.com/packaging/2013/05/nuspec.xsd"><metadata><id>{id}</id><version>{version}</version><authors>t</authors><description>hooked</description></metadata></package>"#
     );
     let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    for (name, data) in [(format!("{id}.nuspec"), nuspec.as_bytes()), ("lib/x.txt".into(), b"x".as_slice())] {
+    for (name, data) in [
+        (format!("{id}.nuspec"), nuspec.as_bytes()),
+        ("lib/x.txt".into(), b"x".as_slice()),
+    ] {
         w.start_file(name, zip::write::SimpleFileOptions::default())
             .expect("start");
         w.write_all(data).expect("write");
@@ -178,7 +196,10 @@ async fn push_image(app: &TestApp, user: &str, token: &str, name: &str, tag: &st
         let digest = sha256(&data);
         let req = app
             .http
-            .post(format!("{}/v2/{name}/blobs/uploads/?digest={digest}", app.url))
+            .post(format!(
+                "{}/v2/{name}/blobs/uploads/?digest={digest}",
+                app.url
+            ))
             .basic_auth(user, Some(token))
             .body(data);
         async move {
@@ -207,7 +228,12 @@ async fn push_image(app: &TestApp, user: &str, token: &str, name: &str, tag: &st
         .send()
         .await
         .expect("manifest");
-    assert_eq!(r.status(), 201, "manifest: {}", r.text().await.unwrap_or_default());
+    assert_eq!(
+        r.status(),
+        201,
+        "manifest: {}",
+        r.text().await.unwrap_or_default()
+    );
 }
 
 fn published_of(r: &Received, package_type: &str) -> bool {
@@ -224,18 +250,35 @@ async fn webhook_published_deliveries_for_a_push_through_every_door() {
     let token = app.user_with_token("hana");
     let receiver = Receiver::default();
     let (port, _server) = receiver.start(0).await;
-    let hook = create_hook(&app, &token, "hana", &format!("http://127.0.0.1:{port}/hook"), json!({})).await;
+    let hook = create_hook(
+        &app,
+        &token,
+        "hana",
+        &format!("http://127.0.0.1:{port}/hook"),
+        json!({}),
+    )
+    .await;
     assert_eq!(hook["hasSecret"], true);
     assert_eq!(hook["contentType"], "JSON");
 
-    let ping = receiver.wait_for(1, |r| r.header("x-github-event") == "ping").await;
+    let ping = receiver
+        .wait_for(1, |r| r.header("x-github-event") == "ping")
+        .await;
     verify(&ping[0]);
     assert!(ping[0].json["zen"].is_string());
-    assert_eq!(ping[0].json["hook"]["config"]["url"], format!("http://127.0.0.1:{port}/hook"));
-    assert_eq!(ping[0].header("x-github-hook-id"), ping[0].json["hook_id"].to_string());
+    assert_eq!(
+        ping[0].json["hook"]["config"]["url"],
+        format!("http://127.0.0.1:{port}/hook")
+    );
+    assert_eq!(
+        ping[0].header("x-github-hook-id"),
+        ping[0].json["hook_id"].to_string()
+    );
 
     // generic
-    let r = app.put_generic(Some(&token), "hana/tool/1.0.0/tool.bin", "bytes").await;
+    let r = app
+        .put_generic(Some(&token), "hana/tool/1.0.0/tool.bin", "bytes")
+        .await;
     assert_eq!(r.status(), 201);
     // npm
     crate::npm_documents::publish(&app, &token, "@hana/lib", "1.0.0").await;
@@ -263,7 +306,10 @@ async fn webhook_published_deliveries_for_a_push_through_every_door() {
         .http
         .put(format!("{}/nuget/hana/api/v2/package", app.url))
         .header("X-NuGet-ApiKey", &token)
-        .header("Content-Type", format!("multipart/form-data; boundary={boundary}"))
+        .header(
+            "Content-Type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
         .body(body)
         .send()
         .await
@@ -273,7 +319,10 @@ async fn webhook_published_deliveries_for_a_push_through_every_door() {
     app.admin(&["create-repository", "hana/libs"], None);
     let r = app
         .http
-        .put(format!("{}/maven/hana/libs/org/hana/core/1.0/core-1.0.jar", app.url))
+        .put(format!(
+            "{}/maven/hana/libs/org/hana/core/1.0/core-1.0.jar",
+            app.url
+        ))
         .basic_auth("hana", Some(&token))
         .body("jar bytes")
         .send()
@@ -289,12 +338,21 @@ async fn webhook_published_deliveries_for_a_push_through_every_door() {
         assert_eq!(p["package"]["namespace"], "hana", "{t}");
         assert_eq!(p["package"]["owner"]["login"], "hana");
         assert_eq!(p["sender"]["login"], "hana");
-        assert!(p["package"]["package_version"]["version"].is_string(), "{t}: {p:#}");
+        assert!(
+            p["package"]["package_version"]["version"].is_string(),
+            "{t}: {p:#}"
+        );
         let html = p["package"]["html_url"].as_str().expect("html_url");
-        assert!(html.starts_with(&format!("{}/-/package/hana/{t}/", app.url)), "{html}");
+        assert!(
+            html.starts_with(&format!("{}/-/package/hana/{t}/", app.url)),
+            "{html}"
+        );
         // The web UI's package page (`/-/package/OWNER/TYPE/NAME`).
         let name = p["package"]["name"].as_str().expect("name");
-        assert_eq!(html.replace("%3A", ":"), format!("{}/-/package/hana/{t}/{name}", app.url));
+        assert_eq!(
+            html.replace("%3A", ":"),
+            format!("{}/-/package/hana/{t}/{name}", app.url)
+        );
     }
     let image = receiver.wait_for(1, |r| published_of(r, "container")).await;
     assert_eq!(
@@ -319,30 +377,71 @@ async fn webhook_deleted_restored_and_nothing_for_a_rolled_back_change() {
     create_hook(&app, &token, "ines", &url, json!({"contentType": "FORM"})).await;
     // Another owner's hook on the same receiver: must see only omar's events.
     let omar_hook = create_hook(&app, &other, "omar", &url, json!({"events": ["DELETED"]})).await;
-    receiver.wait_for(2, |r| r.header("x-github-event") == "ping").await;
+    receiver
+        .wait_for(2, |r| r.header("x-github-event") == "ping")
+        .await;
 
-    assert_eq!(app.put_generic(Some(&token), "ines/secret/1.0/a.txt", "one").await.status(), 201);
+    assert_eq!(
+        app.put_generic(Some(&token), "ines/secret/1.0/a.txt", "one")
+            .await
+            .status(),
+        201
+    );
     // The same file again is refused (its transaction rolls back).
-    assert_eq!(app.put_generic(Some(&token), "ines/secret/1.0/a.txt", "two").await.status(), 409);
-    let published = receiver.wait_for(1, |r| r.json["action"] == "published").await;
+    assert_eq!(
+        app.put_generic(Some(&token), "ines/secret/1.0/a.txt", "two")
+            .await
+            .status(),
+        409
+    );
+    let published = receiver
+        .wait_for(1, |r| r.json["action"] == "published")
+        .await;
     let d = &published[0];
-    assert_eq!(d.header("content-type"), "application/x-www-form-urlencoded");
+    assert_eq!(
+        d.header("content-type"),
+        "application/x-www-form-urlencoded"
+    );
     assert!(d.body.starts_with("payload="));
     verify(d);
     let package_id = d.json["package"]["id"].as_i64().expect("id");
     assert_eq!(d.json["package"]["visibility"], "private");
 
     // Another file in the same version: `updated`.
-    assert_eq!(app.put_generic(Some(&token), "ines/secret/1.0/b.txt", "two").await.status(), 201);
-    let updated = receiver.wait_for(1, |r| r.json["action"] == "updated").await;
+    assert_eq!(
+        app.put_generic(Some(&token), "ines/secret/1.0/b.txt", "two")
+            .await
+            .status(),
+        201
+    );
+    let updated = receiver
+        .wait_for(1, |r| r.json["action"] == "updated")
+        .await;
     verify(&updated[0]);
-    assert_eq!(updated[0].json["package"]["package_version"]["version"], "1.0");
+    assert_eq!(
+        updated[0].json["package"]["package_version"]["version"],
+        "1.0"
+    );
 
     let pkg = base64::engine::general_purpose::STANDARD.encode(format!("Package:{package_id}"));
-    app.gql_ok(Some(&token), "mutation($id: ID!) { deletePackage(input: {packageId: $id}) { clientMutationId } }", json!({"id": pkg})).await;
-    app.gql_ok(Some(&token), "mutation($id: ID!) { restorePackage(input: {packageId: $id}) { clientMutationId } }", json!({"id": pkg})).await;
-    let deleted = receiver.wait_for(1, |r| r.json["action"] == "deleted").await;
-    let restored = receiver.wait_for(1, |r| r.json["action"] == "restored").await;
+    app.gql_ok(
+        Some(&token),
+        "mutation($id: ID!) { deletePackage(input: {packageId: $id}) { clientMutationId } }",
+        json!({"id": pkg}),
+    )
+    .await;
+    app.gql_ok(
+        Some(&token),
+        "mutation($id: ID!) { restorePackage(input: {packageId: $id}) { clientMutationId } }",
+        json!({"id": pkg}),
+    )
+    .await;
+    let deleted = receiver
+        .wait_for(1, |r| r.json["action"] == "deleted")
+        .await;
+    let restored = receiver
+        .wait_for(1, |r| r.json["action"] == "restored")
+        .await;
     verify(&deleted[0]);
     verify(&restored[0]);
     assert_eq!(restored[0].json["package"]["name"], "secret");
@@ -351,10 +450,17 @@ async fn webhook_deleted_restored_and_nothing_for_a_rolled_back_change() {
     // omar's hook got none of ines's events.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let all = receiver.all();
-    assert_eq!(all.iter().filter(|r| r.json["action"] == "published").count(), 1);
+    assert_eq!(
+        all.iter()
+            .filter(|r| r.json["action"] == "published")
+            .count(),
+        1
+    );
     let omar_id = omar_hook["id"].as_str().expect("id").to_string();
     let omar_numeric = String::from_utf8(
-        base64::engine::general_purpose::STANDARD.decode(&omar_id).expect("b64"),
+        base64::engine::general_purpose::STANDARD
+            .decode(&omar_id)
+            .expect("b64"),
     )
     .expect("utf8");
     let omar_numeric = omar_numeric.rsplit(':').next().expect("n").to_string();
@@ -366,7 +472,11 @@ async fn webhook_deleted_restored_and_nothing_for_a_rolled_back_change() {
     );
     // omar can't see ines's hooks either.
     let body = app
-        .graphql(Some(&other), "query { user(login: \"ines\") { webhooks(first: 10) { totalCount } } }", json!({}))
+        .graphql(
+            Some(&other),
+            "query { user(login: \"ines\") { webhooks(first: 10) { totalCount } } }",
+            json!({}),
+        )
         .await;
     assert!(body["errors"].is_array(), "{body}");
 }
@@ -383,9 +493,21 @@ async fn webhook_retries_survive_a_restart_and_redelivery_keeps_the_id() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         l.local_addr().expect("addr").port()
     };
-    let hook = create_hook(&app, &token, "jo", &format!("http://127.0.0.1:{port}/hook"), json!({"events": ["PUBLISHED"]})).await;
+    let hook = create_hook(
+        &app,
+        &token,
+        "jo",
+        &format!("http://127.0.0.1:{port}/hook"),
+        json!({"events": ["PUBLISHED"]}),
+    )
+    .await;
     let hook_id = hook["id"].as_str().expect("id").to_string();
-    assert_eq!(app.put_generic(Some(&token), "jo/tool/1.0/t.bin", "x").await.status(), 201);
+    assert_eq!(
+        app.put_generic(Some(&token), "jo/tool/1.0/t.bin", "x")
+            .await
+            .status(),
+        201
+    );
 
     // Two failed attempts at least, then a restart mid-retry.
     let started = Instant::now();
@@ -398,26 +520,43 @@ async fn webhook_retries_survive_a_restart_and_redelivery_keeps_the_id() {
             assert!(d["error"].as_str().is_some_and(|e| !e.is_empty()));
             break d["guid"].as_str().expect("guid").to_string();
         }
-        assert!(started.elapsed() < Duration::from_secs(30), "no retries: {ds:#?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no retries: {ds:#?}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     app.restart().await;
     let receiver = Receiver::default();
     let (_, _server) = receiver.start(port).await;
-    let got = receiver.wait_for(1, |r| r.json["action"] == "published").await;
+    let got = receiver
+        .wait_for(1, |r| r.json["action"] == "published")
+        .await;
     verify(&got[0]);
     assert_eq!(got[0].header("x-github-delivery"), guid);
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(
-        receiver.all().iter().filter(|r| r.json["action"] == "published").count(),
+        receiver
+            .all()
+            .iter()
+            .filter(|r| r.json["action"] == "published")
+            .count(),
         1,
         "delivered once"
     );
     let ds = deliveries(&app, &token, &hook_id).await;
-    let d = ds.iter().find(|d| d["guid"] == guid.as_str()).expect("delivery");
+    let d = ds
+        .iter()
+        .find(|d| d["guid"] == guid.as_str())
+        .expect("delivery");
     assert_eq!(d["status"], "DELIVERED");
     assert_eq!(d["statusCode"], 204);
-    assert!(d["requestBody"].as_str().expect("body").contains("\"published\""));
+    assert!(
+        d["requestBody"]
+            .as_str()
+            .expect("body")
+            .contains("\"published\"")
+    );
     assert!(
         d["requestHeaders"]
             .as_array()
@@ -433,9 +572,17 @@ async fn webhook_retries_survive_a_restart_and_redelivery_keeps_the_id() {
             json!({"id": d["id"]}),
         )
         .await;
-    assert_eq!(again["redeliverWebhookDelivery"]["delivery"]["guid"], guid.as_str());
-    assert_eq!(again["redeliverWebhookDelivery"]["delivery"]["redelivery"], true);
-    let both = receiver.wait_for(2, |r| r.json["action"] == "published").await;
+    assert_eq!(
+        again["redeliverWebhookDelivery"]["delivery"]["guid"],
+        guid.as_str()
+    );
+    assert_eq!(
+        again["redeliverWebhookDelivery"]["delivery"]["redelivery"],
+        true
+    );
+    let both = receiver
+        .wait_for(2, |r| r.json["action"] == "published")
+        .await;
     assert!(both.iter().all(|r| r.header("x-github-delivery") == guid));
 }
 
@@ -448,7 +595,14 @@ async fn webhook_targets_are_guarded_and_hooks_are_their_owners() {
     let other = app.user_with_token("lea");
     let receiver = Receiver::default();
     let (port, _server) = receiver.start(0).await;
-    let hook = create_hook(&app, &token, "kai", &format!("http://localhost:{port}/hook"), json!({})).await;
+    let hook = create_hook(
+        &app,
+        &token,
+        "kai",
+        &format!("http://localhost:{port}/hook"),
+        json!({}),
+    )
+    .await;
     let hook_id = hook["id"].as_str().expect("id").to_string();
     let started = Instant::now();
     loop {
@@ -461,17 +615,32 @@ async fn webhook_targets_are_guarded_and_hooks_are_their_owners() {
         assert!(started.elapsed() < Duration::from_secs(30), "{ds:#?}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    assert!(receiver.all().is_empty(), "a loopback receiver was contacted");
+    assert!(
+        receiver.all().is_empty(),
+        "a loopback receiver was contacted"
+    );
 
-    for bad in ["ftp://example.com/hook", "not a url", "https://user:pw@example.com/"] {
+    for bad in [
+        "ftp://example.com/hook",
+        "not a url",
+        "https://user:pw@example.com/",
+    ] {
         let body = app
-            .graphql(Some(&token), CREATE, json!({"i": {"owner": "kai", "url": bad}}))
+            .graphql(
+                Some(&token),
+                CREATE,
+                json!({"i": {"owner": "kai", "url": bad}}),
+            )
             .await;
         assert!(body["errors"].is_array(), "{bad}: {body}");
     }
     // Someone else can't create, read, change or delete kai's hooks.
     let body = app
-        .graphql(Some(&other), CREATE, json!({"i": {"owner": "kai", "url": "https://example.com/"}}))
+        .graphql(
+            Some(&other),
+            CREATE,
+            json!({"i": {"owner": "kai", "url": "https://example.com/"}}),
+        )
         .await;
     assert!(body["errors"].is_array(), "{body}");
     for q in [
@@ -480,7 +649,10 @@ async fn webhook_targets_are_guarded_and_hooks_are_their_owners() {
         "mutation($id: ID!) { deleteWebhook(input: {webhookId: $id}) { success } }",
     ] {
         let body = app.graphql(Some(&other), q, json!({"id": hook_id})).await;
-        assert_eq!(body["errors"][0]["extensions"]["code"], "NOT_FOUND", "{q}: {body}");
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"], "NOT_FOUND",
+            "{q}: {body}"
+        );
     }
     // The owner can; the secret never comes back.
     let data = app
@@ -490,9 +662,16 @@ async fn webhook_targets_are_guarded_and_hooks_are_their_owners() {
             json!({"id": hook_id}),
         )
         .await;
-    assert_eq!(data["updateWebhook"]["webhook"], json!({"active": false, "hasSecret": false}));
+    assert_eq!(
+        data["updateWebhook"]["webhook"],
+        json!({"active": false, "hasSecret": false})
+    );
     let list = app
-        .gql_ok(Some(&token), "query { user(login: \"kai\") { webhooks(first: 10) { totalCount nodes { url } } } }", json!({}))
+        .gql_ok(
+            Some(&token),
+            "query { user(login: \"kai\") { webhooks(first: 10) { totalCount nodes { url } } } }",
+            json!({}),
+        )
         .await;
     assert_eq!(list["user"]["webhooks"]["totalCount"], 1);
     app.gql_ok(
