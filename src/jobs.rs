@@ -78,20 +78,24 @@ pub fn spawn(domain: Arc<Domain>) -> Jobs {
     }
 }
 
-/// Webhook deliveries: a pass when events are announced (`notify`), and every second anyway
-/// (retries come due, a notice may be lost); pruning of old deliveries hourly.
+/// Webhook deliveries: a pass when events are announced (`notify`, from any replica), and
+/// when the earliest pending delivery comes due (retries); with nothing pending, a pass every
+/// 30 s anyway (a lost notice). Old deliveries are pruned hourly.
 fn spawn_webhook_worker(domain: Arc<Domain>, cancel: CancellationToken) -> JoinHandle<()> {
+    const IDLE: Duration = Duration::from_secs(30);
+    const MIN_WAIT: Duration = Duration::from_secs(1);
     tokio::spawn(async move {
         let mut notices = domain.notices();
-        let mut every = tokio::time::interval(Duration::from_secs(1));
-        every.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut prune = tokio::time::interval(Duration::from_secs(3600));
         prune.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut wake = tokio::time::Instant::now();
         loop {
             tokio::select! {
                 () = cancel.cancelled() => break,
-                _ = notices.recv() => {}
-                _ = every.tick() => {}
+                // Deliveries this replica wrote go out at once; other replicas deliver
+                // theirs, and what they leave is found when due.
+                _ = notices.recv() => if !domain.take_webhook_work() { continue },
+                () = tokio::time::sleep_until(wake) => {}
                 _ = prune.tick() => {
                     if let Err(e) = domain.prune_webhook_deliveries().await {
                         tracing::warn!(error = %e, "pruning webhook deliveries");
@@ -112,6 +116,15 @@ fn spawn_webhook_worker(domain: Arc<Domain>, cancel: CancellationToken) -> JoinH
                     },
                 }
             }
+            let until_due = match domain.next_webhook_due().await {
+                Ok(Some(due)) => (due - chrono::Utc::now()).to_std().unwrap_or_default(),
+                Ok(None) => IDLE,
+                Err(e) => {
+                    tracing::warn!(error = %e, "next webhook delivery");
+                    IDLE
+                }
+            };
+            wake = tokio::time::Instant::now() + until_due.clamp(MIN_WAIT, IDLE);
         }
     })
 }

@@ -97,7 +97,10 @@ impl Domain {
         }
         .insert(db)
         .await?;
-        crate::domain::webhooks::enqueue_event(db, &pkg, kind, event.id, &payload).await?;
+        if crate::domain::webhooks::enqueue_event(db, &pkg, kind, event.id, &payload).await? > 0 {
+            self.webhook_work
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+        }
         Ok(event.id)
     }
 

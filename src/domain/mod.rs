@@ -64,6 +64,8 @@ pub struct Domain {
     pub(crate) repository_names: maven::RepositoryNames,
     /// Notices to every replica (PostgreSQL `LISTEN/NOTIFY`; in-process on SQLite).
     pub(crate) notify: notify::Notifier,
+    /// Set when this replica wrote webhook deliveries: its worker makes a pass at once.
+    pub(crate) webhook_work: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Domain {
@@ -140,6 +142,7 @@ impl Domain {
             cache: Default::default(),
             passwords: passwords::PasswordGuard::new(config.logins.clone()),
             repository_names: Default::default(),
+            webhook_work: Default::default(),
             config,
         })
     }

@@ -135,7 +135,8 @@ pub(crate) async fn enqueue_event<C: ConnectionTrait>(
     kind: EventKind,
     event_id: i64,
     payload: &Value,
-) -> DomainResult<()> {
+) -> DomainResult<usize> {
+    let mut enqueued = 0;
     let hooks = webhook::Entity::find()
         .filter(webhook::Column::OwnerId.eq(pkg.owner_id))
         .filter(webhook::Column::Active.eq(true))
@@ -158,8 +159,9 @@ pub(crate) async fn enqueue_event<C: ConnectionTrait>(
             payload,
         )
         .await?;
+        enqueued += 1;
     }
-    Ok(())
+    Ok(enqueued)
 }
 
 async fn insert_delivery<C: ConnectionTrait>(
@@ -649,7 +651,15 @@ impl Domain {
     }
 
     async fn wake_webhook_worker(&self) {
+        self.webhook_work
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         self.events_committed().await;
+    }
+
+    /// Whether this replica wrote deliveries since the last call (the worker's wake-up).
+    pub fn take_webhook_work(&self) -> bool {
+        self.webhook_work
+            .swap(false, std::sync::atomic::Ordering::Relaxed)
     }
 
     /// One pass of the worker: claims due deliveries and attempts each. Returns how many
@@ -664,6 +674,20 @@ impl Domain {
             }
         }
         Ok(n)
+    }
+
+    /// When the earliest pending delivery is due (`None`: nothing is pending), so the worker
+    /// sleeps until then instead of polling.
+    pub async fn next_webhook_due(&self) -> DomainResult<Option<chrono::DateTime<chrono::Utc>>> {
+        Ok(webhook_delivery::Entity::find()
+            .filter(webhook_delivery::Column::Status.eq(DeliveryStatus::Pending.to_string()))
+            .order_by_asc(webhook_delivery::Column::NextAttemptAt)
+            .one(&self.db)
+            .await?
+            .map(|d| {
+                d.next_attempt_at
+                    .max(d.claimed_until.unwrap_or(d.next_attempt_at))
+            }))
     }
 
     /// Marks due rows as this worker's for a while (a crashed worker's claims expire).
