@@ -32,6 +32,8 @@ pub struct Config {
     pub fsync: bool,
     /// Quotas of owners without their own (`None`: unlimited); see `domain::usage`.
     pub default_quota: crate::domain::usage::Quota,
+    /// Outgoing webhook deliveries.
+    pub webhooks: WebhookSettings,
 }
 
 #[derive(Clone, Debug)]
@@ -140,6 +142,11 @@ struct FileConfig {
     login_failure_window_secs: Option<u64>,
     default_storage_quota_bytes: Option<u64>,
     default_transfer_quota_bytes: Option<u64>,
+    webhook_backoff_seconds: Option<u64>,
+    webhook_retry_limit: Option<u32>,
+    webhook_timeout_seconds: Option<u64>,
+    webhook_delivery_retention_days: Option<u64>,
+    webhook_allowed_networks: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -228,6 +235,17 @@ impl Config {
             login_failure_window_secs,
             "PACKYARD_LOGIN_FAILURE_WINDOW_SECS"
         );
+        from_env!(webhook_backoff_seconds, "PACKYARD_WEBHOOK_BACKOFF_SECONDS");
+        from_env!(webhook_retry_limit, "PACKYARD_WEBHOOK_RETRY_LIMIT");
+        from_env!(webhook_timeout_seconds, "PACKYARD_WEBHOOK_TIMEOUT_SECONDS");
+        from_env!(
+            webhook_delivery_retention_days,
+            "PACKYARD_WEBHOOK_DELIVERY_RETENTION_DAYS"
+        );
+        from_env!(
+            webhook_allowed_networks,
+            "PACKYARD_WEBHOOK_ALLOWED_NETWORKS"
+        );
 
         from_env!(
             default_storage_quota_bytes,
@@ -240,6 +258,7 @@ impl Config {
 
         let connections = connection_limits(&cfg)?;
         let logins = login_limits(&cfg)?;
+        let webhooks = webhook_settings(&cfg)?;
         let listen_text = cfg.listen.unwrap_or_else(|| "127.0.0.1:8080".into());
         let listen: SocketAddr = listen_text
             .parse()
@@ -381,6 +400,7 @@ impl Config {
                 cfg.default_storage_quota_bytes,
                 cfg.default_transfer_quota_bytes,
             ),
+            webhooks,
         })
     }
 
@@ -422,6 +442,74 @@ fn connection_limits(cfg: &FileConfig) -> Result<ConnectionLimits, ConfigError> 
         limits.max_connections_per_client = n;
     }
     Ok(limits)
+}
+
+/// Outgoing webhook deliveries: retries, timeouts, retention and the targets allowed
+/// beyond the public internet.
+#[derive(Debug, Clone)]
+pub struct WebhookSettings {
+    /// The first retry's delay; each next one doubles, up to an hour.
+    pub backoff: Duration,
+    /// Attempts before a delivery is given up.
+    pub retry_limit: u32,
+    /// One attempt's whole request (connect, send, response head and excerpt).
+    pub timeout: Duration,
+    /// Finished deliveries older than this are pruned.
+    pub retention_days: u64,
+    /// Networks a payload URL may reach although they are loopback, private or link-local.
+    pub allowed_networks: Vec<ipnet::IpNet>,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        Self {
+            backoff: Duration::from_secs(10),
+            retry_limit: 8,
+            timeout: Duration::from_secs(10),
+            retention_days: 30,
+            allowed_networks: Vec::new(),
+        }
+    }
+}
+
+fn webhook_settings(cfg: &FileConfig) -> Result<WebhookSettings, ConfigError> {
+    let mut w = WebhookSettings::default();
+    if let Some(s) = positive(
+        "PACKYARD_WEBHOOK_BACKOFF_SECONDS",
+        cfg.webhook_backoff_seconds,
+    )? {
+        w.backoff = Duration::from_secs(s);
+    }
+    if let Some(n) = positive("PACKYARD_WEBHOOK_RETRY_LIMIT", cfg.webhook_retry_limit)? {
+        w.retry_limit = n;
+    }
+    if let Some(s) = positive(
+        "PACKYARD_WEBHOOK_TIMEOUT_SECONDS",
+        cfg.webhook_timeout_seconds,
+    )? {
+        w.timeout = Duration::from_secs(s);
+    }
+    if let Some(d) = positive(
+        "PACKYARD_WEBHOOK_DELIVERY_RETENTION_DAYS",
+        cfg.webhook_delivery_retention_days,
+    )? {
+        w.retention_days = d;
+    }
+    if let Some(list) = &cfg.webhook_allowed_networks {
+        for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let net = item
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| item.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|e| {
+                    bad(
+                        "PACKYARD_WEBHOOK_ALLOWED_NETWORKS",
+                        format!("{item:?}: {e}"),
+                    )
+                })?;
+            w.allowed_networks.push(net);
+        }
+    }
+    Ok(w)
 }
 
 fn login_limits(cfg: &FileConfig) -> Result<LoginLimits, ConfigError> {

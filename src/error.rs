@@ -88,6 +88,8 @@ pub enum What {
     Name,
     /// A door's own route or resource that isn't a package (npm `user endpoint`).
     Endpoint,
+    /// A webhook or one of its deliveries.
+    Webhook,
 }
 
 impl DomainError {

@@ -57,6 +57,7 @@ pub fn spawn(domain: Arc<Domain>) -> Jobs {
         let (domain, cancel) = (domain.clone(), cancel.clone());
         tokio::spawn(async move { domain.follow_cache_notices(cancel).await })
     };
+    let webhooks = spawn_webhook_worker(domain.clone(), cancel.clone());
     let gc = {
         let cancel = cancel.clone();
         tokio::spawn(async move {
@@ -84,6 +85,57 @@ pub fn spawn(domain: Arc<Domain>) -> Jobs {
     };
     Jobs {
         cancel,
-        tasks: vec![flush, gc, cache_notices],
+        tasks: vec![flush, gc, cache_notices, webhooks],
     }
+}
+
+/// Webhook deliveries: a pass when events are announced (`notify`, from any replica), and
+/// when the earliest pending delivery comes due (retries); with nothing pending, a pass every
+/// 30 s anyway (a lost notice). Old deliveries are pruned hourly.
+fn spawn_webhook_worker(domain: Arc<Domain>, cancel: CancellationToken) -> JoinHandle<()> {
+    const IDLE: Duration = Duration::from_secs(30);
+    const MIN_WAIT: Duration = Duration::from_secs(1);
+    tokio::spawn(async move {
+        let mut notices = domain.notices();
+        let mut prune = tokio::time::interval(Duration::from_secs(3600));
+        prune.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut wake = tokio::time::Instant::now();
+        loop {
+            tokio::select! {
+                () = cancel.cancelled() => break,
+                // Deliveries this replica wrote go out at once; other replicas deliver
+                // theirs, and what they leave is found when due.
+                _ = notices.recv() => if !domain.take_webhook_work() { continue },
+                () = tokio::time::sleep_until(wake) => {}
+                _ = prune.tick() => {
+                    if let Err(e) = domain.prune_webhook_deliveries().await {
+                        tracing::warn!(error = %e, "pruning webhook deliveries");
+                    }
+                }
+            }
+            // A full batch means more may be due.
+            loop {
+                tokio::select! {
+                    () = cancel.cancelled() => return,
+                    r = domain.deliver_due_webhooks() => match r {
+                        Ok(n) if n > 0 => continue,
+                        Ok(_) => break,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "delivering webhooks");
+                            break;
+                        }
+                    },
+                }
+            }
+            let until_due = match domain.next_webhook_due().await {
+                Ok(Some(due)) => (due - chrono::Utc::now()).to_std().unwrap_or_default(),
+                Ok(None) => IDLE,
+                Err(e) => {
+                    tracing::warn!(error = %e, "next webhook delivery");
+                    IDLE
+                }
+            };
+            wake = tokio::time::Instant::now() + until_due.clamp(MIN_WAIT, IDLE);
+        }
+    })
 }

@@ -9,6 +9,7 @@ mod m20261130_000004_upload_part_keys;
 mod m20261201_000005_package_name_key;
 mod m20261201_000006_rubygems_log;
 mod m20261201_000009_web_sessions;
+mod m20261201_000010_events;
 mod m20261201_000011_usage;
 
 pub struct Migrator;
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000005_package_name_key::Migration),
             Box::new(m20261201_000006_rubygems_log::Migration),
             Box::new(m20261201_000009_web_sessions::Migration),
+            Box::new(m20261201_000010_events::Migration),
             Box::new(m20261201_000011_usage::Migration),
         ]
     }

@@ -265,7 +265,16 @@ impl Domain {
             serde_json::json!({"name": file.name}),
         )
         .await?;
+        self.emit_event(
+            &txn,
+            actor,
+            crate::domain::events::EventKind::Updated,
+            pkg.id,
+            Some(file.version_id),
+        )
+        .await?;
         txn.commit().await?;
+        self.events_committed().await;
         self.package_changed(pkg.id).await;
         Ok(())
     }

@@ -8,6 +8,7 @@ pub mod accounts;
 pub mod audit;
 pub mod cache;
 pub mod download;
+pub mod events;
 pub mod gc;
 pub mod index;
 pub mod maven;
@@ -30,6 +31,7 @@ pub mod types;
 pub mod usage;
 pub mod versions;
 pub mod views;
+pub mod webhooks;
 
 use std::{
     sync::{
@@ -65,6 +67,8 @@ pub struct Domain {
     pub(crate) repository_names: maven::RepositoryNames,
     /// Notices to every replica (PostgreSQL `LISTEN/NOTIFY`; in-process on SQLite).
     pub(crate) notify: notify::Notifier,
+    /// Set when this replica wrote webhook deliveries: its worker makes a pass at once.
+    pub(crate) webhook_work: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Domain {
@@ -142,6 +146,7 @@ impl Domain {
             cache: Default::default(),
             passwords: passwords::PasswordGuard::new(config.logins.clone()),
             repository_names: Default::default(),
+            webhook_work: Default::default(),
             config,
         })
     }

@@ -116,7 +116,16 @@ impl Domain {
         let txn = self.db.begin().await?;
         match apply_update(&txn, actor, &pkg, &live, &current, plan).await {
             Ok(NpmUpdateOutcome::Applied) => {
+                self.emit_event(
+                    &txn,
+                    actor,
+                    crate::domain::events::EventKind::Updated,
+                    pkg.id,
+                    None,
+                )
+                .await?;
                 txn.commit().await?;
+                self.events_committed().await;
                 self.package_changed(pkg.id).await;
                 Ok(NpmUpdateOutcome::Applied)
             }

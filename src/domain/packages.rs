@@ -734,7 +734,16 @@ impl Domain {
         let txn = self.db.begin().await?;
         let pkg = pkg.update(&txn).await?;
         audit::record(&txn, actor, action, "package", Some(pkg.id), data).await?;
+        self.emit_event(
+            &txn,
+            actor,
+            crate::domain::events::EventKind::Updated,
+            pkg.id,
+            None,
+        )
+        .await?;
         txn.commit().await?;
+        self.events_committed().await;
         self.package_changed(pkg.id).await;
         package_info(pkg, owner.login, Some(Role::Admin))
     }
@@ -965,7 +974,16 @@ impl Domain {
         let txn = self.db.begin().await?;
         let tag = upsert_tag(&txn, pkg.id, tag, v.id).await?;
         touch_package(&txn, pkg.id).await?;
+        self.emit_event(
+            &txn,
+            actor,
+            crate::domain::events::EventKind::Updated,
+            pkg.id,
+            Some(v.id),
+        )
+        .await?;
         txn.commit().await?;
+        self.events_committed().await;
         self.package_changed(pkg.id).await;
         Ok(TagInfo {
             id: tag.id,
@@ -992,7 +1010,16 @@ impl Domain {
             return Err(DomainError::not_found(What::Tag, format!("tag {tag}")));
         }
         touch_package(&txn, pkg.id).await?;
+        self.emit_event(
+            &txn,
+            actor,
+            crate::domain::events::EventKind::Updated,
+            pkg.id,
+            None,
+        )
+        .await?;
         txn.commit().await?;
+        self.events_committed().await;
         self.package_changed(pkg.id).await;
         Ok(())
     }
@@ -1049,7 +1076,16 @@ impl Domain {
             serde_json::json!({"name": pkg.name}),
         )
         .await?;
+        self.emit_event(
+            &txn,
+            actor,
+            crate::domain::events::EventKind::Deleted,
+            pkg.id,
+            None,
+        )
+        .await?;
         txn.commit().await?;
+        self.events_committed().await;
         self.package_changed(pkg.id).await;
         package_info(pkg, owner.login, Some(Role::Admin))
     }
@@ -1122,7 +1158,16 @@ impl Domain {
             serde_json::json!({"version": v.version}),
         )
         .await?;
+        self.emit_event(
+            &txn,
+            actor,
+            crate::domain::events::EventKind::Deleted,
+            v.package_id,
+            Some(v.id),
+        )
+        .await?;
         txn.commit().await?;
+        self.events_committed().await;
         self.package_changed(v.package_id).await;
         Ok(version_info(v))
     }
@@ -1258,7 +1303,16 @@ impl Domain {
             serde_json::json!({"name": pkg.name}),
         )
         .await?;
+        self.emit_event(
+            &txn,
+            actor,
+            crate::domain::events::EventKind::Restored,
+            pkg.id,
+            None,
+        )
+        .await?;
         txn.commit().await?;
+        self.events_committed().await;
         self.package_changed(pkg.id).await;
         package_info(pkg, owner.login, Some(Role::Admin))
     }
@@ -1344,7 +1398,16 @@ impl Domain {
             serde_json::json!({"version": v.version}),
         )
         .await?;
+        self.emit_event(
+            &txn,
+            actor,
+            crate::domain::events::EventKind::Restored,
+            v.package_id,
+            Some(v.id),
+        )
+        .await?;
         txn.commit().await?;
+        self.events_committed().await;
         self.package_changed(v.package_id).await;
         Ok(version_info(v))
     }

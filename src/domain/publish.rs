@@ -428,6 +428,7 @@ impl Domain {
         match result {
             Ok(published) => {
                 txn.commit().await?;
+                self.events_committed().await;
                 self.package_changed(published.package.id).await;
                 Ok(published)
             }
@@ -676,6 +677,13 @@ impl Domain {
             .await?;
         }
         self.enforce_storage(txn, actor, storage).await?;
+        let kind = if created_version {
+            crate::domain::events::EventKind::Published
+        } else {
+            crate::domain::events::EventKind::Updated
+        };
+        self.emit_event(txn, actor, kind, pkg.id, Some(version.id))
+            .await?;
         audit::record(
             txn,
             actor,

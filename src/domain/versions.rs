@@ -80,7 +80,16 @@ impl Domain {
             serde_json::json!({"package": pkg.name, "version": v.version}),
         )
         .await?;
+        self.emit_event(
+            &txn,
+            actor,
+            crate::domain::events::EventKind::Updated,
+            pkg.id,
+            Some(v.id),
+        )
+        .await?;
         txn.commit().await?;
+        self.events_committed().await;
         self.package_changed(pkg.id).await;
         Ok(version_info(v))
     }
@@ -120,7 +129,16 @@ impl Domain {
             serde_json::json!({"package": pkg.name, "version": v.version}),
         )
         .await?;
+        self.emit_event(
+            &txn,
+            actor,
+            crate::domain::events::EventKind::Updated,
+            pkg.id,
+            Some(v.id),
+        )
+        .await?;
         txn.commit().await?;
+        self.events_committed().await;
         self.package_changed(pkg.id).await;
         Ok(version_info(v))
     }

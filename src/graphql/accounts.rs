@@ -72,6 +72,18 @@ pub struct UserObject(pub AccountInfo);
 
 #[Object(name = "User")]
 impl UserObject {
+    /// Webhooks delivering this user's package events (its admins only).
+    async fn webhooks(
+        &self,
+        c: &Context<'_>,
+        after: Option<String>,
+        before: Option<String>,
+        #[graphql(validator(maximum = 100))] first: Option<i32>,
+        #[graphql(validator(maximum = 100))] last: Option<i32>,
+    ) -> async_graphql::Result<CountedConnection<crate::graphql::webhooks::WebhookObject>> {
+        crate::graphql::webhooks::webhooks_of(c, &self.0.login, None, after, before, first, last)
+            .await
+    }
     pub async fn id(&self) -> ID {
         ids::encode("User", self.0.id)
     }
@@ -183,6 +195,18 @@ pub struct OrganizationObject(pub AccountInfo);
 
 #[Object(name = "Organization")]
 impl OrganizationObject {
+    /// Webhooks delivering this organization's package events (its admins only).
+    async fn webhooks(
+        &self,
+        c: &Context<'_>,
+        after: Option<String>,
+        before: Option<String>,
+        #[graphql(validator(maximum = 100))] first: Option<i32>,
+        #[graphql(validator(maximum = 100))] last: Option<i32>,
+    ) -> async_graphql::Result<CountedConnection<crate::graphql::webhooks::WebhookObject>> {
+        crate::graphql::webhooks::webhooks_of(c, &self.0.login, None, after, before, first, last)
+            .await
+    }
     pub async fn id(&self) -> ID {
         ids::encode("Organization", self.0.id)
     }
@@ -316,6 +340,26 @@ pub struct RepositoryObject(pub RepositoryInfo);
 
 #[Object(name = "Repository")]
 impl RepositoryObject {
+    /// Webhooks delivering this repository's package events (its admins only).
+    async fn webhooks(
+        &self,
+        c: &Context<'_>,
+        after: Option<String>,
+        before: Option<String>,
+        #[graphql(validator(maximum = 100))] first: Option<i32>,
+        #[graphql(validator(maximum = 100))] last: Option<i32>,
+    ) -> async_graphql::Result<CountedConnection<crate::graphql::webhooks::WebhookObject>> {
+        crate::graphql::webhooks::webhooks_of(
+            c,
+            &self.0.owner_login,
+            Some(&self.0.name),
+            after,
+            before,
+            first,
+            last,
+        )
+        .await
+    }
     pub async fn id(&self) -> ID {
         ids::encode("Repository", self.0.id)
     }

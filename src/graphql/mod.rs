@@ -20,6 +20,7 @@ mod sessions;
 mod tokens;
 mod types;
 mod usage;
+mod webhooks;
 
 pub use loaders::Loaders;
 
@@ -29,6 +30,7 @@ pub struct QueryRoot(
     packages::PackageQuery,
     ids::NodeQuery,
     sessions::SessionQuery,
+    webhooks::WebhookQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -38,6 +40,7 @@ pub struct MutationRoot(
     tokens::TokenMutation,
     sessions::SessionMutation,
     usage::UsageMutation,
+    webhooks::WebhookMutation,
 );
 
 pub type PackyardSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;

@@ -25,3 +25,4 @@ mod schema;
 mod support;
 mod usage;
 mod web;
+mod webhooks;
