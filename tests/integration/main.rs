@@ -3,6 +3,8 @@
 //! when `PACKYARD_TEST_BACKEND=postgres` (scripts/test.sh runs the suite both ways).
 
 mod existence;
+mod fault_proxy;
+mod faults;
 mod generic;
 mod graphql;
 mod http;

@@ -202,6 +202,12 @@ impl TestApp {
         self.wait_ready().await;
     }
 
+    /// Changes (or adds) a setting for the next `restart` and for CLI runs.
+    pub fn set_env(&mut self, key: &str, value: &str) {
+        self.env.retain(|(k, _)| k != key);
+        self.env.push((key.to_string(), value.to_string()));
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log_path).unwrap_or_default()
     }
