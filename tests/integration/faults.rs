@@ -1116,12 +1116,45 @@ async fn faults_sigkill_during_100_concurrent_uploads_leaves_only_whole_artifact
     // keep theirs for the session TTL).
     gc(&app, 0);
     let root = app.data_dir.path();
-    let staging: Vec<_> = files_under(&root.join("blobs/uploads"))
-        .into_iter()
-        .chain(files_under(&root.join("tmp")))
-        .collect();
-    eprintln!("faults_sigkill: {} staging files after gc", staging.len());
     let db = app.db().await;
+    let sessions: std::collections::HashSet<String> = {
+        use sea_orm::{ConnectionTrait, Statement};
+        db.query_all_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT id FROM upload_session".to_string(),
+        ))
+        .await
+        .expect("sessions")
+        .into_iter()
+        .map(|row| row.try_get_by_index::<String>(0).expect("id"))
+        .collect()
+    };
+    let uploads = root.join("blobs/uploads");
+    let staging = files_under(&uploads);
+    eprintln!(
+        "faults_sigkill: {} staging files of {} open OCI upload sessions after gc",
+        staging.len(),
+        sessions.len()
+    );
+    for file in &staging {
+        let session = file
+            .strip_prefix(&uploads)
+            .expect("under uploads")
+            .iter()
+            .next()
+            .expect("session dir")
+            .to_string_lossy()
+            .to_string();
+        assert!(
+            sessions.contains(&session),
+            "staging {} survived gc without an upload session",
+            file.display()
+        );
+    }
+    assert_eq!(
+        files_under(&root.join("tmp")),
+        Vec::<std::path::PathBuf>::new()
+    );
     let referenced: std::collections::HashSet<String> = {
         use sea_orm::{ConnectionTrait, Statement};
         db.query_all_raw(Statement::from_string(
@@ -1145,4 +1178,148 @@ async fn faults_sigkill_during_100_concurrent_uploads_leaves_only_whole_artifact
             "orphan blob {name} survived gc"
         );
     }
+}
+
+/// Bytes that don't compress (a SHA-256 chain), `len` long.
+fn incompressible(len: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(len + 32);
+    let mut next = Sha256::digest(b"seed").to_vec();
+    while out.len() < len {
+        out.extend_from_slice(&next);
+        next = Sha256::digest(&next).to_vec();
+    }
+    out.truncate(len);
+    out
+}
+
+/// A small tmpfs for the blob store, unmounted (lazily) when dropped.
+struct SmallDisk(tempfile::TempDir);
+
+impl SmallDisk {
+    fn mount(bytes: u64) -> Option<Self> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={bytes}"), "tmpfs"])
+            .arg(dir.path())
+            .output()
+            .expect("run mount");
+        if !out.status.success() {
+            eprintln!(
+                "faults full disk: skipped, mounting a tmpfs needs root: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            return None;
+        }
+        Some(Self(dir))
+    }
+
+    fn free(&self) -> u64 {
+        let out = std::process::Command::new("df")
+            .args(["--output=avail", "-B1"])
+            .arg(self.0.path())
+            .output()
+            .expect("df");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .nth(1)
+            .and_then(|l| l.trim().parse().ok())
+            .expect("df avail")
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(self.0.path())
+            .status();
+    }
+}
+
+/// The doors robustness.rs doesn't cover (npm, Maven, NuGet) on a full blob store: 507 in
+/// each client's shape, nothing stored or visible, and the same uploads succeed once space
+/// returns.
+#[tokio::test]
+async fn faults_a_full_disk_answers_507_on_npm_maven_and_nuget_and_recovers() {
+    let Some(disk) = SmallDisk::mount(4 * 1024 * 1024) else {
+        return;
+    };
+    let blobs = disk.0.path().join("blobs");
+    let storage_url = format!("file://{}", blobs.display());
+    let app = TestApp::spawn_with(&[("PACKYARD_STORAGE_URL", &storage_url)]).await;
+    let token = app.user_with_token("fern");
+    app.admin(&["create-repository", "fern/libs"], None);
+    let filler = disk.0.path().join("filler");
+    let fill = disk.free().saturating_sub(64 * 1024);
+    std::fs::write(&filler, vec![7u8; fill as usize]).expect("filler");
+
+    let note = hex::encode(incompressible(400 * 1024));
+    let tgz = npm_tarball("@fern/big", "1.0.0", &note);
+    let jar = incompressible(512 * 1024);
+    let pkg = nupkg("Fern.Big", "1.0.0", &incompressible(512 * 1024));
+    let jar_path = "/maven/fern/libs/com/example/big/1.0/big-1.0.jar";
+    let put_jar = || async {
+        app.http
+            .put(format!("{}{jar_path}", app.url))
+            .basic_auth("fern", Some(&token))
+            .body(jar.clone())
+            .send()
+            .await
+            .expect("maven put")
+    };
+
+    let npm = npm_publish(&app, &token, "@fern/big", &tgz).await;
+    assert_eq!(npm.status(), 507);
+    let body: Value = npm.json().await.expect("npm error JSON");
+    assert!(
+        body["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("insufficient storage")),
+        "{body}"
+    );
+    let maven = put_jar().await;
+    assert_eq!(maven.status(), 507);
+    assert!(
+        maven
+            .text()
+            .await
+            .expect("body")
+            .contains("insufficient storage")
+    );
+    let nuget = nuget_push(&app, "fern", &token, pkg.clone()).await;
+    assert_eq!(nuget.status(), 507);
+    assert!(
+        nuget
+            .text()
+            .await
+            .expect("body")
+            .contains("insufficient storage")
+    );
+
+    // Nothing half-written: no blob, no staging, no package.
+    let stored: Vec<_> = files_under(&blobs)
+        .into_iter()
+        .filter(|f| !f.starts_with(blobs.join("config")))
+        .collect();
+    assert!(stored.is_empty(), "{stored:?}");
+    assert_eq!(
+        app.get(Some(&token), "/npm/@fern%2fbig").await.status(),
+        404
+    );
+    let listed = app
+        .gql_ok(
+            Some(&token),
+            "{ viewer { packages(first: 10) { nodes { name } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(listed["viewer"]["packages"]["nodes"], json!([]));
+
+    std::fs::remove_file(&filler).expect("free space");
+    assert_eq!(
+        npm_publish(&app, &token, "@fern/big", &tgz).await.status(),
+        201
+    );
+    assert_eq!(put_jar().await.status(), 201);
+    assert_eq!(nuget_push(&app, "fern", &token, pkg).await.status(), 201);
 }
