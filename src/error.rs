@@ -276,6 +276,8 @@ fn db_unreachable(err: &sea_orm::DbErr) -> bool {
     match sqlx_err.as_ref() {
         sqlx::Error::Io(_)
         | sqlx::Error::Tls(_)
+        // The connection ended in the middle of the protocol (the peer went away).
+        | sqlx::Error::Protocol(_)
         | sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
         | sqlx::Error::WorkerCrashed => true,

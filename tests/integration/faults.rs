@@ -87,6 +87,18 @@ fn nupkg(id: &str, version: &str, payload: &[u8]) -> Vec<u8> {
 
 /// Pushes a .nupkg as NuGet does (multipart/form-data, `X-NuGet-ApiKey`).
 async fn nuget_push(app: &TestApp, owner: &str, token: &str, pkg: Vec<u8>) -> reqwest::Response {
+    nuget_try_push(app, owner, token, pkg)
+        .await
+        .expect("nuget push")
+}
+
+/// `nuget_push` that may fail to connect (the server killed).
+async fn nuget_try_push(
+    app: &TestApp,
+    owner: &str,
+    token: &str,
+    pkg: Vec<u8>,
+) -> reqwest::Result<reqwest::Response> {
     let boundary = "packyard-faults-boundary";
     let mut body = format!(
         "--{boundary}\r\nContent-Disposition: form-data; name=\"package\"; filename=\"package.nupkg\"\r\n\
@@ -105,7 +117,6 @@ async fn nuget_push(app: &TestApp, owner: &str, token: &str, pkg: Vec<u8>) -> re
         .body(body)
         .send()
         .await
-        .expect("nuget push")
 }
 
 /// A monolithic OCI blob upload (`POST ...?digest=`).
@@ -275,7 +286,11 @@ async fn assert_unavailable_everywhere(app: &TestApp, user: &str, token: &str, w
             .map(|v| v.to_str().unwrap_or_default().to_string());
         let body = resp.text().await.unwrap_or_default();
         eprintln!("{door}: {status} in {elapsed:?}: {body}");
-        assert_eq!(status, 503, "{door}: {body}");
+        if status != 503 {
+            let log = app.log();
+            let tail: Vec<&str> = log.lines().rev().take(15).collect();
+            panic!("{door}: {status} {body}; server log (last lines, newest first):\n{tail:#?}");
+        }
         assert!(elapsed < within, "{door} took {elapsed:?}");
         assert_eq!(retry_after.as_deref(), Some("5"), "{door}");
         match door {
@@ -945,12 +960,12 @@ async fn faults_sigkill_during_100_concurrent_uploads_leaves_only_whole_artifact
                     let pkg = nupkg(&format!("Kim.N{i}"), "1.0.0", &data);
                     match tokio::time::timeout(
                         Duration::from_secs(30),
-                        nuget_push(app, "kim", token, pkg),
+                        nuget_try_push(app, "kim", token, pkg),
                     )
                     .await
                     {
-                        Ok(r) => r.status().as_u16(),
-                        Err(_) => 0,
+                        Ok(Ok(r)) => r.status().as_u16(),
+                        _ => 0,
                     }
                 }
                 "oci" => oci_push_blob(app, "kim", token, &format!("o{i}"), &data).await,
