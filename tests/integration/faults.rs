@@ -913,16 +913,27 @@ async fn faults_sigkill_during_100_concurrent_uploads_leaves_only_whole_artifact
     };
     let doors = ["generic", "npm", "maven", "nuget", "oci", "oci-chunked"];
     let pid = app.pid();
-    let killer = tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(1500)).await;
-        // The server process this test started, by its pid.
-        let _ = std::process::Command::new("kill")
-            .args(["-KILL", &pid.to_string()])
-            .status();
-    });
+    // Killed once a tenth of the uploads are acknowledged: the rest are in flight.
+    let acked_so_far = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let killer = {
+        let acked_so_far = acked_so_far.clone();
+        tokio::spawn(async move {
+            let started = Instant::now();
+            while acked_so_far.load(std::sync::atomic::Ordering::Relaxed) < UPLOADS * 6 / 10
+                && started.elapsed() < Duration::from_secs(120)
+            {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            // The server process this test started, by its pid.
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+        })
+    };
     let acknowledged = futures::future::join_all(doors.iter().flat_map(|door| {
         let app = &app;
         let token = &token;
+        let acked_so_far = &acked_so_far;
         (0..UPLOADS).map(move |i| async move {
             let data = payload(door, i);
             let status = match *door {
@@ -971,6 +982,9 @@ async fn faults_sigkill_during_100_concurrent_uploads_leaves_only_whole_artifact
                 "oci" => oci_push_blob(app, "kim", token, &format!("o{i}"), &data).await,
                 _ => oci_push_blob_chunked(app, "kim", token, &format!("c{i}"), &data).await,
             };
+            if (200..300).contains(&status) {
+                acked_so_far.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
             (door.to_string(), i, status)
         })
     }))
@@ -984,6 +998,10 @@ async fn faults_sigkill_during_100_concurrent_uploads_leaves_only_whole_artifact
         "faults_sigkill: {} of {} uploads acknowledged before the kill",
         acked.len(),
         acknowledged.len()
+    );
+    assert!(
+        !acked.is_empty() && acked.len() < acknowledged.len(),
+        "the kill came in the middle of the uploads"
     );
     app.restart().await;
 
