@@ -936,52 +936,58 @@ async fn faults_sigkill_during_100_concurrent_uploads_leaves_only_whole_artifact
         let acked_so_far = &acked_so_far;
         (0..UPLOADS).map(move |i| async move {
             let data = payload(door, i);
-            let status = match *door {
-                "generic" => app
-                    .http
-                    .put(format!("{}/generic/kim/g{i}/1.0.0/f.bin", app.url))
-                    .bearer_auth(token)
-                    .body(data.clone())
-                    .send()
-                    .await
-                    .map_or(0, |r| r.status().as_u16()),
-                "npm" => {
-                    let tgz = npm_tarball(&format!("@kim/n{i}"), "1.0.0", &"x".repeat(i));
-                    app.http
-                        .put(format!("{}/npm/@kim%2fn{i}", app.url))
+            // An upload the kill left hanging counts as unacknowledged.
+            let upload = async {
+                match *door {
+                    "generic" => app
+                        .http
+                        .put(format!("{}/generic/kim/g{i}/1.0.0/f.bin", app.url))
                         .bearer_auth(token)
-                        .header("Content-Type", "application/json")
-                        .body(npm_publish_document(&format!("@kim/n{i}"), "1.0.0", &tgz))
+                        .body(data.clone())
                         .send()
                         .await
-                        .map_or(0, |r| r.status().as_u16())
-                }
-                "maven" => app
-                    .http
-                    .put(format!(
-                        "{}/maven/kim/libs/com/example/m{i}/1.0/m{i}-1.0.jar",
-                        app.url
-                    ))
-                    .basic_auth("kim", Some(token))
-                    .body(data.clone())
-                    .send()
-                    .await
-                    .map_or(0, |r| r.status().as_u16()),
-                "nuget" => {
-                    let pkg = nupkg(&format!("Kim.N{i}"), "1.0.0", &data);
-                    match tokio::time::timeout(
-                        Duration::from_secs(30),
-                        nuget_try_push(app, "kim", token, pkg),
-                    )
-                    .await
-                    {
-                        Ok(Ok(r)) => r.status().as_u16(),
-                        _ => 0,
+                        .map_or(0, |r| r.status().as_u16()),
+                    "npm" => {
+                        let tgz = npm_tarball(&format!("@kim/n{i}"), "1.0.0", &"x".repeat(i));
+                        app.http
+                            .put(format!("{}/npm/@kim%2fn{i}", app.url))
+                            .bearer_auth(token)
+                            .header("Content-Type", "application/json")
+                            .body(npm_publish_document(&format!("@kim/n{i}"), "1.0.0", &tgz))
+                            .send()
+                            .await
+                            .map_or(0, |r| r.status().as_u16())
                     }
+                    "maven" => app
+                        .http
+                        .put(format!(
+                            "{}/maven/kim/libs/com/example/m{i}/1.0/m{i}-1.0.jar",
+                            app.url
+                        ))
+                        .basic_auth("kim", Some(token))
+                        .body(data.clone())
+                        .send()
+                        .await
+                        .map_or(0, |r| r.status().as_u16()),
+                    "nuget" => {
+                        let pkg = nupkg(&format!("Kim.N{i}"), "1.0.0", &data);
+                        match tokio::time::timeout(
+                            Duration::from_secs(30),
+                            nuget_try_push(app, "kim", token, pkg),
+                        )
+                        .await
+                        {
+                            Ok(Ok(r)) => r.status().as_u16(),
+                            _ => 0,
+                        }
+                    }
+                    "oci" => oci_push_blob(app, "kim", token, &format!("o{i}"), &data).await,
+                    _ => oci_push_blob_chunked(app, "kim", token, &format!("c{i}"), &data).await,
                 }
-                "oci" => oci_push_blob(app, "kim", token, &format!("o{i}"), &data).await,
-                _ => oci_push_blob_chunked(app, "kim", token, &format!("c{i}"), &data).await,
             };
+            let status = tokio::time::timeout(Duration::from_secs(60), upload)
+                .await
+                .unwrap_or(0);
             if (200..300).contains(&status) {
                 acked_so_far.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
