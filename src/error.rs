@@ -25,6 +25,9 @@ pub enum DomainError {
     QuotaExceeded(String),
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// The database or the blob store can't be reached (connection refused or cut, the
+    /// pool's acquire timeout, a transport error): every door answers 503 with
+    /// `Retry-After`, and the same request works once it is back.
     #[error("{0}")]
     Unavailable(String),
     /// The blob store or the database can't take more bytes (disk full, read-only, over a
@@ -57,6 +60,10 @@ impl fmt::Display for InternalError {
 impl std::error::Error for InternalError {}
 
 pub type DomainResult<T> = Result<T, DomainError>;
+
+/// `Retry-After` on a 503: the database or blob store is usually back within seconds (a
+/// restart, a failover).
+pub const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 5;
 
 /// What a `NotFound` or `AlreadyExists` is about, so a door picks its native answer from
 /// it (NuGet and Maven tell a missing package from a missing version; OCI has a code for
@@ -171,6 +178,7 @@ impl DomainError {
             Self::TooManyRequests {
                 retry_after_secs, ..
             } => Some(*retry_after_secs),
+            Self::Unavailable(_) => Some(UNAVAILABLE_RETRY_AFTER_SECS),
             _ => None,
         }
     }
@@ -182,6 +190,10 @@ impl From<sea_orm::DbErr> for DomainError {
         if let Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) = err.sql_err() {
             // Which row is the caller's to say; unique rows guard names.
             return Self::exists(What::Name, "already exists");
+        }
+        if db_unreachable(&err) {
+            tracing::error!(error = %err, "database unreachable");
+            return Self::Unavailable("the database is unavailable; try again shortly".into());
         }
         // SQLITE_FULL / SQLITE_READONLY, PostgreSQL's disk_full: the database is where the
         // disk ran out.
@@ -206,6 +218,10 @@ impl From<object_store::Error> for DomainError {
         if out_of_storage(&err) {
             tracing::error!(error = %err, "blob store: out of storage");
             return Self::InsufficientStorage;
+        }
+        if store_unreachable(&err) {
+            tracing::error!(error = %err, "blob store unreachable");
+            return Self::Unavailable("the blob store is unavailable; try again shortly".into());
         }
         match err {
             object_store::Error::NotFound { .. } => {
@@ -237,6 +253,69 @@ fn out_of_storage(err: &(dyn std::error::Error + 'static)) -> bool {
                 io.kind(),
                 ErrorKind::StorageFull | ErrorKind::ReadOnlyFilesystem | ErrorKind::QuotaExceeded
             ))
+        {
+            return true;
+        }
+        next = e.source();
+    }
+    false
+}
+
+/// Whether a database error is the database being out of reach rather than the statement
+/// failing: no connection within the pool's acquire timeout, a connection refused, reset or
+/// cut mid-statement, or PostgreSQL's connection-exception (`08`) and operator-intervention
+/// (`57P`: shutting down, starting up) codes.
+fn db_unreachable(err: &sea_orm::DbErr) -> bool {
+    use sea_orm::{DbErr, RuntimeErr, sqlx};
+    let runtime = match err {
+        DbErr::ConnectionAcquire(_) => return true,
+        DbErr::Conn(e) | DbErr::Exec(e) | DbErr::Query(e) => e,
+        _ => return false,
+    };
+    let RuntimeErr::SqlxError(sqlx_err) = runtime else {
+        return false;
+    };
+    match sqlx_err.as_ref() {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        // The connection ended in the middle of the protocol (the peer went away).
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|c| c.starts_with("08") || c.starts_with("57P")),
+        _ => false,
+    }
+}
+
+/// Whether a blob-store error is the store being out of reach (S3 refusing or dropping
+/// connections, timing out, or answering 5xx after the client's retries), not a missing
+/// object or a refused request.
+fn store_unreachable(err: &object_store::Error) -> bool {
+    use object_store::client::{HttpError, HttpErrorKind};
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = next {
+        if let Some(http) = e.downcast_ref::<HttpError>()
+            && matches!(
+                http.kind(),
+                HttpErrorKind::Connect
+                    | HttpErrorKind::Request
+                    | HttpErrorKind::Timeout
+                    | HttpErrorKind::Interrupted
+            )
+        {
+            return true;
+        }
+        if let Some(io) = e.downcast_ref::<std::io::Error>()
+            && matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionRefused
+                    | std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::ConnectionAborted
+                    | std::io::ErrorKind::TimedOut
+            )
         {
             return true;
         }

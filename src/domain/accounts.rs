@@ -4,8 +4,8 @@ use entity::{
     team_member,
 };
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, QueryTrait, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait, Set, TransactionTrait,
 };
 
 use crate::{
@@ -375,28 +375,24 @@ impl Domain {
                 user.login
             )));
         }
+        let txn = self.db.begin().await?;
+        let owners = lock_org_owners(&txn, actor, &org).await?;
         let existing = membership::Entity::find()
             .filter(membership::Column::OrganizationId.eq(org.id))
             .filter(membership::Column::UserId.eq(user.id))
-            .one(&self.db)
+            .one(&txn)
             .await?;
         match existing {
             Some(m) => {
-                if m.role == OrgRole::Owner.as_str() && role != OrgRole::Owner {
-                    let owners = membership::Entity::find()
-                        .filter(membership::Column::OrganizationId.eq(org.id))
-                        .filter(membership::Column::Role.eq(OrgRole::Owner.as_str()))
-                        .count(&self.db)
-                        .await?;
-                    if owners <= 1 {
-                        return Err(DomainError::invalid(
-                            "an organization must keep at least one owner",
-                        ));
-                    }
+                if m.role == OrgRole::Owner.as_str() && role != OrgRole::Owner && owners.len() <= 1
+                {
+                    return Err(DomainError::invalid(
+                        "an organization must keep at least one owner",
+                    ));
                 }
                 let mut active = m.into_active_model();
                 active.role = Set(role.as_str().into());
-                active.update(&self.db).await?;
+                active.update(&txn).await?;
             }
             None => {
                 membership::ActiveModel {
@@ -406,12 +402,12 @@ impl Domain {
                     created_at: Set(now()),
                     ..Default::default()
                 }
-                .insert(&self.db)
+                .insert(&txn)
                 .await?;
             }
         }
         audit::record(
-            &self.db,
+            &txn,
             actor,
             "organization.member.set",
             "account",
@@ -419,6 +415,7 @@ impl Domain {
             serde_json::json!({"user": user.login, "role": role.as_str()}),
         )
         .await?;
+        txn.commit().await?;
         Ok(MemberInfo {
             user: user.try_into()?,
             role,
@@ -436,11 +433,7 @@ impl Domain {
         self.require_org_owner(actor, &org).await?;
         let user = self.account_model(user).await?;
         let txn = self.db.begin().await?;
-        let owners = membership::Entity::find()
-            .filter(membership::Column::OrganizationId.eq(org.id))
-            .filter(membership::Column::Role.eq(OrgRole::Owner.as_str()))
-            .all(&txn)
-            .await?;
+        let owners = lock_org_owners(&txn, actor, &org).await?;
         if owners.len() == 1 && owners[0].user_id == user.id {
             return Err(DomainError::invalid(
                 "an organization must keep at least one owner",
@@ -857,4 +850,40 @@ fn token_may_touch(actor: &Actor, account: &account::Model) -> DomainResult<()> 
         )),
         _ => Ok(()),
     }
+}
+
+/// The organization's owner memberships as of now, with the right to change them held
+/// until `txn` ends, after checking that `actor` is still one of them (or a site admin).
+/// A no-op write to the organization's row takes it: a row lock on PostgreSQL, the write
+/// lock on SQLite. So two owners demoting or removing each other at once run one after the
+/// other, and the second sees the first's outcome (it may no longer be an owner, or the
+/// other may be the last one): the last-owner rule holds under concurrency.
+async fn lock_org_owners(
+    txn: &sea_orm::DatabaseTransaction,
+    actor: &Actor,
+    org: &account::Model,
+) -> DomainResult<Vec<membership::Model>> {
+    account::Entity::update_many()
+        .col_expr(
+            account::Column::Login,
+            sea_orm::sea_query::Expr::col(account::Column::Login),
+        )
+        .filter(account::Column::Id.eq(org.id))
+        .exec(txn)
+        .await?;
+    let owners = membership::Entity::find()
+        .filter(membership::Column::OrganizationId.eq(org.id))
+        .filter(membership::Column::Role.eq(OrgRole::Owner.as_str()))
+        .all(txn)
+        .await?;
+    let is_owner = actor
+        .user_id()
+        .is_some_and(|id| owners.iter().any(|m| m.user_id == id));
+    if !actor.site_admin() && !is_owner {
+        return Err(DomainError::forbidden(format!(
+            "you must be an owner of {}",
+            org.login
+        )));
+    }
+    Ok(owners)
 }

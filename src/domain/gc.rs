@@ -5,10 +5,10 @@
 //! a replica (or `packyard gc`) that finds it taken skips its turn. Each step also stands
 //! alone (re-checked deletes), so a collection killed midway leaves nothing wrong.
 use chrono::Duration;
-use entity::{blob, image_blob, package, package_file, package_version};
+use entity::{blob, image_blob, package, package_file, package_version, upload_session};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QuerySelect,
-    QueryTrait, Statement, TransactionTrait,
+    QueryTrait, Set, Statement, TransactionTrait, sea_query::OnConflict,
 };
 
 use crate::{
@@ -114,17 +114,22 @@ impl Domain {
                 .filter(image_blob::Column::Digest.eq(orphan.digest.as_str()))
                 .filter(image_blob::Column::CreatedAt.gte(now() - grace))
                 .into_query();
+            // The delete and the file's removal share a transaction: the deleted row stays
+            // locked until the file is gone, so a publish claiming the same bytes
+            // (`claim_blob`) waits, then finds no file and stores it again.
+            let txn = self.db.begin().await?;
             let deleted = blob::Entity::delete_many()
                 .filter(blob::Column::Digest.eq(orphan.digest.as_str()))
                 .filter(blob::Column::CreatedAt.lt(now() - grace))
                 .filter(blob::Column::Digest.not_in_subquery(referenced))
                 .filter(blob::Column::Digest.not_in_subquery(linked))
-                .exec(&self.db)
+                .exec(&txn)
                 .await?;
             if deleted.rows_affected == 1 {
                 self.blobs.delete(&hex).await?;
                 report.blobs_removed += 1;
             }
+            txn.commit().await?;
         }
         // Blobs staged but never recorded (a publish refused after its upload, a crash
         // between staging and commit) have no row at all.
@@ -139,18 +144,38 @@ impl Domain {
                 .await?
                 .into_iter()
                 .collect();
-            for hex in chunk {
-                let digest = format!("sha256:{hex}");
-                // Looked at again just before deleting: a publish may have recorded it since.
-                if !recorded.contains(&digest)
-                    && blob::Entity::find_by_id(digest)
-                        .one(&self.db)
-                        .await?
-                        .is_none()
-                {
+            for hex in chunk
+                .iter()
+                .filter(|h| !recorded.contains(&format!("sha256:{h}")))
+            {
+                // The claim `claim_blob` takes too: a row for the digest, inserted (only if
+                // there is none: a publish may have claimed it since) and deleted with the
+                // file in one transaction, so it is never seen, and a claim made meanwhile
+                // waits for it.
+                let txn = self.db.begin().await?;
+                let claimed = blob::Entity::insert(blob::ActiveModel {
+                    digest: Set(format!("sha256:{hex}")),
+                    size: Set(0),
+                    md5: Set(None),
+                    sha1: Set(None),
+                    sha512: Set(None),
+                    created_at: Set(now() - grace - grace),
+                })
+                .on_conflict(
+                    OnConflict::column(blob::Column::Digest)
+                        .do_nothing()
+                        .to_owned(),
+                )
+                .exec_without_returning(&txn)
+                .await?;
+                if claimed == 1 {
                     self.blobs.delete(hex).await?;
+                    blob::Entity::delete_by_id(format!("sha256:{hex}"))
+                        .exec(&txn)
+                        .await?;
                     report.blobs_removed += 1;
                 }
+                txn.commit().await?;
             }
         }
         // Upload sessions may idle for their TTL before their chunks count as abandoned.
@@ -160,6 +185,27 @@ impl Domain {
                 .blobs
                 .remove_stale_uploads(now() - upload_grace)
                 .await?;
+        // Staging of single-request uploads and temp files (NuGet's package inspection)
+        // that a crash cut off: nothing owns them once the grace period is over.
+        let sessions = upload_session::Entity::find()
+            .select_only()
+            .column(upload_session::Column::Id)
+            .into_tuple::<String>()
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .collect();
+        report.uploads_removed += self
+            .blobs
+            .remove_unowned_uploads(now() - grace, sessions)
+            .await?;
+        let tmp = self.config.data_dir.join("tmp");
+        let cutoff = std::time::SystemTime::from(now() - grace);
+        report.uploads_removed += tokio::task::spawn_blocking(move || {
+            crate::storage::remove_files_older_than(&tmp, cutoff)
+        })
+        .await
+        .map_err(crate::error::DomainError::internal)??;
         Ok(report)
     }
 }

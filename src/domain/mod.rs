@@ -97,7 +97,12 @@ impl Domain {
             // One writer at a time is SQLite's model; WAL lets readers run beside it.
             options.max_connections(8).min_connections(1);
         } else {
-            options.max_connections(32).min_connections(2);
+            // With PostgreSQL out of reach a request waits at most this long for a
+            // connection, then answers 503 (`DomainError::Unavailable`).
+            options
+                .max_connections(32)
+                .min_connections(2)
+                .acquire_timeout(Duration::from_secs(5));
         }
         let mut db = Database::connect(options)
             .await

@@ -110,9 +110,11 @@ impl Domain {
         S: Stream<Item = Result<Bytes, E>> + Send,
         E: std::fmt::Display,
     {
-        let staged = self.blobs.stage(body, want, expect).await?;
-        self.claim_blob(&staged).await?;
-        Ok(staged)
+        self.blobs
+            .stage_claimed(body, want, expect, |staged| async move {
+                self.claim_blob(&staged).await
+            })
+            .await
     }
 
     /// Stores a small document held in memory (manifests, metadata).
@@ -122,21 +124,37 @@ impl Domain {
         want: DigestSet,
         expect: &Expectations,
     ) -> DomainResult<StagedBlob> {
-        let staged = self.blobs.stage_bytes(bytes, want, expect).await?;
-        self.claim_blob(&staged).await?;
-        Ok(staged)
+        self.blobs
+            .stage_bytes_claimed(bytes, want, expect, |staged| async move {
+                self.claim_blob(&staged).await
+            })
+            .await
     }
 
-    /// Content that was already stored (staging found it and wrote nothing) may be an
-    /// orphan past its grace period: making its row fresh again keeps garbage collection,
-    /// which deletes only rows still old and unreferenced, away from it until the publish
-    /// that is about to reference it commits.
+    /// The claim a publish takes on its content before staging looks for it at its
+    /// content address: the blob's row, inserted fresh or made fresh again (an orphan past
+    /// its grace period stays an orphan otherwise). Garbage collection removes a blob's
+    /// file only inside the transaction that deletes (or, for a file without a row,
+    /// inserts and deletes) that row while it is still old and unreferenced, so this
+    /// upsert either lands first (and GC leaves the blob) or waits for that transaction
+    /// (PostgreSQL's row lock, SQLite's write lock) and then finds the file gone, and
+    /// staging writes it again. The publish's transaction fills in the row's digests.
     pub(crate) async fn claim_blob(&self, staged: &StagedBlob) -> DomainResult<()> {
-        blob::Entity::update_many()
-            .col_expr(blob::Column::CreatedAt, Expr::value(now()))
-            .filter(blob::Column::Digest.eq(staged.digest()))
-            .exec(&self.db)
-            .await?;
+        blob::Entity::insert(blob::ActiveModel {
+            digest: Set(staged.digest()),
+            size: Set(staged.size as i64),
+            md5: Set(staged.digests.md5.clone()),
+            sha1: Set(staged.digests.sha1.clone()),
+            sha512: Set(staged.digests.sha512.clone()),
+            created_at: Set(now()),
+        })
+        .on_conflict(
+            OnConflict::column(blob::Column::Digest)
+                .update_column(blob::Column::CreatedAt)
+                .to_owned(),
+        )
+        .exec_without_returning(&self.db)
+        .await?;
         Ok(())
     }
 

@@ -152,9 +152,17 @@ impl BlobStore {
                 let client = object_store::ClientOptions::new()
                     .with_timeout_disabled()
                     .with_read_timeout(std::time::Duration::from_secs(60));
+                // A store out of reach fails a request within a few seconds (503, see
+                // `DomainError::Unavailable`) instead of object_store's 3 minutes of retries.
+                let retry = object_store::RetryConfig {
+                    max_retries: 3,
+                    retry_timeout: std::time::Duration::from_secs(10),
+                    ..Default::default()
+                };
                 let mut builder = AmazonS3Builder::from_env()
                     .with_bucket_name(bucket)
-                    .with_client_options(client);
+                    .with_client_options(client)
+                    .with_retry(retry);
                 for (key, value) in parsed.query_pairs() {
                     builder = match key.as_ref() {
                         "endpoint" => builder
@@ -196,13 +204,48 @@ impl BlobStore {
         S: Stream<Item = Result<Bytes, E>> + Send,
         E: std::fmt::Display,
     {
+        self.stage_claimed(body, want, expect, |_| async { Ok(()) })
+            .await
+    }
+
+    /// `stage`, calling `claim` once the bytes are verified and before looking for them at
+    /// their content-addressed key: what `claim` takes (the blob row, see
+    /// `Domain::claim_blob`) keeps garbage collection from deleting that key from then on,
+    /// so the "already stored" answer can't be made stale by a collection in between.
+    /// A failed claim leaves nothing new.
+    pub async fn stage_claimed<S, E, C, F>(
+        &self,
+        body: S,
+        want: DigestSet,
+        expect: &Expectations,
+        claim: C,
+    ) -> DomainResult<StagedBlob>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Send,
+        E: std::fmt::Display,
+        C: FnOnce(StagedBlob) -> F,
+        F: std::future::Future<Output = DomainResult<()>>,
+    {
         let id = uuid::Uuid::new_v4();
         let temp = StorageKey::Upload(id).path();
         let upload = self.store.put_multipart(&temp).await?;
         let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
         let result = match write_hashing(&mut writer, body, want, expect).await {
             Ok((size, digests)) => match writer.finish().await {
-                Ok(_) => self.promote(&temp, size, digests).await,
+                Ok(_) => match claim(StagedBlob {
+                    size,
+                    digests: digests.clone(),
+                })
+                .await
+                {
+                    Ok(()) => self.promote(&temp, size, digests).await,
+                    Err(e) => {
+                        if let Err(gone) = self.store.delete(&temp).await {
+                            tracing::warn!(error = %gone, "removing an unclaimed upload");
+                        }
+                        Err(e)
+                    }
+                },
                 Err(e) => Err(e.into()),
             },
             Err(err) => {
@@ -359,11 +402,32 @@ impl BlobStore {
         want: DigestSet,
         expect: &Expectations,
     ) -> DomainResult<StagedBlob> {
+        self.stage_bytes_claimed(bytes, want, expect, |_| async { Ok(()) })
+            .await
+    }
+
+    /// `stage_bytes` with a claim taken before looking for the bytes (see `stage_claimed`).
+    pub async fn stage_bytes_claimed<C, F>(
+        &self,
+        bytes: Bytes,
+        want: DigestSet,
+        expect: &Expectations,
+        claim: C,
+    ) -> DomainResult<StagedBlob>
+    where
+        C: FnOnce(StagedBlob) -> F,
+        F: std::future::Future<Output = DomainResult<()>>,
+    {
         let mut hasher = Hasher::new(want);
         hasher.update(&bytes);
         let digests = hasher.finish();
         let size = bytes.len() as u64;
         check(size, &digests, expect)?;
+        claim(StagedBlob {
+            size,
+            digests: digests.clone(),
+        })
+        .await?;
         let key = StorageKey::Blob(digests.sha256.clone()).path();
         if self.store.head(&key).await.is_err() {
             self.store.put(&key, PutPayload::from_bytes(bytes)).await?;
@@ -515,6 +579,62 @@ impl BlobStore {
         Ok(stale.len() as u64)
     }
 
+    /// Removes staging under `uploads/` last written before `cutoff` that belongs to no
+    /// upload session in `sessions` (OCI sessions keep theirs for their TTL): what a crash
+    /// in the middle of a single-request upload (`stage`) leaves.
+    pub async fn remove_unowned_uploads(
+        &self,
+        cutoff: chrono::DateTime<chrono::Utc>,
+        sessions: std::collections::HashSet<String>,
+    ) -> DomainResult<u64> {
+        if let Some(root) = &self.local_root {
+            let dir = root.join("uploads");
+            let cutoff = std::time::SystemTime::from(cutoff);
+            return tokio::task::spawn_blocking(move || -> std::io::Result<u64> {
+                let entries = match std::fs::read_dir(&dir) {
+                    Ok(e) => e,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+                    Err(e) => return Err(e),
+                };
+                let mut removed = 0;
+                for entry in entries.flatten() {
+                    if sessions.contains(entry.file_name().to_string_lossy().as_ref()) {
+                        continue;
+                    }
+                    let path = entry.path();
+                    if path.is_dir() {
+                        removed += remove_files_older_than(&path, cutoff)?;
+                        let old = entry.metadata().and_then(|m| m.modified());
+                        if old.is_ok_and(|t| t < cutoff) {
+                            let _ = std::fs::remove_dir(&path);
+                        }
+                    }
+                }
+                Ok(removed)
+            })
+            .await
+            .map_err(DomainError::internal)?
+            .map_err(DomainError::internal);
+        }
+        let mut listing = self.store.list(Some(&Path::from("uploads")));
+        let mut stale = Vec::new();
+        while let Some(meta) = listing.next().await {
+            let meta = meta?;
+            let session = meta.location.parts().nth(1);
+            let owned = session.is_some_and(|id| sessions.contains(id.as_ref()));
+            if !owned && meta.last_modified < cutoff {
+                stale.push(meta.location);
+            }
+        }
+        for location in &stale {
+            match self.store.delete(location).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(stale.len() as u64)
+    }
+
     /// Writes the marker `ping` looks for (at start).
     pub async fn write_marker(&self) -> DomainResult<()> {
         self.store
@@ -575,7 +695,9 @@ pub fn private_file(path: &std::path::Path) -> DomainResult<()> {
 }
 
 /// Removes the files under `dir` last modified before `cutoff`; returns how many.
-fn remove_files_older_than(
+/// Removes the files under `dir` (recursively) last written before `cutoff`, and old
+/// directories left empty; returns how many files went.
+pub fn remove_files_older_than(
     dir: &std::path::Path,
     cutoff: std::time::SystemTime,
 ) -> std::io::Result<u64> {

@@ -4,6 +4,8 @@
 
 mod cluster;
 mod existence;
+mod fault_proxy;
+mod faults;
 mod generic;
 mod graphql;
 mod http;

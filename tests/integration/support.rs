@@ -149,7 +149,12 @@ impl TestApp {
             database_url,
             child,
             pg_drop,
-            http: reqwest::Client::builder().build().expect("http client"),
+            // Idle connections are dropped well before the server's idle timeout (60 s): a
+            // pooled connection reused just as the server closes it fails the request.
+            http: reqwest::Client::builder()
+                .pool_idle_timeout(Duration::from_secs(20))
+                .build()
+                .expect("http client"),
             log_path,
             env: env
                 .iter()
@@ -200,6 +205,12 @@ impl TestApp {
         self.port = listening_port(&self.log_path, logged, &mut self.child).await;
         self.url = format!("http://127.0.0.1:{}", self.port);
         self.wait_ready().await;
+    }
+
+    /// Changes (or adds) a setting for the next `restart` and for CLI runs.
+    pub fn set_env(&mut self, key: &str, value: &str) {
+        self.env.retain(|(k, _)| k != key);
+        self.env.push((key.to_string(), value.to_string()));
     }
 
     pub fn log(&self) -> String {

@@ -229,7 +229,8 @@ impl Domain {
         let mut expect = digest.expectations();
         expect.size = size;
         expect.max_size = Some(self.max_file_bytes(PackageType::Container));
-        let staged = self.blobs.stage(body, digest.wants(), &expect).await?;
+        // Claimed against GC like every publish's content (`Domain::claim_blob`).
+        let staged = self.stage_blob(body, digest.wants(), &expect).await?;
         self.link_blob(owner_id, image, &staged).await?;
         Ok(BlobInfo {
             size: staged.size,

@@ -151,6 +151,11 @@ impl IntoResponse for OciError {
         if let Some(range) = self.range.and_then(|r| HeaderValue::from_str(&r).ok()) {
             headers.insert(header::RANGE, range);
         }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            // The database or blob store is out of reach (`DomainError::Unavailable`).
+            let secs = crate::error::UNAVAILABLE_RETRY_AFTER_SECS;
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         response
     }
 }

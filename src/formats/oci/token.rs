@@ -58,7 +58,8 @@ pub async fn token_get(
             .domain
             .authenticate(&credential)
             .await
-            .map_err(|e| unauthorized(&state, None, &e.to_string()))?,
+            // Bad credentials are 401; the database away is 503 (`refused`).
+            .map_err(|e| super::auth::refused(&state, None, e))?,
     };
     issue(&state, &actor, &scopes).await
 }
@@ -83,7 +84,7 @@ pub async fn token_post(
         .domain
         .authenticate(&credential)
         .await
-        .map_err(|e| unauthorized(&state, None, &e.to_string()))?;
+        .map_err(|e| super::auth::refused(&state, None, e))?;
     let scopes: Vec<String> = form.scope.into_iter().collect();
     issue(&state, &actor, &scopes).await
 }
