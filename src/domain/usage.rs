@@ -215,11 +215,12 @@ async fn quota_row<C: ConnectionTrait>(
     Ok(usage_quota::Entity::find_by_id(owner_id).one(db).await?)
 }
 
-/// The threshold webhook hook: called once per owner, kind, threshold and month, inside the
-/// transaction that recorded the crossing (the events outbox writes its row there, so the
-/// event is as durable as the record).
+/// A threshold reached: called once per owner, kind, threshold and month, inside the
+/// transaction that recorded the crossing, it writes a `usage` webhook delivery
+/// (`threshold_reached`) for each of the owner's own hooks into the outbox there, so the
+/// delivery is as durable as the record.
 pub(crate) async fn threshold_crossed<C: ConnectionTrait>(
-    _db: &C,
+    db: &C,
     owner_id: i64,
     kind: UsageKind,
     percent: i32,
@@ -227,6 +228,33 @@ pub(crate) async fn threshold_crossed<C: ConnectionTrait>(
     quota: i64,
 ) -> DomainResult<()> {
     tracing::info!(owner_id, %kind, percent, used, quota, "usage threshold crossed");
+    let Some(owner) = entity::account::Entity::find_by_id(owner_id)
+        .one(db)
+        .await?
+    else {
+        return Ok(());
+    };
+    let who = serde_json::json!({"login": owner.login, "id": owner.id});
+    let payload = serde_json::json!({
+        "action": "threshold_reached",
+        "usage": {
+            "kind": kind.to_string(),
+            "percent": percent,
+            "used_bytes": used,
+            "quota_bytes": quota,
+            "month": first_of_month(now().date_naive()).format("%Y-%m").to_string(),
+        },
+        "organization": (owner.kind == "organization").then(|| who.clone()),
+        "sender": who,
+    });
+    crate::domain::webhooks::enqueue_owner_event(
+        db,
+        owner_id,
+        "usage",
+        "threshold_reached",
+        &payload,
+    )
+    .await?;
     Ok(())
 }
 

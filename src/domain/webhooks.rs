@@ -164,6 +164,28 @@ pub(crate) async fn enqueue_event<C: ConnectionTrait>(
     Ok(enqueued)
 }
 
+/// Writes a delivery of an owner-wide event (`usage`: a quota threshold reached) for every
+/// active hook of the owner itself (not its repositories' hooks), on `db` (the transaction
+/// that recorded it). The worker finds it when due (at once, or within its idle interval).
+pub(crate) async fn enqueue_owner_event<C: ConnectionTrait>(
+    db: &C,
+    owner_id: i64,
+    event: &str,
+    action: &str,
+    payload: &Value,
+) -> DomainResult<usize> {
+    let hooks = webhook::Entity::find()
+        .filter(webhook::Column::OwnerId.eq(owner_id))
+        .filter(webhook::Column::Active.eq(true))
+        .filter(webhook::Column::RepositoryId.is_null())
+        .all(db)
+        .await?;
+    for hook in &hooks {
+        insert_delivery(db, hook.id, event, Some(action), None, payload).await?;
+    }
+    Ok(hooks.len())
+}
+
 async fn insert_delivery<C: ConnectionTrait>(
     db: &C,
     webhook_id: i64,

@@ -298,6 +298,18 @@ async fn quota_thresholds_are_recorded_once_a_month() {
         ],
         None,
     );
+    // The owner's hook gets a `usage` delivery per threshold (the outbox; whether the
+    // target answers doesn't matter here).
+    let hook = app
+        .gql_ok(
+            Some(&token),
+            "mutation { createWebhook(input: {owner: \"warn\", url: \"http://127.0.0.1:9/hook\"}) { webhook { id } } }",
+            json!({}),
+        )
+        .await["createWebhook"]["webhook"]["id"]
+        .as_str()
+        .expect("hook id")
+        .to_string();
     let put = |path: &'static str, len: usize, seed: u8| {
         app.put_generic(Some(&token), path, bytes(len, seed))
     };
@@ -333,4 +345,37 @@ async fn quota_thresholds_are_recorded_once_a_month() {
     assert_eq!(all.len(), 4, "{all:?}");
     assert!(all.contains(&("transfer".to_string(), 75)), "{all:?}");
     assert_eq!(threshold_audit_entries(&app).await, 4);
+    let data = app
+        .gql_ok(
+            Some(&token),
+            "query($id: ID!) { webhook(id: $id) { deliveries(first: 100) { nodes { event action requestBody } } } }",
+            json!({"id": hook}),
+        )
+        .await;
+    let mut usage_events: Vec<(String, i64)> = data["webhook"]["deliveries"]["nodes"]
+        .as_array()
+        .expect("deliveries")
+        .iter()
+        .filter(|d| d["event"] == "usage")
+        .map(|d| {
+            assert_eq!(d["action"], "threshold_reached");
+            let body: Value =
+                serde_json::from_str(d["requestBody"].as_str().expect("body")).expect("JSON body");
+            let u = &body["usage"];
+            (
+                u["kind"].as_str().expect("kind").to_string(),
+                u["percent"].as_i64().expect("percent"),
+            )
+        })
+        .collect();
+    usage_events.sort();
+    assert_eq!(
+        usage_events,
+        [
+            ("storage".to_string(), 75),
+            ("storage".to_string(), 90),
+            ("storage".to_string(), 100),
+            ("transfer".to_string(), 75)
+        ]
+    );
 }
