@@ -209,10 +209,13 @@ impl Domain {
     /// under its owner), so a door can refuse before it receives any bytes. `publish`
     /// checks again.
     pub async fn authorize_publish(&self, actor: &Actor, r: &PackageRef) -> DomainResult<()> {
-        let owner = self
-            .account_model(&r.owner)
-            .await
-            .map_err(|_| DomainError::not_found(What::Owner, format!("owner {}", r.owner)))?;
+        let owner = self.account_model(&r.owner).await.map_err(|e| match e {
+            // Only a missing account is a missing owner: an unreachable database stays 503.
+            DomainError::NotFound { .. } => {
+                DomainError::not_found(What::Owner, format!("owner {}", r.owner))
+            }
+            other => other,
+        })?;
         let existing = self.package_model(r).await?.map(|(p, _)| p);
         self.authorize_publish_to(actor, r, &owner, existing.as_ref(), None)
             .await
@@ -404,9 +407,15 @@ impl Domain {
         req: &PublishRequest,
         scope: Option<&RepositoryScope>,
     ) -> DomainResult<Published> {
-        let owner = self.account_model(&req.package.owner).await.map_err(|_| {
-            DomainError::not_found(What::Owner, format!("owner {}", req.package.owner))
-        })?;
+        let owner = self
+            .account_model(&req.package.owner)
+            .await
+            .map_err(|e| match e {
+                DomainError::NotFound { .. } => {
+                    DomainError::not_found(What::Owner, format!("owner {}", req.package.owner))
+                }
+                other => other,
+            })?;
         let existing = self.package_model(&req.package).await?.map(|(p, _)| p);
         let role = self
             .authorize_publish_to(actor, &req.package, &owner, existing.as_ref(), scope)

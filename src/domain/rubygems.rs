@@ -54,10 +54,12 @@ impl Domain {
                 "an API key is required to push: GEM_HOST_API_KEY or ~/.gem/credentials".into(),
             ));
         }
-        let account = self
-            .account_model(owner)
-            .await
-            .map_err(|_| policy::unknown(actor, What::Owner, format!("owner {owner}")))?;
+        let account = self.account_model(owner).await.map_err(|e| match e {
+            DomainError::NotFound { .. } => {
+                policy::unknown(actor, What::Owner, format!("owner {owner}"))
+            }
+            other => other,
+        })?;
         if !actor.has_scope(Scope::WritePackages) {
             return Err(DomainError::forbidden(
                 "the token lacks the write:packages scope",
@@ -129,10 +131,12 @@ impl Domain {
 
     /// The owner's log as `actor` may see it: lines of live gems it may read, in order.
     pub async fn gem_log(&self, actor: &Actor, owner: &OwnerName) -> DomainResult<GemLog> {
-        let account = self
-            .account_model(owner)
-            .await
-            .map_err(|_| policy::unknown(actor, What::Owner, format!("owner {owner}")))?;
+        let account = self.account_model(owner).await.map_err(|e| match e {
+            DomainError::NotFound { .. } => {
+                policy::unknown(actor, What::Owner, format!("owner {owner}"))
+            }
+            other => other,
+        })?;
         let gems: Vec<package::Model> = package::Entity::find()
             .filter(self.readable_condition(actor))
             .filter(package::Column::OwnerId.eq(account.id))

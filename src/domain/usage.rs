@@ -751,10 +751,12 @@ impl Domain {
                 "a quota is a number of bytes, 0 or more",
             ));
         }
-        let account = self
-            .find_account(owner)
-            .await
-            .map_err(|_| DomainError::not_found(What::Owner, format!("owner {owner}")))?;
+        let account = self.find_account(owner).await.map_err(|e| match e {
+            DomainError::NotFound { .. } => {
+                DomainError::not_found(What::Owner, format!("owner {owner}"))
+            }
+            other => other,
+        })?;
         let row = usage_quota::ActiveModel {
             owner_id: Set(account.id),
             storage_bytes: Set(quota.storage_bytes),
