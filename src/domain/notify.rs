@@ -25,7 +25,8 @@ pub enum Channel {
     /// A package's cached reads are stale; the payload is its id.
     #[strum(serialize = "packyard_cache")]
     Cache,
-    /// Package events were written; the payload is the newest event's id.
+    /// Package events or webhook deliveries were written; no payload (readers re-read
+    /// after the last id they saw).
     #[strum(serialize = "packyard_events")]
     Events,
 }
