@@ -15,6 +15,10 @@ pub struct Config {
     pub public_url_given: bool,
     pub data_dir: PathBuf,
     pub database_url: String,
+    /// Connections each replica's PostgreSQL pool may hold (SQLite: always 8). N replicas
+    /// need N times this (plus one `LISTEN` connection each) within the server's
+    /// `max_connections`.
+    pub database_max_connections: u32,
     pub storage_url: String,
     /// Secret for OCI bearer tokens; generated and kept in the data dir when unset.
     pub jwt_secret: Option<String>,
@@ -122,6 +126,7 @@ struct FileConfig {
     public_url: Option<String>,
     data_dir: Option<PathBuf>,
     database_url: Option<String>,
+    database_max_connections: Option<u32>,
     storage_url: Option<String>,
     jwt_secret: Option<String>,
     delete_download_threshold: Option<i64>,
@@ -196,6 +201,10 @@ impl Config {
         from_env!(public_url, "PACKYARD_PUBLIC_URL");
         from_env!(data_dir, "PACKYARD_DATA_DIR");
         from_env!(database_url, "PACKYARD_DATABASE_URL");
+        from_env!(
+            database_max_connections,
+            "PACKYARD_DATABASE_MAX_CONNECTIONS"
+        );
         from_env!(storage_url, "PACKYARD_STORAGE_URL");
         from_env!(jwt_secret, "PACKYARD_JWT_SECRET");
         from_env!(
@@ -388,6 +397,11 @@ impl Config {
             public_url_given,
             data_dir,
             database_url,
+            database_max_connections: positive(
+                "PACKYARD_DATABASE_MAX_CONNECTIONS",
+                cfg.database_max_connections,
+            )?
+            .unwrap_or(32),
             storage_url,
             jwt_secret,
             limits,

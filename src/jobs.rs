@@ -30,11 +30,19 @@ impl Jobs {
     }
 }
 
+/// A job's task: its SQL isn't counted as requests' (`domain::background`).
+fn spawn_job<F>(job: F) -> JoinHandle<()>
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    tokio::spawn(crate::domain::background(job))
+}
+
 pub fn spawn(domain: Arc<Domain>) -> Jobs {
     let cancel = CancellationToken::new();
     let flush = {
         let (domain, cancel) = (domain.clone(), cancel.clone());
-        tokio::spawn(async move {
+        spawn_job(async move {
             let mut every = tokio::time::interval(FLUSH_EVERY);
             every.set_missed_tick_behavior(MissedTickBehavior::Delay);
             loop {
@@ -55,12 +63,12 @@ pub fn spawn(domain: Arc<Domain>) -> Jobs {
     // Other replicas' changes reach this replica's read cache (see `domain::cache`).
     let cache_notices = {
         let (domain, cancel) = (domain.clone(), cancel.clone());
-        tokio::spawn(async move { domain.follow_cache_notices(cancel).await })
+        spawn_job(async move { domain.follow_cache_notices(cancel).await })
     };
     let webhooks = spawn_webhook_worker(domain.clone(), cancel.clone());
     let gc = {
         let cancel = cancel.clone();
-        tokio::spawn(async move {
+        spawn_job(async move {
             let start = tokio::time::Instant::now() + GC_FIRST_AFTER;
             let mut every = tokio::time::interval_at(start, GC_EVERY);
             every.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -95,7 +103,7 @@ pub fn spawn(domain: Arc<Domain>) -> Jobs {
 fn spawn_webhook_worker(domain: Arc<Domain>, cancel: CancellationToken) -> JoinHandle<()> {
     const IDLE: Duration = Duration::from_secs(30);
     const MIN_WAIT: Duration = Duration::from_secs(1);
-    tokio::spawn(async move {
+    spawn_job(async move {
         let mut notices = domain.notices();
         let mut prune = tokio::time::interval(Duration::from_secs(3600));
         prune.set_missed_tick_behavior(MissedTickBehavior::Delay);

@@ -277,6 +277,7 @@ impl Cluster {
             .env("PACKYARD_LISTEN", "127.0.0.1:0")
             .env("PACKYARD_DATA_DIR", r.data_dir.path())
             .env("RUST_LOG", "info,sqlx=warn,sea_orm=warn")
+            .env("PACKYARD_DATABASE_MAX_CONNECTIONS", "10")
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdout(Stdio::null())
             .stderr(log)

@@ -134,6 +134,9 @@ impl TestApp {
             .env("PACKYARD_DATA_DIR", data_dir.path())
             .env("PACKYARD_DATABASE_URL", &database_url)
             .env("RUST_LOG", "info,sqlx=warn,sea_orm=warn")
+            // Tests run four at a time, some with three replicas, against one PostgreSQL
+            // (max_connections 100): small pools keep them under it.
+            .env("PACKYARD_DATABASE_MAX_CONNECTIONS", "10")
             .stdout(Stdio::null())
             .stderr(log);
         for (k, v) in env {
