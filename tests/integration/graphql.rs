@@ -302,6 +302,16 @@ async fn lists_run_a_constant_number_of_queries() {
         );
         after - before
     }
+    // The fewest of three runs: a loader's batch window can close early on a starved
+    // machine and split one batch in two (more statements, never fewer), while a query per
+    // package would show in every run.
+    async fn fewest(app: &TestApp, token: &str, n: usize) -> u64 {
+        let mut fewest = u64::MAX;
+        for _ in 0..3 {
+            fewest = fewest.min(count(app, token, n).await);
+        }
+        fewest
+    }
     // Every package linked to a private repository: its visibility is decided per page.
     let repo = app.gql_ok(Some(&token), r#"mutation { createRepository(input: {ownerLogin: "erin", name: "src"}) { repository { id } } }"#, json!({})).await["createRepository"]["repository"]["id"].as_str().expect("id").to_string();
     let publish = |range: std::ops::Range<usize>| {
@@ -316,9 +326,9 @@ async fn lists_run_a_constant_number_of_queries() {
         }
     };
     publish(0..3).await;
-    let small = count(&app, &token, 3).await;
+    let small = fewest(&app, &token, 3).await;
     publish(3..30).await;
-    let large = count(&app, &token, 30).await;
+    let large = fewest(&app, &token, 30).await;
     assert_eq!(
         small, large,
         "statements grew with the page: {small} for 3, {large} for 30"
