@@ -314,15 +314,26 @@ async fn slow_uploads_and_downloads_outlive_the_timeouts() {
         }
         Ok::<_, std::io::Error>(vec![i as u8; 4 * MIB])
     });
-    let uploaded = app
-        .put_generic(
-            Some(&token),
-            "vera/slow/1/file.bin",
-            reqwest::Body::wrap_stream(chunks),
-        )
-        .await;
+    // A fresh connection per request: a pooled one idle past the 1 s idle timeout may be
+    // closing as it is reused (the keep-alive race), which is not what this test is about.
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .expect("client");
+    let uploaded = http
+        .put(format!("{}/generic/vera/slow/1/file.bin", app.url))
+        .bearer_auth(&token)
+        .body(reqwest::Body::wrap_stream(chunks))
+        .send()
+        .await
+        .expect("PUT");
     assert_eq!(uploaded.status(), 201);
-    let download = app.get(Some(&token), "/generic/vera/slow/1/file.bin").await;
+    let download = http
+        .get(format!("{}/generic/vera/slow/1/file.bin", app.url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("GET");
     assert_eq!(download.status(), 200);
     let mut stream = download.bytes_stream();
     let mut total = 0;
