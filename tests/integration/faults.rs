@@ -672,6 +672,45 @@ fn one_winner<T: Clone>(door: &str, results: &[(u16, T)], won: u16, lost: &[u16]
     winners[0].clone()
 }
 
+/// `packyard gc` run again and again from another thread until stopped.
+struct GcLoop {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<u32>,
+}
+
+impl GcLoop {
+    fn start(app: &TestApp, grace_secs: u64) -> Self {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let thread = {
+            let stop = stop.clone();
+            let app_dir = app.data_dir.path().to_path_buf();
+            let database_url = app.database_url.clone();
+            std::thread::spawn(move || {
+                let mut runs = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let out = std::process::Command::new(bin())
+                        .args(["gc", "--grace-secs", &grace_secs.to_string()])
+                        .env("PACKYARD_DATA_DIR", &app_dir)
+                        .env("PACKYARD_DATABASE_URL", &database_url)
+                        .env("RUST_LOG", "warn")
+                        .output()
+                        .expect("gc");
+                    assert!(out.status.success(), "gc: {out:?}");
+                    runs += 1;
+                }
+                runs
+            })
+        };
+        Self { stop, thread }
+    }
+
+    /// Stops the loop; how many collections ran.
+    fn stop(self) -> u32 {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread.join().expect("collector")
+    }
+}
+
 /// Garbage collection in a loop (a short grace) while publishes deduplicate onto orphaned
 /// blobs (bytes a refused publish stored): every publish keeps its bytes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -699,27 +738,7 @@ async fn faults_gc_in_a_loop_never_takes_the_bytes_a_publish_deduplicates_onto()
             );
         }
         tokio::time::sleep(Duration::from_secs(GRACE_SECS + 1)).await;
-        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let collector = {
-            let stop = stop.clone();
-            let app_dir = app.data_dir.path().to_path_buf();
-            let database_url = app.database_url.clone();
-            std::thread::spawn(move || {
-                let mut removed = 0;
-                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                    let out = std::process::Command::new(bin())
-                        .args(["gc", "--grace-secs", &GRACE_SECS.to_string()])
-                        .env("PACKYARD_DATA_DIR", &app_dir)
-                        .env("PACKYARD_DATABASE_URL", &database_url)
-                        .env("RUST_LOG", "warn")
-                        .output()
-                        .expect("gc");
-                    assert!(out.status.success(), "gc: {out:?}");
-                    removed += 1;
-                }
-                removed
-            })
-        };
+        let collector = GcLoop::start(&app, GRACE_SECS);
         let statuses = futures::future::join_all((0..PER_ROUND).map(|i| {
             let app = &app;
             let token = &token;
@@ -735,8 +754,7 @@ async fn faults_gc_in_a_loop_never_takes_the_bytes_a_publish_deduplicates_onto()
             }
         }))
         .await;
-        stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        let runs = collector.join().expect("collector");
+        let runs = collector.stop();
         assert!(statuses.iter().all(|s| *s == 201), "{statuses:?}");
         for i in 0..PER_ROUND {
             let got = app
@@ -762,6 +780,72 @@ async fn faults_gc_in_a_loop_never_takes_the_bytes_a_publish_deduplicates_onto()
                 .await;
             assert_eq!(got.status(), 200);
         }
+    }
+}
+
+/// The same race through the container registry's uploads: blobs unlinked from their image
+/// are orphans; GC runs in a loop while monolithic and one-chunk uploads land on the same
+/// bytes; every upload's blob is whole afterwards, and a collection with no grace keeps them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_gc_in_a_loop_never_takes_the_bytes_an_oci_upload_lands_on() {
+    const ROUNDS: usize = 3;
+    const PER_ROUND: usize = 8;
+    const GRACE_SECS: u64 = 2;
+    let app = TestApp::spawn().await;
+    let token = app.user_with_token("gale");
+    let layer = |round: usize, i: usize| format!("oci round {round} layer {i} ").repeat(2048);
+    let blob_url = |image: &str, data: &str| {
+        format!(
+            "{}/v2/gale/{image}/blobs/sha256:{}",
+            app.url,
+            sha256_hex(data.as_bytes())
+        )
+    };
+    for round in 0..ROUNDS {
+        // Orphans: pushed to a scratch image, then unlinked from it.
+        for i in 0..PER_ROUND {
+            let data = layer(round, i);
+            assert_eq!(
+                oci_push_blob(&app, "gale", &token, "scratch", data.as_bytes()).await,
+                201
+            );
+            let unlinked = app
+                .http
+                .delete(blob_url("scratch", &data))
+                .basic_auth("gale", Some(&token))
+                .send()
+                .await
+                .expect("delete blob");
+            assert_eq!(unlinked.status(), 202);
+        }
+        tokio::time::sleep(Duration::from_secs(GRACE_SECS + 1)).await;
+        let collector = GcLoop::start(&app, GRACE_SECS);
+        let statuses = futures::future::join_all((0..PER_ROUND).map(|i| {
+            let (app, token, data) = (&app, &token, layer(round, i));
+            async move {
+                if i % 2 == 0 {
+                    oci_push_blob(app, "gale", token, "img", data.as_bytes()).await
+                } else {
+                    oci_push_blob_chunked(app, "gale", token, "img", data.as_bytes()).await
+                }
+            }
+        }))
+        .await;
+        let runs = collector.stop();
+        assert!(statuses.iter().all(|s| *s == 201), "{statuses:?}");
+        for i in 0..PER_ROUND {
+            let data = layer(round, i);
+            let got = app
+                .http
+                .get(blob_url("img", &data))
+                .basic_auth("gale", Some(&token))
+                .send()
+                .await
+                .expect("get blob");
+            assert_eq!(got.status(), 200, "round {round} layer {i}");
+            assert_eq!(got.text().await.expect("body"), data);
+        }
+        eprintln!("round {round}: {runs} collections ran beside the uploads");
     }
 }
 

@@ -254,6 +254,17 @@ impl Domain {
         let Some(row) = self.linked_blob(from_owner, from, digest).await? else {
             return Ok(None);
         };
+        // Made fresh before it is linked, so a collection deciding on the same blob either
+        // sees it fresh (and keeps it) or has deleted the row first (nothing to refresh:
+        // the client uploads instead). No new row: that would outlive a deleted file.
+        let refreshed = blob::Entity::update_many()
+            .col_expr(blob::Column::CreatedAt, Expr::value(now()))
+            .filter(blob::Column::Digest.eq(row.digest.as_str()))
+            .exec(&self.db)
+            .await?;
+        if refreshed.rows_affected != 1 {
+            return Ok(None);
+        }
         let staged = StagedBlob {
             size: row.size as u64,
             digests: Digests {

@@ -11,7 +11,7 @@ use crate::{
     auth::Actor,
     domain::{Domain, PackageType, now, packages::PackageRef},
     error::{DomainError, DomainResult, What},
-    storage::{Digests, UploadPart},
+    storage::{Digests, StagedBlob, UploadPart},
 };
 
 use super::{BlobDigest, UPLOAD_TTL_HOURS, blobs::BlobInfo};
@@ -201,25 +201,34 @@ impl Domain {
                         actual: format!("sha256:{got}"),
                     })
                 } else {
-                    let digests = Digests {
-                        sha256: got.clone(),
-                        ..Default::default()
+                    let staged = StagedBlob {
+                        size: session.size as u64,
+                        digests: Digests {
+                            sha256: got.clone(),
+                            ..Default::default()
+                        },
                     };
-                    self.blobs
-                        .promote_part(only, session.size as u64, digests)
-                        .await
+                    // Claimed against GC before the promote looks for the bytes at their
+                    // content address, as every publish's content is (`Domain::claim_blob`).
+                    match self.claim_blob(&staged).await {
+                        Ok(()) => {
+                            self.blobs
+                                .promote_part(only, staged.size, staged.digests)
+                                .await
+                        }
+                        Err(e) => Err(e),
+                    }
                 }
             }
             _ => {
                 let mut expect = digest.expectations();
                 expect.size = Some(session.size as u64);
-                self.blobs
-                    .stage(
-                        self.blobs.parts_stream(parts.clone()),
-                        digest.wants(),
-                        &expect,
-                    )
-                    .await
+                self.stage_blob(
+                    self.blobs.parts_stream(parts.clone()),
+                    digest.wants(),
+                    &expect,
+                )
+                .await
             }
         };
         // The session ends either way: a wrong digest means the client starts over.
