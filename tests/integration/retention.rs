@@ -547,3 +547,56 @@ async fn retention_job_is_claimed_once_per_interval_across_replicas() {
     assert_eq!(runs, slots, "one run per slot");
     assert!(runs >= 3, "the job kept running: {runs} runs");
 }
+
+/// Containers: after `v1` moves to a new image (skopeo pushes), the old manifest is
+/// untagged; a `sha256:*` policy keeping none deletes exactly it, and the tags still pull.
+#[tokio::test]
+async fn retention_deletes_untagged_container_manifests_only() {
+    use crate::oci::{Layout, host, run, skopeo};
+    let app = TestApp::spawn().await;
+    let token = app.user_with_token("shipper");
+    let work = tempfile::tempdir().expect("tempdir");
+    let home = work.path().join("home");
+    std::fs::create_dir_all(&home).expect("home");
+    let layout_dir = work.path().join("layout");
+    let mut layout = Layout::new(&layout_dir);
+    let old = layout.image("amd64", b"old", json!({}));
+    let new = layout.image("amd64", b"new", json!({}));
+    let other = layout.image("amd64", b"other", json!({}));
+    layout.tag("old", old.clone());
+    layout.tag("new", new.clone());
+    layout.tag("other", other.clone());
+    for (from, to) in [("old", "v1"), ("new", "v1"), ("other", "v2")] {
+        run(skopeo(&home).args([
+            "copy",
+            "--dest-tls-verify=false",
+            "--dest-creds",
+            &format!("shipper:{token}"),
+            &format!("oci:{}:{from}", layout_dir.display()),
+            &format!("docker://{}/shipper/img:{to}", host(&app)),
+        ]));
+    }
+    let old_digest = old["digest"].as_str().expect("digest").to_string();
+    let spec = json!({"owner": "shipper", "packageType": "CONTAINER", "packageName": "img",
+                      "versionPattern": "sha256:*", "keepNewest": 0});
+    let dry =
+        app.gql_ok(Some(&token), DRY_RUN, json!({"p": spec})).await["retentionDryRun"].clone();
+    assert_eq!(versions_of(&dry), [format!("img@{old_digest}")]);
+    app.gql_ok(Some(&token), SET, json!({"p": spec})).await;
+    let out = app.admin(&["apply-retention", "shipper"], None);
+    assert!(out.contains("versions_deleted 1\n"), "{out}");
+    let accept = "application/vnd.oci.image.manifest.v1+json";
+    let bearer =
+        crate::oci::bearer(&app, "shipper", &token, &["repository:shipper/img:pull"]).await;
+    for (reference, status) in [("v1", 200), ("v2", 200), (old_digest.as_str(), 404)] {
+        let r = app
+            .http
+            .get(format!("{}/v2/shipper/img/manifests/{reference}", app.url))
+            .bearer_auth(&bearer)
+            .header("Accept", accept)
+            .send()
+            .await
+            .expect("manifest");
+        assert_eq!(r.status(), status, "{reference}");
+    }
+}
