@@ -6,7 +6,8 @@
 //! matches its glob (`*-SNAPSHOT`, `sha256:*` for untagged container manifests) or that
 //! are prereleases when asked. As `actions/delete-package-versions` does, versions that
 //! carry a tag or whose downloads exceed the policy's threshold are never deleted and don't
-//! count among the N kept; neither do versions outside the pattern.
+//! count among the N kept; neither do versions outside the pattern. A package's last
+//! version is never deleted (GitHub refuses that too).
 //!
 //! [`select`] is the rule, pure and table-tested. Applying deletes softly, one version per
 //! transaction, the way a person's delete does (restorable for the restore period, a
@@ -103,7 +104,8 @@ pub fn glob_matches(pattern: &str, text: &str) -> bool {
 /// The versions a rule deletes now, oldest first. Tagged versions, versions downloaded
 /// more than the threshold and versions outside the pattern are never deleted and don't
 /// count among the N kept; of the rest, newest first, the first N are kept and the others
-/// deleted when older than the age (or at once without one).
+/// deleted when older than the age (or at once without one). A package keeps at least one
+/// version.
 pub fn select(rule: &Rule, versions: &[Candidate], at: DateTime<Utc>) -> Vec<i64> {
     let mut deletable: Vec<&Candidate> = versions
         .iter()
@@ -128,6 +130,11 @@ pub fn select(rule: &Rule, versions: &[Candidate], at: DateTime<Utc>) -> Vec<i64
         .filter(|v| cutoff.is_none_or(|c| v.created_at < c))
         .collect();
     doomed.reverse();
+    // As GitHub refuses to delete a package's last version, a rule never empties a
+    // package: the newest of what it would delete then stays.
+    if !doomed.is_empty() && doomed.len() == versions.len() {
+        doomed.pop();
+    }
     doomed.into_iter().map(|v| v.id).collect()
 }
 
@@ -1275,6 +1282,18 @@ mod tests {
             let got = names(&vs, &select(&case.rule, &vs, at(0)));
             assert_eq!(got, case.expected, "{}", case.name);
         }
+    }
+
+    #[test]
+    fn a_package_keeps_its_last_version() {
+        let vs = versions(&["1.0.0", "1.1.0", "1.2.0"]);
+        let rule = Rule {
+            keep_newest: Some(0),
+            ..Default::default()
+        };
+        assert_eq!(names(&vs, &select(&rule, &vs, at(0))), ["1.0.0", "1.1.0"]);
+        let one = versions(&["1.0.0"]);
+        assert!(select(&rule, &one, at(0)).is_empty());
     }
 
     #[test]
