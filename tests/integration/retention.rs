@@ -600,3 +600,75 @@ async fn retention_deletes_untagged_container_manifests_only() {
         assert_eq!(r.status(), status, "{reference}");
     }
 }
+
+/// A package's admin (by grant) manages that package's policies, and sees them on the
+/// package, but neither sets owner-wide ones nor sees the owner's list; a reader sees none.
+#[tokio::test]
+async fn retention_package_admins_manage_their_packages_policies_only() {
+    let app = TestApp::spawn().await;
+    let token = app.user_with_token("landlord");
+    let tenant = app.user_with_token("tenant");
+    let reader = app.user_with_token("reader");
+    for v in ["1.0.0", "1.1.0"] {
+        publish(&app, &token, &format!("landlord/flat/{v}/f.bin"), 90).await;
+    }
+    let id = app
+        .gql_ok(
+            Some(&token),
+            "{ package(owner: \"landlord\", packageType: GENERIC, name: \"flat\") { id } }",
+            json!({}),
+        )
+        .await["package"]["id"]
+        .clone();
+    for (login, role) in [("tenant", "ADMIN"), ("reader", "READ")] {
+        app.gql_ok(
+            Some(&token),
+            "mutation($id: ID!, $login: String!, $role: PackageRole!) { grantPackageAccess(input: {packageId: $id, login: $login, role: $role}) { grant { role } } }",
+            json!({"id": id, "login": login, "role": role}),
+        )
+        .await;
+    }
+    let own = json!({"p": {"owner": "landlord", "packageType": "GENERIC", "packageName": "flat", "keepNewest": 1}});
+    let policy = app.gql_ok(Some(&tenant), SET, own.clone()).await["setRetentionPolicy"].clone();
+    assert_eq!(policy["owner"], "landlord");
+    let wide = json!({"p": {"owner": "landlord", "keepNewest": 1}});
+    let body = app.graphql(Some(&tenant), SET, wide).await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "NOT_FOUND",
+        "{body}"
+    );
+    let body = app.graphql(Some(&reader), SET, own).await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "FORBIDDEN",
+        "{body}"
+    );
+    let on_package = "{ package(owner: \"landlord\", packageType: GENERIC, name: \"flat\") { retentionPolicies { id } } }";
+    for (who, expected) in [
+        (&tenant, json!([{"id": policy["id"]}])),
+        (&token, json!([{"id": policy["id"]}])),
+        (&reader, Value::Null),
+    ] {
+        let got = app.gql_ok(Some(who), on_package, json!({})).await;
+        assert_eq!(got["package"]["retentionPolicies"], expected);
+    }
+    let owner_list = app
+        .gql_ok(
+            Some(&tenant),
+            "{ user(login: \"landlord\") { retentionPolicies { id } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(owner_list["user"]["retentionPolicies"], Value::Null);
+    let dry = app
+        .gql_ok(Some(&tenant), DRY_RUN, json!({"id": policy["id"]}))
+        .await;
+    assert_eq!(versions_of(&dry["retentionDryRun"]), ["flat@1.0.0"]);
+    let gone = app
+        .gql_ok(
+            Some(&tenant),
+            "mutation($id: ID!) { deleteRetentionPolicy(id: $id) }",
+            json!({"id": policy["id"]}),
+        )
+        .await;
+    assert_eq!(gone["deleteRetentionPolicy"], policy["id"]);
+}
