@@ -962,38 +962,28 @@ impl Domain {
         let kept = format!(
             "(v2.deleted_at IS NULL OR v2.deleted_at >= {at}) AND (p2.deleted_at IS NULL OR p2.deleted_at >= {at})"
         );
+        let backend = self.db.get_database_backend();
+        let updated_at = match backend {
+            sea_orm::DatabaseBackend::Postgres => "$2",
+            _ => "?2",
+        };
+        // One statement that counts and adds: a transaction whose first statement only
+        // read would, on SQLite (WAL), fail to upgrade to a writer once another writer
+        // committed since its snapshot (SQLITE_BUSY_SNAPSHOT, which no timeout waits out).
+        let add = format!(
+            "INSERT INTO reclaimed_storage (owner_id, bytes, updated_at) \
+             SELECT freed.owner_id, freed.bytes, {updated_at} FROM ({}) freed WHERE freed.bytes > 0 \
+             ON CONFLICT (owner_id) DO UPDATE SET bytes = reclaimed_storage.bytes + excluded.bytes, \
+             updated_at = excluded.updated_at",
+            freed_bytes_sql(&gone, &kept, None)
+        );
         let txn = self.db.begin().await?;
-        for (owner_id, bytes) in owner_bytes(
-            &txn,
-            freed_bytes_sql(&gone, &kept, None),
-            vec![cutoff.into()],
-        )
-        .await?
-        {
-            if bytes == 0 {
-                continue;
-            }
-            reclaimed_storage::Entity::insert(reclaimed_storage::ActiveModel {
-                owner_id: Set(owner_id),
-                bytes: Set(bytes),
-                updated_at: Set(now()),
-            })
-            .on_conflict(
-                OnConflict::column(reclaimed_storage::Column::OwnerId)
-                    .value(
-                        reclaimed_storage::Column::Bytes,
-                        Expr::col((reclaimed_storage::Entity, reclaimed_storage::Column::Bytes))
-                            .add(Expr::col((
-                                sea_orm::sea_query::Alias::new("excluded"),
-                                reclaimed_storage::Column::Bytes,
-                            ))),
-                    )
-                    .update_column(reclaimed_storage::Column::UpdatedAt)
-                    .to_owned(),
-            )
-            .exec_without_returning(&txn)
-            .await?;
-        }
+        txn.execute_raw(Statement::from_sql_and_values(
+            backend,
+            add,
+            [cutoff.into(), now().into()],
+        ))
+        .await?;
         let versions = package_version::Entity::delete_many()
             .filter(package_version::Column::DeletedAt.lt(cutoff))
             .exec(&txn)
