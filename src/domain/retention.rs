@@ -6,7 +6,8 @@
 //! matches its glob (`*-SNAPSHOT`, `sha256:*` for untagged container manifests) or that
 //! are prereleases when asked. As `actions/delete-package-versions` does, versions that
 //! carry a tag or whose downloads exceed the policy's threshold are never deleted and don't
-//! count among the N kept; neither do versions outside the pattern. A package's last
+//! count among the N kept; neither do versions outside the pattern, nor container
+//! manifests a live image index names (they go with their index). A package's last
 //! version is never deleted (GitHub refuses that too).
 //!
 //! [`select`] is the rule, pure and table-tested. Applying deletes softly, one version per
@@ -39,6 +40,7 @@ use crate::{
     domain::{
         Domain, audit,
         events::EventKind,
+        metadata::VersionMetadata,
         names::OwnerName,
         now,
         packages::{PackageRef, ensure_latest_tag, touch_package},
@@ -72,6 +74,8 @@ pub struct Candidate {
     pub id: i64,
     pub version: String,
     pub created_at: DateTime<Utc>,
+    /// Carries a tag, or a live image index names it (a platform manifest of a
+    /// multi-platform image).
     pub tagged: bool,
     pub prerelease: bool,
     pub downloads: i64,
@@ -700,6 +704,17 @@ impl Domain {
             .await?
             .into_iter()
             .collect();
+        // A multi-platform image's manifests go with their index: while a live index
+        // names a manifest, it is kept as a tagged one is (an image's own references are
+        // blob digests, which name no version).
+        let referenced: HashSet<(i64, String)> = versions
+            .iter()
+            .filter_map(|v| match VersionMetadata::from_stored(v.metadata.clone()) {
+                VersionMetadata::Container(c) => Some((v.package_id, c.references)),
+                _ => None,
+            })
+            .flat_map(|(package_id, refs)| refs.into_iter().map(move |r| (package_id, r)))
+            .collect();
         let version_ids: Vec<i64> = versions.iter().map(|v| v.id).collect();
         let downloads = self.version_download_totals(&version_ids).await?;
         let rule = rule_of(m);
@@ -722,7 +737,8 @@ impl Domain {
                     id: v.id,
                     version: v.version.clone(),
                     created_at: v.created_at,
-                    tagged: tagged.contains(&v.id),
+                    tagged: tagged.contains(&v.id)
+                        || referenced.contains(&(v.package_id, v.version.clone())),
                     prerelease: v.prerelease,
                     downloads: downloads.get(&v.id).copied().unwrap_or(0),
                 })

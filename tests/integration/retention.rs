@@ -672,3 +672,93 @@ async fn retention_package_admins_manage_their_packages_policies_only() {
         .await;
     assert_eq!(gone["deleteRetentionPolicy"], policy["id"]);
 }
+
+fn sha256_of(data: &[u8]) -> String {
+    use sha2::Digest;
+    format!("sha256:{}", hex::encode(sha2::Sha256::digest(data)))
+}
+
+/// A multi-platform image: its platform manifests are untagged, but the tagged index
+/// names them, so a `sha256:*` policy keeping none leaves them (and the index) and
+/// deletes only a stray untagged manifest. Pushed as raw registry API calls.
+#[tokio::test]
+async fn retention_keeps_the_platform_manifests_a_live_index_names() {
+    let app = TestApp::spawn().await;
+    let token = app.user_with_token("multi");
+    let send = |method: reqwest::Method, path: String, media: Option<&str>, body: Vec<u8>| {
+        let mut req = app
+            .http
+            .request(method, format!("{}{path}", app.url))
+            .basic_auth("multi", Some(&token))
+            .body(body);
+        if let Some(m) = media {
+            req = req.header("content-type", m.to_string());
+        }
+        req.send()
+    };
+    let manifest = |arch: &'static str| {
+        let send = &send;
+        async move {
+            let config = format!(r#"{{"architecture":"{arch}","os":"linux"}}"#).into_bytes();
+            let layer = format!("layer of {arch}").into_bytes();
+            for blob in [&config, &layer] {
+                let r = send(
+                    reqwest::Method::POST,
+                    format!("/v2/multi/app/blobs/uploads/?digest={}", sha256_of(blob)),
+                    None,
+                    blob.clone(),
+                )
+                .await
+                .expect("blob");
+                assert_eq!(r.status(), 201);
+            }
+            let media = "application/vnd.oci.image.manifest.v1+json";
+            let body = json!({
+                "schemaVersion": 2, "mediaType": media,
+                "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": sha256_of(&config), "size": config.len()},
+                "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": sha256_of(&layer), "size": layer.len()}],
+            })
+            .to_string()
+            .into_bytes();
+            let digest = sha256_of(&body);
+            let r = send(
+                reqwest::Method::PUT,
+                format!("/v2/multi/app/manifests/{digest}"),
+                Some(media),
+                body.clone(),
+            )
+            .await
+            .expect("manifest");
+            assert_eq!(r.status(), 201);
+            (digest, body.len(), arch)
+        }
+    };
+    let amd64 = manifest("amd64").await;
+    let arm64 = manifest("arm64").await;
+    let stray = manifest("s390x").await;
+    let media = "application/vnd.oci.image.index.v1+json";
+    let children: Vec<Value> = [&amd64, &arm64]
+        .iter()
+        .map(|(d, n, a)| {
+            json!({"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": d,
+                   "size": n, "platform": {"architecture": a, "os": "linux"}})
+        })
+        .collect();
+    let index = json!({"schemaVersion": 2, "mediaType": media, "manifests": children})
+        .to_string()
+        .into_bytes();
+    let r = send(
+        reqwest::Method::PUT,
+        "/v2/multi/app/manifests/latest".to_string(),
+        Some(media),
+        index,
+    )
+    .await
+    .expect("index");
+    assert_eq!(r.status(), 201);
+    let spec = json!({"owner": "multi", "packageType": "CONTAINER", "packageName": "app",
+                      "versionPattern": "sha256:*", "keepNewest": 0});
+    let dry =
+        app.gql_ok(Some(&token), DRY_RUN, json!({"p": spec})).await["retentionDryRun"].clone();
+    assert_eq!(versions_of(&dry), [format!("app@{}", stray.0)]);
+}
