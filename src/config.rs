@@ -38,6 +38,9 @@ pub struct Config {
     pub default_quota: crate::domain::usage::Quota,
     /// Outgoing webhook deliveries.
     pub webhooks: WebhookSettings,
+    /// How often the scheduled job applies retention policies (`None`: never; 0 in the
+    /// setting). One replica applies them per interval (`domain::retention`).
+    pub retention_interval: Option<Duration>,
 }
 
 #[derive(Clone, Debug)]
@@ -152,6 +155,7 @@ struct FileConfig {
     webhook_timeout_seconds: Option<u64>,
     webhook_delivery_retention_days: Option<u64>,
     webhook_allowed_networks: Option<String>,
+    retention_interval_seconds: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -212,6 +216,10 @@ impl Config {
             "PACKYARD_DELETE_DOWNLOAD_THRESHOLD"
         );
         from_env!(restore_days, "PACKYARD_RESTORE_DAYS");
+        from_env!(
+            retention_interval_seconds,
+            "PACKYARD_RETENTION_INTERVAL_SECONDS"
+        );
         from_env!(fsync, "PACKYARD_FSYNC");
         from_env!(generic_file_bytes, "PACKYARD_GENERIC_FILE_BYTES");
         from_env!(npm_tarball_bytes, "PACKYARD_NPM_TARBALL_BYTES");
@@ -415,6 +423,10 @@ impl Config {
                 cfg.default_transfer_quota_bytes,
             ),
             webhooks,
+            retention_interval: match cfg.retention_interval_seconds.unwrap_or(3600) {
+                0 => None,
+                n => Some(Duration::from_secs(n)),
+            },
         })
     }
 

@@ -97,6 +97,8 @@ pub enum What {
     Endpoint,
     /// A webhook or one of its deliveries.
     Webhook,
+    /// A retention policy.
+    RetentionPolicy,
 }
 
 impl DomainError {

@@ -1,5 +1,5 @@
-//! Background work beside the server: flushing download counts, garbage collection and
-//! following other replicas' cache notices, each in its own task (a long collection doesn't
+//! Background work beside the server: flushing download counts, garbage collection,
+//! retention policies and following other replicas' cache notices, each in its own task (a long collection doesn't
 //! hold counts back). Safe on several replicas: each replica flushes only the counts it
 //! buffered, a collection runs on one replica at a time (`domain::gc`'s claim), and every
 //! step is idempotent.
@@ -66,6 +66,10 @@ pub fn spawn(domain: Arc<Domain>) -> Jobs {
         spawn_job(async move { domain.follow_cache_notices(cancel).await })
     };
     let webhooks = spawn_webhook_worker(domain.clone(), cancel.clone());
+    let retention = domain
+        .config()
+        .retention_interval
+        .map(|every| spawn_retention(domain.clone(), cancel.clone(), every));
     let gc = {
         let cancel = cancel.clone();
         spawn_job(async move {
@@ -93,8 +97,45 @@ pub fn spawn(domain: Arc<Domain>) -> Jobs {
     };
     Jobs {
         cancel,
-        tasks: vec![flush, gc, cache_notices, webhooks],
+        tasks: [flush, gc, cache_notices, webhooks]
+            .into_iter()
+            .chain(retention)
+            .collect(),
     }
+}
+
+/// Retention policies, applied once an interval across replicas (the run claims the
+/// interval's slot; see `domain::retention`). The first turn comes an interval after start.
+fn spawn_retention(
+    domain: Arc<Domain>,
+    cancel: CancellationToken,
+    every: Duration,
+) -> JoinHandle<()> {
+    spawn_job(async move {
+        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = cancel.cancelled() => break,
+                _ = ticks.tick() => {
+                    // Each deletion is its own transaction: stopping midway leaves nothing
+                    // half-done, and the next turn finds the rest.
+                    tokio::select! {
+                        () = cancel.cancelled() => break,
+                        r = domain.apply_retention_scheduled(every) => match r {
+                            Ok(Some(report)) if !report.deleted.is_empty() => tracing::info!(
+                                deleted = report.deleted.len(),
+                                policies = report.policies_applied,
+                                "retention policies applied"
+                            ),
+                            Ok(_) => {}
+                            Err(e) => tracing::warn!(error = %e, "applying retention policies"),
+                        },
+                    }
+                }
+            }
+        }
+    })
 }
 
 /// Webhook deliveries: a pass when events are announced (`notify`, from any replica), and

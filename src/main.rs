@@ -92,6 +92,9 @@ enum Admin {
         #[arg(long)]
         transfer: Option<String>,
     },
+    /// Apply the retention policies now (every owner's, or OWNER's) and list what they
+    /// deleted (softly: restorable for the restore period).
+    ApplyRetention { owner: Option<String> },
 }
 
 #[tokio::main]
@@ -275,6 +278,11 @@ async fn run_admin(domain: &Domain, admin: Admin) -> Result<(), packyard::error:
             };
             let report = domain.set_quota(&actor, &login, quota).await?;
             print!("{}", packyard::domain::usage::render_report(&report));
+        }
+        Admin::ApplyRetention { owner } => {
+            let owner = owner.as_deref().map(OwnerName::parse).transpose()?;
+            let report = domain.apply_retention_by_operator(owner.as_ref()).await?;
+            print!("{}", packyard::domain::retention::render_report(&report));
         }
     }
     Ok(())

@@ -5,7 +5,7 @@
 //! a replica (or `packyard gc`) that finds it taken skips its turn. Each step also stands
 //! alone (re-checked deletes), so a collection killed midway leaves nothing wrong.
 use chrono::Duration;
-use entity::{blob, image_blob, package, package_file, package_version, upload_session};
+use entity::{blob, image_blob, package_file, upload_session};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QuerySelect,
     QueryTrait, Set, Statement, TransactionTrait, sea_query::OnConflict,
@@ -65,16 +65,8 @@ impl Domain {
 
     async fn collect_garbage_claimed(&self, grace: Duration) -> DomainResult<GcReport> {
         let cutoff = now() - Duration::days(self.config.restore_days);
-        let versions_purged = package_version::Entity::delete_many()
-            .filter(package_version::Column::DeletedAt.lt(cutoff))
-            .exec(&self.db)
-            .await?
-            .rows_affected;
-        let packages_purged = package::Entity::delete_many()
-            .filter(package::Column::DeletedAt.lt(cutoff))
-            .exec(&self.db)
-            .await?
-            .rows_affected;
+        // Counts the bytes the purge frees per owner (`retention`), in its transaction.
+        let (versions_purged, packages_purged) = self.purge_expired(cutoff).await?;
         let mut report = GcReport {
             packages_purged,
             versions_purged,

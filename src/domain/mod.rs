@@ -20,6 +20,7 @@ pub mod packages;
 pub mod passwords;
 pub mod publish;
 pub mod registry;
+pub mod retention;
 pub mod rubygems;
 pub mod rules;
 pub mod sessions;

@@ -95,6 +95,10 @@ pub struct UsageReport {
     pub quota: Quota,
     /// Whether the quota is the owner's own (else the default).
     pub quota_is_own: bool,
+    /// Bytes garbage collection freed by purging the owner's deletions (`retention`).
+    pub reclaimed_bytes: i64,
+    /// Bytes of the owner's deleted versions awaiting purge after the restore period.
+    pub pending_reclamation_bytes: i64,
 }
 
 type Pending = Arc<Mutex<HashMap<(i64, NaiveDate), i64>>>;
@@ -724,6 +728,8 @@ impl Domain {
             })
             .collect();
         let (quota, quota_is_own) = self.quota_of(&self.db, owner.id).await?;
+        let (reclaimed_bytes, pending_reclamation_bytes) =
+            self.reclamation_of(&self.db, owner.id).await?;
         Ok(UsageReport {
             owner_id: owner.id,
             owner_login: owner.login.clone(),
@@ -732,6 +738,8 @@ impl Domain {
             daily,
             quota,
             quota_is_own,
+            reclaimed_bytes,
+            pending_reclamation_bytes,
         })
     }
 
@@ -873,6 +881,7 @@ impl Domain {
                 ));
             }
         }
+        out.push_str(&self.reclamation_metrics().await?);
         Ok(out)
     }
 }
@@ -904,6 +913,10 @@ pub fn render_report(r: &UsageReport) -> String {
         limit(r.quota.transfer_bytes),
         if r.quota_is_own { "own" } else { "default" },
     );
+    out.push_str(&format!(
+        "reclaimed_bytes {}\npending_reclamation_bytes {}\n",
+        r.reclaimed_bytes, r.pending_reclamation_bytes
+    ));
     for d in &r.daily {
         out.push_str(&format!("day {} {}\n", d.day, d.bytes));
     }

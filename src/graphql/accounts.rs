@@ -112,6 +112,14 @@ impl UserObject {
     async fn usage(&self, c: &Context<'_>) -> async_graphql::Result<Option<UsageObject>> {
         crate::graphql::usage::usage_of(c, &self.0).await
     }
+    /// Retention policies of this owner (owner-wide and per-package), for its admins;
+    /// `null` for anyone else.
+    async fn retention_policies(
+        &self,
+        c: &Context<'_>,
+    ) -> async_graphql::Result<Option<Vec<crate::graphql::retention::RetentionPolicyObject>>> {
+        crate::graphql::retention::policies_of_owner(c, &self.0).await
+    }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
@@ -235,6 +243,14 @@ impl OrganizationObject {
     /// organization's owners and site admins; `null` for anyone else).
     async fn usage(&self, c: &Context<'_>) -> async_graphql::Result<Option<UsageObject>> {
         crate::graphql::usage::usage_of(c, &self.0).await
+    }
+    /// Retention policies of this owner (owner-wide and per-package), for its admins;
+    /// `null` for anyone else.
+    async fn retention_policies(
+        &self,
+        c: &Context<'_>,
+    ) -> async_graphql::Result<Option<Vec<crate::graphql::retention::RetentionPolicyObject>>> {
+        crate::graphql::retention::policies_of_owner(c, &self.0).await
     }
     /// Members and their roles (visible to the organization's members).
     async fn members(&self, c: &Context<'_>) -> async_graphql::Result<Vec<OrganizationMember>> {

@@ -15,6 +15,7 @@ mod connection;
 mod ids;
 mod loaders;
 mod packages;
+mod retention;
 mod routes;
 mod sessions;
 mod tokens;
@@ -31,6 +32,7 @@ pub struct QueryRoot(
     ids::NodeQuery,
     sessions::SessionQuery,
     webhooks::WebhookQuery,
+    retention::RetentionQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -41,6 +43,7 @@ pub struct MutationRoot(
     sessions::SessionMutation,
     usage::UsageMutation,
     webhooks::WebhookMutation,
+    retention::RetentionMutation,
 );
 
 pub type PackyardSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;

@@ -56,6 +56,14 @@ impl PackageObject {
     pub async fn id(&self) -> ID {
         ids::encode("Package", self.0.id)
     }
+    /// The retention policies that apply to this package (its own and its owner's that
+    /// match it), for those who may delete its versions; `null` for anyone else.
+    async fn retention_policies(
+        &self,
+        c: &Context<'_>,
+    ) -> async_graphql::Result<Option<Vec<crate::graphql::retention::RetentionPolicyObject>>> {
+        crate::graphql::retention::policies_of_package(c, self.0.id).await
+    }
     async fn name(&self) -> &str {
         &self.0.name
     }

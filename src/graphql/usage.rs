@@ -45,6 +45,16 @@ impl UsageObject {
     async fn month_transfer_bytes(&self) -> i64 {
         self.0.month_transfer_bytes
     }
+    /// Bytes garbage collection freed by purging the owner's deleted versions (retention
+    /// policies' and people's), each blob once; every visibility counts.
+    async fn reclaimed_bytes(&self) -> i64 {
+        self.0.reclaimed_bytes
+    }
+    /// Bytes of the owner's deleted versions that no live version keeps, freed once the
+    /// restore period is over; every visibility counts.
+    async fn pending_reclamation_bytes(&self) -> i64 {
+        self.0.pending_reclamation_bytes
+    }
     /// Transfer per day over the last 30 days; days without any are omitted.
     async fn daily(&self) -> Vec<UsageDay> {
         self.0

@@ -9,6 +9,11 @@ const AXIS: f64 = 16.0;
 
 /// `daily`: (day, count) for days with downloads (others are zero), any order.
 pub fn downloads_chart(daily: &[(NaiveDate, i64)], until: NaiveDate, days: i64) -> Markup {
+    series_chart(daily, until, days, "downloads")
+}
+
+/// The same chart of any daily series; `noun` names what is counted ("bytes sent").
+pub fn series_chart(daily: &[(NaiveDate, i64)], until: NaiveDate, days: i64, noun: &str) -> Markup {
     let days = days.max(1);
     let since = until - Duration::days(days - 1);
     let mut series = vec![0i64; days as usize];
@@ -23,7 +28,7 @@ pub fn downloads_chart(daily: &[(NaiveDate, i64)], until: NaiveDate, days: i64) 
     let slot = WIDTH / days as f64;
     let bar = (slot * 0.8).max(0.5);
     let plot = HEIGHT - AXIS;
-    let label = format!("{total} downloads in the last {days} days, at most {max} a day");
+    let label = format!("{total} {noun} in the last {days} days, at most {max} a day");
     html! {
         svg.chart xmlns="http://www.w3.org/2000/svg" role="img" aria-label=(label)
             viewBox=(format!("0 0 {WIDTH} {HEIGHT}")) {

@@ -80,6 +80,7 @@ fn shell(title: &str, viewer: Option<&Viewer>, content: Markup) -> Markup {
                             @if let Some(login) = v.login() {
                                 a href=(format!("/-/owner/{login}")) { (login) }
                                 a href="/-/account" { "Account" }
+                                a href=(format!("/-/owner/{login}/usage")) { "Usage" }
                                 form.inline method="post" action="/-/signout" {
                                     input type="hidden" name="csrf" value=(v.csrf());
                                     button.link type="submit" { "Sign out" }

@@ -23,6 +23,7 @@ mod package;
 mod session;
 mod settings;
 mod signin;
+mod usage;
 
 use axum::{
     Router, middleware,
@@ -56,6 +57,8 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ("token.revoke", "revokeAccessToken"),
     ("session.revoke", "revokeSession"),
     ("session.sign_out", "revokeSession"),
+    ("retention.set", "setRetentionPolicy"),
+    ("retention.delete", "deleteRetentionPolicy"),
 ];
 
 pub fn routes() -> Router<AppState> {
@@ -71,6 +74,11 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/-/owner/{owner}",
             get(owner::owner_page).post(owner::owner_action),
+        )
+        .route("/-/owner/{owner}/usage", get(usage::usage_page))
+        .route(
+            "/-/owner/{owner}/retention",
+            get(usage::retention_page).post(usage::retention_action),
         )
         .route(
             "/-/package/{owner}/{package_type}/{*name}",

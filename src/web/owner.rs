@@ -176,6 +176,12 @@ pub async fn owner_page(
         html! {
             h1 { (owner.login) @if let Some(n) = &owner.name { " " span.muted { (n) } } }
             p.muted { @if is_org { "Organization" } @else { "User" } }
+            @if is_org_owner || viewer.login() == Some(owner.login.as_str()) {
+                nav.tabs aria-label="Owner settings" {
+                    a href=(format!("/-/owner/{}/usage", owner.login)) { "Usage" } " "
+                    a href=(format!("/-/owner/{}/retention", owner.login)) { "Retention" }
+                }
+            }
             h2 { "Packages" }
             form method="get" action=(format!("/-/owner/{}", owner.login)) {
                 label for="f-type" { "Type " }

@@ -1,5 +1,5 @@
-//! Quotas: storage refusals in each client's own shape (generic, Maven, the real npm CLI
-//! and skopeo), nothing half-written; transfer refusals of private downloads, never public
+//! Quotas: storage refusals in each client's own shape (generic, Maven, the real npm CLI,
+//! skopeo, `gem push` and NuGet.exe), nothing half-written; transfer refusals of private downloads, never public
 //! ones; thresholds recorded once a month.
 use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{Value, json};
@@ -377,5 +377,198 @@ async fn quota_thresholds_are_recorded_once_a_month() {
             ("storage".to_string(), 100),
             ("transfer".to_string(), 75)
         ]
+    );
+}
+
+/// Runs a client with a private HOME; returns (success, stdout + stderr).
+fn client(
+    program: &str,
+    args: &[&str],
+    cwd: &std::path::Path,
+    env: &[(&str, &str)],
+) -> (bool, String) {
+    let out = std::process::Command::new(program)
+        .args(args)
+        .current_dir(cwd)
+        .env("HOME", cwd.join("home"))
+        .env("GEM_HOME", cwd.join("gems"))
+        .env("GEM_PATH", cwd.join("gems"))
+        .env("GEM_SPEC_CACHE", cwd.join("spec-cache"))
+        .env("XDG_CONFIG_HOME", cwd.join("home/.config"))
+        .env("NUGET_PACKAGES", cwd.join("packages"))
+        .env("NUGET_HTTP_CACHE_PATH", cwd.join("http-cache"))
+        .env_remove("GEM_HOST_API_KEY")
+        .envs(env.iter().copied())
+        .output()
+        .unwrap_or_else(|e| panic!("{program} could not run ({e}): run scripts/install-deps.sh"));
+    (
+        out.status.success(),
+        format!(
+            "{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+/// The real `gem push` over the storage quota: refused before anything is stored, and gem
+/// prints the registry's plain-text message (403); nothing of the gem is left.
+#[tokio::test]
+async fn quota_storage_refuses_a_gem_push_with_the_message_gem_prints() {
+    let app = TestApp::spawn().await;
+    let token = app.user_with_token("rubyist");
+    app.admin(&["set-quota", "rubyist", "--storage", "100"], None);
+    let work = tempfile::tempdir().expect("tempdir");
+    let dir = work.path();
+    std::fs::create_dir_all(dir.join("lib")).expect("lib");
+    std::fs::create_dir_all(dir.join("home")).expect("home");
+    std::fs::write(
+        dir.join("lib/quotagem.rb"),
+        format!("# {}\nmodule Quotagem; end\n", "x".repeat(400)),
+    )
+    .expect("lib");
+    std::fs::write(
+        dir.join("quotagem.gemspec"),
+        "Gem::Specification.new do |s|\n  s.name = \"quotagem\"\n  s.version = \"1.0.0\"\n  \
+         s.summary = \"Over quota\"\n  s.authors = [\"Ada\"]\n  s.license = \"MIT\"\n  \
+         s.files = [\"lib/quotagem.rb\"]\nend\n",
+    )
+    .expect("gemspec");
+    let (built, text) = client("gem", &["build", "quotagem.gemspec"], dir, &[]);
+    assert!(built, "{text}");
+    let gem = dir.join("quotagem-1.0.0.gem");
+    let size = std::fs::metadata(&gem).expect("gem").len();
+    let host = format!("{}/rubygems/rubyist", app.url);
+    let (pushed, text) = client(
+        "gem",
+        &["push", "--host", &host, gem.to_str().expect("path")],
+        dir,
+        &[("GEM_HOST_API_KEY", &token)],
+    );
+    // The door reads the whole gem before its publish transaction decides.
+    let expected = format!(
+        "storage quota exceeded for rubyist: this publish needs {size} bytes more, 0 bytes of 100 bytes used"
+    );
+    assert!(text.contains(&expected), "gem prints the message: {text}");
+    assert!(
+        !pushed || !text.contains("Successfully registered"),
+        "{text}"
+    );
+    // The same push as raw HTTP: 403, plain text.
+    let raw = app
+        .http
+        .post(format!("{host}/api/v1/gems"))
+        .header("Authorization", &token)
+        .header("Content-Type", "application/octet-stream")
+        .body(std::fs::read(&gem).expect("gem bytes"))
+        .send()
+        .await
+        .expect("push");
+    assert_eq!(raw.status(), 403);
+    assert!(
+        raw.headers()["content-type"]
+            .to_str()
+            .unwrap_or_default()
+            .starts_with("text/plain"),
+        "{:?}",
+        raw.headers()
+    );
+    assert_eq!(raw.text().await.expect("text").trim(), expected);
+    let found = app
+        .gql_ok(
+            Some(&token),
+            "{ package(owner: \"rubyist\", packageType: RUBYGEMS, name: \"quotagem\") { id } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(found["package"], Value::Null);
+    assert_eq!(
+        usage(&app, Some(&token), "rubyist").await["storageBytes"],
+        0
+    );
+}
+
+/// The real NuGet.exe push over the storage quota: 403 with the message as the status
+/// text NuGet prints (and as the body); nothing of the package is left.
+#[tokio::test]
+async fn quota_storage_refuses_a_nuget_push_with_the_status_text_nuget_prints() {
+    let app = TestApp::spawn().await;
+    let token = app.user_with_token("dotnetter");
+    app.admin(&["set-quota", "dotnetter", "--storage", "0"], None);
+    let exe = TestApp::repo_root().join(".tools/nuget/node_modules/nuget-exe/nuget-5.8.0.exe");
+    assert!(
+        exe.exists(),
+        "{} is missing: run scripts/install-deps.sh",
+        exe.display()
+    );
+    let work = tempfile::tempdir().expect("tempdir");
+    let dir = work.path();
+    std::fs::create_dir_all(dir.join("lib/net45")).expect("lib");
+    std::fs::create_dir_all(dir.join("home")).expect("home");
+    std::fs::write(dir.join("lib/net45/content.txt"), "over quota").expect("content");
+    std::fs::write(
+        dir.join("Quota.Pkg.nuspec"),
+        r#"<?xml version="1.0" encoding="utf-8"?>
+<package xmlns="http://schemas.microsoft.com/packaging/2013/05/nuspec.xsd">
+  <metadata>
+    <id>Quota.Pkg</id>
+    <version>1.0.0</version>
+    <authors>Ada Lovelace</authors>
+    <description>Over the quota</description>
+    <license type="expression">MIT</license>
+  </metadata>
+  <files><file src="lib/net45/content.txt" target="lib/net45/content.txt" /></files>
+</package>"#,
+    )
+    .expect("nuspec");
+    let exe = exe.to_str().expect("path").to_string();
+    let (packed, text) = client(
+        "mono",
+        &[&exe, "pack", "Quota.Pkg.nuspec", "-NonInteractive"],
+        dir,
+        &[],
+    );
+    assert!(packed, "{text}");
+    let nupkg = dir.join("Quota.Pkg.1.0.0.nupkg");
+    let source = format!("{}/nuget/dotnetter/index.json", app.url);
+    let (pushed, text) = client(
+        "mono",
+        &[
+            &exe,
+            "push",
+            nupkg.to_str().expect("path"),
+            "-Source",
+            &source,
+            "-ApiKey",
+            &token,
+            "-NonInteractive",
+        ],
+        dir,
+        &[],
+    );
+    assert!(!pushed, "{text}");
+    assert!(text.contains("403"), "{text}");
+    // NuGet.exe streams a chunked multipart body: the publish transaction decides.
+    let line = text
+        .lines()
+        .find(|l| {
+            l.contains("403 (Forbidden - storage quota exceeded for dotnetter: this publish needs ")
+        })
+        .unwrap_or_else(|| panic!("NuGet prints the status text: {text}"));
+    assert!(
+        line.ends_with(" bytes more, 0 bytes of 0 bytes used)."),
+        "{line}"
+    );
+    let found = app
+        .gql_ok(
+            Some(&token),
+            "{ package(owner: \"dotnetter\", packageType: NUGET, name: \"Quota.Pkg\") { id } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(found["package"], Value::Null);
+    assert_eq!(
+        usage(&app, Some(&token), "dotnetter").await["storageBytes"],
+        0
     );
 }
