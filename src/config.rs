@@ -38,6 +38,9 @@ pub struct Config {
     pub default_quota: crate::domain::usage::Quota,
     /// Outgoing webhook deliveries.
     pub webhooks: WebhookSettings,
+    /// Proxies whose `X-Forwarded-For` names the client (audit source IP); none by default,
+    /// so a client can't choose the address it is recorded with.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 #[derive(Clone, Debug)]
@@ -152,6 +155,7 @@ struct FileConfig {
     webhook_timeout_seconds: Option<u64>,
     webhook_delivery_retention_days: Option<u64>,
     webhook_allowed_networks: Option<String>,
+    trusted_proxies: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -255,6 +259,7 @@ impl Config {
             webhook_allowed_networks,
             "PACKYARD_WEBHOOK_ALLOWED_NETWORKS"
         );
+        from_env!(trusted_proxies, "PACKYARD_TRUSTED_PROXIES");
 
         from_env!(
             default_storage_quota_bytes,
@@ -268,6 +273,7 @@ impl Config {
         let connections = connection_limits(&cfg)?;
         let logins = login_limits(&cfg)?;
         let webhooks = webhook_settings(&cfg)?;
+        let trusted_proxies = networks("PACKYARD_TRUSTED_PROXIES", cfg.trusted_proxies.as_deref())?;
         let listen_text = cfg.listen.unwrap_or_else(|| "127.0.0.1:8080".into());
         let listen: SocketAddr = listen_text
             .parse()
@@ -415,6 +421,7 @@ impl Config {
                 cfg.default_transfer_quota_bytes,
             ),
             webhooks,
+            trusted_proxies,
         })
     }
 
@@ -524,6 +531,20 @@ fn webhook_settings(cfg: &FileConfig) -> Result<WebhookSettings, ConfigError> {
         }
     }
     Ok(w)
+}
+
+/// A comma-separated list of CIDRs (a bare address is a /32 or /128).
+fn networks(setting: &str, list: Option<&str>) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+    list.unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|item| {
+            item.parse::<ipnet::IpNet>()
+                .or_else(|_| item.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|e| bad(setting, format!("{item:?}: {e}")))
+        })
+        .collect()
 }
 
 fn login_limits(cfg: &FileConfig) -> Result<LoginLimits, ConfigError> {

@@ -11,6 +11,7 @@ use crate::{auth::Actor, domain::Domain, error::DomainError, state::AppState};
 
 mod accounts;
 mod admission;
+mod audit;
 mod connection;
 mod ids;
 mod loaders;
@@ -31,6 +32,7 @@ pub struct QueryRoot(
     ids::NodeQuery,
     sessions::SessionQuery,
     webhooks::WebhookQuery,
+    audit::AuditQuery,
 );
 
 #[derive(MergedObject, Default)]
