@@ -9,6 +9,7 @@
 
 mod account;
 mod assets;
+mod audit;
 mod chart;
 mod errors;
 mod explore;
@@ -23,6 +24,7 @@ mod package;
 mod session;
 mod settings;
 mod signin;
+mod webhooks;
 
 use axum::{
     Router, middleware,
@@ -56,6 +58,10 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ("token.revoke", "revokeAccessToken"),
     ("session.revoke", "revokeSession"),
     ("session.sign_out", "revokeSession"),
+    ("webhook.create", "createWebhook"),
+    ("webhook.update", "updateWebhook"),
+    ("webhook.delete", "deleteWebhook"),
+    ("webhook.redeliver", "redeliverWebhookDelivery"),
 ];
 
 pub fn routes() -> Router<AppState> {
@@ -72,6 +78,23 @@ pub fn routes() -> Router<AppState> {
             "/-/owner/{owner}",
             get(owner::owner_page).post(owner::owner_action),
         )
+        .route(
+            "/-/owner/{owner}/webhooks",
+            get(webhooks::webhooks_page).post(webhooks::webhooks_action),
+        )
+        .route(
+            "/-/owner/{owner}/webhooks/{id}",
+            get(webhooks::webhook_page),
+        )
+        .route(
+            "/-/owner/{owner}/webhooks/{id}/deliveries/{delivery}",
+            get(webhooks::delivery_page),
+        )
+        .route(
+            "/-/owner/{owner}/audit",
+            get(audit::organization_audit_page),
+        )
+        .route("/-/admin/audit", get(audit::site_audit_page))
         .route(
             "/-/package/{owner}/{package_type}/{*name}",
             get(package::package_page),

@@ -176,6 +176,12 @@ pub async fn owner_page(
         html! {
             h1 { (owner.login) @if let Some(n) = &owner.name { " " span.muted { (n) } } }
             p.muted { @if is_org { "Organization" } @else { "User" } }
+            @if is_org_owner || (!is_org && viewer.login() == Some(owner.login.as_str())) {
+                nav.pager aria-label="Administration" {
+                    a href=(format!("/-/owner/{}/webhooks", owner.login)) { "Webhooks" }
+                    @if is_org { a href=(format!("/-/owner/{}/audit", owner.login)) { "Audit log" } }
+                }
+            }
             h2 { "Packages" }
             form method="get" action=(format!("/-/owner/{}", owner.login)) {
                 label for="f-type" { "Type " }
