@@ -151,7 +151,23 @@ impl Domain {
             scopes: "read:packages,write:packages,delete:packages,user".into(),
             ..Default::default()
         };
-        self.issue_token(Some(user.id), None, &request).await
+        let result = self.issue_token(Some(user.id), None, &request).await?;
+        let actor = Actor::User {
+            id: user.id,
+            login: user.login,
+            site_admin: user.site_admin,
+            token: None,
+        };
+        audit::record(
+            &self.db,
+            &actor,
+            "token.create",
+            "access_token",
+            Some(result.0.id),
+            serde_json::json!({"name": result.0.name, "password_login": true}),
+        )
+        .await?;
+        Ok(result)
     }
 
     /// GraphQL: a token for the caller, or (with `repository_id`) a CI token for a repository

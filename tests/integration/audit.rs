@@ -205,6 +205,34 @@ async fn every_kind_of_change_is_recorded_with_actor_source_ip_and_token() {
         assert_eq!(entry["sourceIp"], "127.0.0.1");
         assert_eq!(entry["tokenId"], alice_token.as_str());
     }
+    // npm logout revokes the token it presents: recorded as that token's doing.
+    let created = app
+        .gql_ok(
+            Some(&alice),
+            "mutation { createAccessToken(input: {name: \"laptop\", scopes: [\"read:packages\"]}) { token accessToken { id } } }",
+            json!({}),
+        )
+        .await;
+    let laptop = created["createAccessToken"]["token"]
+        .as_str()
+        .expect("token");
+    let laptop_id = created["createAccessToken"]["accessToken"]["id"].clone();
+    let r = app
+        .delete(Some(laptop), &format!("/npm/-/user/token/{laptop}"))
+        .await;
+    assert_eq!(r.status(), 200);
+    let newest = app
+        .gql_ok(
+            Some(&root),
+            "{ auditLog(action: \"token.revoke\", first: 1) { nodes { actor targetName tokenId data } } }",
+            json!({}),
+        )
+        .await;
+    let entry = &newest["auditLog"]["nodes"][0];
+    assert_eq!(entry["actor"], "alice");
+    assert_eq!(entry["targetName"], "laptop");
+    assert_eq!(entry["tokenId"], laptop_id);
+    assert_eq!(entry["data"]["presented"], true);
     assert!(
         site["auditLog"]["totalCount"].as_u64().expect("count")
             > log["totalCount"].as_u64().expect("count"),
