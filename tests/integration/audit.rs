@@ -233,6 +233,42 @@ async fn every_kind_of_change_is_recorded_with_actor_source_ip_and_token() {
     assert_eq!(entry["targetName"], "laptop");
     assert_eq!(entry["tokenId"], laptop_id);
     assert_eq!(entry["data"]["presented"], true);
+    // A repository's CI token acts as the repository: no user, its token id, the
+    // repository in `data`; the entry is the repository owner's.
+    let repo = app
+        .gql_ok(
+            Some(&alice),
+            "{ repository(owner: \"acme\", name: \"app\") { id } }",
+            json!({}),
+        )
+        .await["repository"]["id"]
+        .clone();
+    let created = app
+        .gql_ok(
+            Some(&alice),
+            "mutation($r: ID!) { createAccessToken(input: {name: \"ci-repo\", scopes: [\"read:packages\"], repositoryId: $r}) { token accessToken { id } } }",
+            json!({"r": repo}),
+        )
+        .await;
+    let ci = created["createAccessToken"]["token"]
+        .as_str()
+        .expect("token");
+    let ci_id = created["createAccessToken"]["accessToken"]["id"].clone();
+    let r = app
+        .delete(Some(ci), &format!("/npm/-/user/token/{ci}"))
+        .await;
+    assert_eq!(r.status(), 200);
+    let newest = org_log(
+        &app,
+        &alice,
+        json!({"org": "acme", "action": "token.revoke", "first": 1}),
+    )
+    .await;
+    let entry = &newest["nodes"][0];
+    assert_eq!(entry["actor"], Value::Null, "{entry}");
+    assert_eq!(entry["tokenId"], ci_id);
+    assert_eq!(entry["targetName"], "ci-repo");
+    assert!(entry["data"]["repository_token"].is_i64(), "{entry}");
     assert!(
         site["auditLog"]["totalCount"].as_u64().expect("count")
             > log["totalCount"].as_u64().expect("count"),
@@ -294,6 +330,24 @@ async fn audit_log_filters_paginates_and_is_for_owners_and_site_admins_only() {
     assert_eq!(actions(&by_root), ["organization.member.set"]);
     let by_nobody = org_log(&app, &alice, json!({"org": "acme", "actor": "nobody"})).await;
     assert_eq!(by_nobody["totalCount"], 0);
+    let window = "query($since: DateTime, $until: DateTime) { organization(login: \"acme\") { \
+        auditLog(since: $since, until: $until) { totalCount } } }";
+    let before_all = app
+        .gql_ok(
+            Some(&alice),
+            window,
+            json!({"until": "2000-01-01T00:00:00Z"}),
+        )
+        .await;
+    assert_eq!(before_all["organization"]["auditLog"]["totalCount"], 0);
+    let since_then = app
+        .gql_ok(
+            Some(&alice),
+            window,
+            json!({"since": "2000-01-01T00:00:00Z"}),
+        )
+        .await;
+    assert_eq!(since_then["organization"]["auditLog"]["totalCount"], 7);
 
     // Pagination: two pages of two and the rest, no entry twice, the same order.
     let mut seen = Vec::new();
