@@ -661,6 +661,26 @@ mod tests {
     }
 
     #[test]
+    fn trusted_proxies_are_none_by_default_and_cidrs_or_addresses() {
+        assert!(
+            Config::load_from(None, &[])
+                .expect("defaults")
+                .trusted_proxies
+                .is_empty()
+        );
+        let cfg = Config::load_from(
+            None,
+            &env(&[("PACKYARD_TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.7,::1")]),
+        )
+        .expect("valid");
+        let nets: Vec<String> = cfg.trusted_proxies.iter().map(|n| n.to_string()).collect();
+        assert_eq!(nets, ["10.0.0.0/8", "192.0.2.7/32", "::1/128"]);
+        let err = Config::load_from(None, &env(&[("PACKYARD_TRUSTED_PROXIES", "10.0.0.0/33")]))
+            .expect_err("a bad CIDR");
+        assert_eq!(err.setting, "PACKYARD_TRUSTED_PROXIES");
+    }
+
+    #[test]
     fn connection_and_login_limits_refuse_zero() {
         for setting in [
             "PACKYARD_HEADER_READ_TIMEOUT_SECS",

@@ -107,6 +107,10 @@ async fn every_kind_of_change_is_recorded_with_actor_source_ip_and_token() {
             "package.grant",
         ),
         (
+            "mutation($id: ID!) { setPackageVisibility(input: {packageId: $id, visibility: INTERNAL}) { package { id } } }",
+            "package.visibility",
+        ),
+        (
             "mutation($id: ID!) { deletePackage(input: {packageId: $id}) { package { id } } }",
             "package.delete",
         ),
@@ -121,13 +125,49 @@ async fn every_kind_of_change_is_recorded_with_actor_source_ip_and_token() {
         assert!(data.get("errors").is_none(), "{action}: {data:#}");
     }
 
+    // A version deleted and restored (a second one keeps the package alive), a member removed.
+    let put = app
+        .put_generic(Some(&alice), "acme/tool/1.1.0/tool.txt", b"hi".to_vec())
+        .await;
+    assert!(put.status().is_success(), "{}", put.status());
+    let versions = app
+        .gql_ok(
+            Some(&alice),
+            "{ package(owner: \"acme\", packageType: GENERIC, name: \"tool\") { versions { nodes { id version } } } }",
+            json!({}),
+        )
+        .await;
+    let old = versions["package"]["versions"]["nodes"]
+        .as_array()
+        .expect("versions")
+        .iter()
+        .find(|v| v["version"] == "1.0.0")
+        .expect("1.0.0")["id"]
+        .clone();
+    for mutation in [
+        "mutation($id: ID!) { deletePackageVersion(input: {packageVersionId: $id}) { clientMutationId } }",
+        "mutation($id: ID!) { restorePackageVersion(input: {packageVersionId: $id}) { clientMutationId } }",
+    ] {
+        app.gql_ok(Some(&alice), mutation, json!({"id": old})).await;
+    }
+    app.gql_ok(
+        Some(&alice),
+        "mutation { removeOrganizationMember(input: {organizationLogin: \"acme\", login: \"bob\"}) { clientMutationId } }",
+        json!({}),
+    )
+    .await;
+
     let log = org_log(&app, &alice, json!({"org": "acme", "first": 100})).await;
     let recorded = actions(&log);
     for action in changes.iter().map(|(_, a)| *a).chain([
         "package_version.publish",
         "package.grant",
+        "package.visibility",
         "package.delete",
         "package.restore",
+        "package_version.delete",
+        "package_version.restore",
+        "organization.member.remove",
     ]) {
         assert!(
             recorded.iter().any(|a| a == action),
@@ -148,7 +188,7 @@ async fn every_kind_of_change_is_recorded_with_actor_source_ip_and_token() {
     // Newest first.
     assert_eq!(
         recorded.first().map(String::as_str),
-        Some("package.restore")
+        Some("organization.member.remove")
     );
     let delete = log["nodes"]
         .as_array()
