@@ -164,7 +164,7 @@ fn hook_fields(hook: Option<&Hook>) -> Markup {
     let events: &[String] = hook.map_or(&[], |h| h.events.as_slice());
     html! {
         label for="hook-url" { "Payload URL" }
-        input #hook-url type="url" name="url" required value=[hook.map(|h| h.url.as_str())] placeholder="https://ci.example.com/packyard";
+        input #hook-url type="url" name="url" size="60" required value=[hook.map(|h| h.url.as_str())] placeholder="https://ci.example.com/packyard";
         label for="hook-secret" {
             "Secret" @if hook.is_some_and(|h| h.has_secret) { " " span.muted { "(set; leave blank to keep it)" } }
         }
