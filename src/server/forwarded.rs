@@ -8,6 +8,8 @@ use std::net::IpAddr;
 use axum::http::HeaderMap;
 
 pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[ipnet::IpNet]) -> IpAddr {
+    // A dual-stack listener sees IPv4 clients as `::ffff:a.b.c.d`: recorded as `a.b.c.d`.
+    let peer = peer.to_canonical();
     let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
     if !is_trusted(&peer) {
         return peer;
@@ -17,7 +19,12 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[ipnet::IpNet]) ->
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .map_while(|hop| hop.trim().parse::<IpAddr>().ok())
+        .map_while(|hop| {
+            hop.trim()
+                .parse::<IpAddr>()
+                .ok()
+                .map(|ip| ip.to_canonical())
+        })
         .collect();
     let mut client = peer;
     for hop in hops.into_iter().rev() {
@@ -55,6 +62,14 @@ mod tests {
             ip("198.51.100.1")
         );
         assert_eq!(client_ip(ip("10.1.2.3"), &h, &trusted), ip("203.0.113.9"));
+    }
+
+    #[test]
+    fn ipv4_mapped_peers_read_as_ipv4() {
+        assert_eq!(
+            client_ip(ip("::ffff:192.0.2.1"), &HeaderMap::new(), &[]),
+            ip("192.0.2.1")
+        );
     }
 
     #[test]
