@@ -41,6 +41,9 @@ pub struct Config {
     /// How often the scheduled job applies retention policies (`None`: never; 0 in the
     /// setting). One replica applies them per interval (`domain::retention`).
     pub retention_interval: Option<Duration>,
+    /// Proxies whose `X-Forwarded-For` names the client (audit source IP); none by default,
+    /// so a client can't choose the address it is recorded with.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 #[derive(Clone, Debug)]
@@ -156,6 +159,7 @@ struct FileConfig {
     webhook_delivery_retention_days: Option<u64>,
     webhook_allowed_networks: Option<String>,
     retention_interval_seconds: Option<u64>,
+    trusted_proxies: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -263,6 +267,7 @@ impl Config {
             webhook_allowed_networks,
             "PACKYARD_WEBHOOK_ALLOWED_NETWORKS"
         );
+        from_env!(trusted_proxies, "PACKYARD_TRUSTED_PROXIES");
 
         from_env!(
             default_storage_quota_bytes,
@@ -276,6 +281,7 @@ impl Config {
         let connections = connection_limits(&cfg)?;
         let logins = login_limits(&cfg)?;
         let webhooks = webhook_settings(&cfg)?;
+        let trusted_proxies = networks("PACKYARD_TRUSTED_PROXIES", cfg.trusted_proxies.as_deref())?;
         let listen_text = cfg.listen.unwrap_or_else(|| "127.0.0.1:8080".into());
         let listen: SocketAddr = listen_text
             .parse()
@@ -427,6 +433,7 @@ impl Config {
                 0 => None,
                 n => Some(Duration::from_secs(n)),
             },
+            trusted_proxies,
         })
     }
 
@@ -536,6 +543,20 @@ fn webhook_settings(cfg: &FileConfig) -> Result<WebhookSettings, ConfigError> {
         }
     }
     Ok(w)
+}
+
+/// A comma-separated list of CIDRs (a bare address is a /32 or /128).
+fn networks(setting: &str, list: Option<&str>) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+    list.unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|item| {
+            item.parse::<ipnet::IpNet>()
+                .or_else(|_| item.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|e| bad(setting, format!("{item:?}: {e}")))
+        })
+        .collect()
 }
 
 fn login_limits(cfg: &FileConfig) -> Result<LoginLimits, ConfigError> {
@@ -649,6 +670,26 @@ mod tests {
         )
         .expect_err("too big for S3");
         assert_eq!(err.setting, "PACKYARD_CONTAINER_BLOB_BYTES");
+    }
+
+    #[test]
+    fn trusted_proxies_are_none_by_default_and_cidrs_or_addresses() {
+        assert!(
+            Config::load_from(None, &[])
+                .expect("defaults")
+                .trusted_proxies
+                .is_empty()
+        );
+        let cfg = Config::load_from(
+            None,
+            &env(&[("PACKYARD_TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.7,::1")]),
+        )
+        .expect("valid");
+        let nets: Vec<String> = cfg.trusted_proxies.iter().map(|n| n.to_string()).collect();
+        assert_eq!(nets, ["10.0.0.0/8", "192.0.2.7/32", "::1/128"]);
+        let err = Config::load_from(None, &env(&[("PACKYARD_TRUSTED_PROXIES", "10.0.0.0/33")]))
+            .expect_err("a bad CIDR");
+        assert_eq!(err.setting, "PACKYARD_TRUSTED_PROXIES");
     }
 
     #[test]

@@ -53,7 +53,32 @@ fn router(state: AppState) -> Router {
         }))
         .layer(middleware::from_fn(close_after_refused_upload))
         .layer(middleware::from_fn(telemetry::request_span))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            request_context,
+        ))
         .with_state(state)
+}
+
+/// Runs the request inside its `domain::audit::RequestContext` (the client's address, for
+/// the audit trail), taken from the connection and, behind a trusted proxy, its header.
+async fn request_context(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: axum::extract::Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    let source_ip = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| {
+            server::forwarded::client_ip(
+                info.0.ip(),
+                request.headers(),
+                &state.config.trusted_proxies,
+            )
+        });
+    let context = domain::audit::RequestContext { source_ip };
+    domain::audit::within_request(context, next.run(request)).await
 }
 
 /// A request refused before its body was read (too large, not allowed) leaves the rest of

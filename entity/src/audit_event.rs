@@ -12,6 +12,14 @@ pub struct Model {
     pub target_id: Option<i64>,
     pub data: Json,
     pub created_at: DateTimeUtc,
+    /// The client's address (behind a trusted proxy, the one it forwarded for).
+    pub source_ip: Option<String>,
+    /// The access token (personal or repository) that authenticated the change.
+    pub token_id: Option<i64>,
+    /// The user or organization the target belongs to; its audit log lists the entry.
+    pub owner_id: Option<i64>,
+    /// The target's name when the change was made (a package, login, URL...).
+    pub target_name: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -11,6 +11,7 @@ mod m20261201_000006_rubygems_log;
 mod m20261201_000009_web_sessions;
 mod m20261201_000010_events;
 mod m20261201_000011_usage;
+mod m20261201_000012_audit_source;
 mod m20261201_000013_retention;
 
 pub struct Migrator;
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000009_web_sessions::Migration),
             Box::new(m20261201_000010_events::Migration),
             Box::new(m20261201_000011_usage::Migration),
+            Box::new(m20261201_000012_audit_source::Migration),
             Box::new(m20261201_000013_retention::Migration),
         ]
     }

@@ -228,7 +228,7 @@ impl Domain {
             .transpose()
     }
 
-    async fn org_model(&self, login: &OwnerName) -> DomainResult<account::Model> {
+    pub(crate) async fn org_model(&self, login: &OwnerName) -> DomainResult<account::Model> {
         let org = self.account_model(login).await?;
         if org.kind != AccountKind::Organization.as_str() {
             return Err(DomainError::not_found(
@@ -240,7 +240,11 @@ impl Domain {
     }
 
     /// Organization administration needs the `admin:org` scope and ownership (or site admin).
-    async fn require_org_owner(&self, actor: &Actor, org: &account::Model) -> DomainResult<()> {
+    pub(crate) async fn require_org_owner(
+        &self,
+        actor: &Actor,
+        org: &account::Model,
+    ) -> DomainResult<()> {
         let Some(user_id) = actor.user_id() else {
             return Err(DomainError::Unauthenticated(
                 "authentication required".into(),
@@ -355,7 +359,23 @@ impl Domain {
         if let Some(v) = members_can_create_packages {
             active.members_can_create_packages = Set(v);
         }
-        active.update(&self.db).await?.try_into()
+        let txn = self.db.begin().await?;
+        let org = active.update(&txn).await?;
+        audit::record(
+            &txn,
+            actor,
+            "organization.update_settings",
+            "account",
+            Some(org.id),
+            serde_json::json!({
+                "default_package_visibility": org.default_package_visibility,
+                "default_inherit_access": org.default_inherit_access,
+                "members_can_create_packages": org.members_can_create_packages,
+            }),
+        )
+        .await?;
+        txn.commit().await?;
+        org.try_into()
     }
 
     /// Adds a user to an organization, or changes their role.
@@ -537,6 +557,7 @@ impl Domain {
         let org = self.org_model(org).await?;
         self.require_org_owner(actor, &org).await?;
         let slug = parse_slug(slug)?;
+        let txn = self.db.begin().await?;
         let team = team::ActiveModel {
             organization_id: Set(org.id),
             name: Set(name.unwrap_or_else(|| slug.clone())),
@@ -544,8 +565,18 @@ impl Domain {
             created_at: Set(now()),
             ..Default::default()
         }
-        .insert(&self.db)
+        .insert(&txn)
         .await?;
+        audit::record(
+            &txn,
+            actor,
+            "team.create",
+            "team",
+            Some(team.id),
+            serde_json::json!({"slug": team.slug, "name": team.name}),
+        )
+        .await?;
+        txn.commit().await?;
         Ok(team.into())
     }
 
@@ -608,14 +639,25 @@ impl Domain {
             .one(&self.db)
             .await?;
         if exists.is_none() {
+            let txn = self.db.begin().await?;
             team_member::ActiveModel {
                 team_id: Set(team.id),
                 user_id: Set(user.id),
                 created_at: Set(now()),
                 ..Default::default()
             }
-            .insert(&self.db)
+            .insert(&txn)
             .await?;
+            audit::record(
+                &txn,
+                actor,
+                "team.member.add",
+                "team",
+                Some(team.id),
+                serde_json::json!({"user": user.login}),
+            )
+            .await?;
+            txn.commit().await?;
         }
         Ok(team.into())
     }

@@ -974,6 +974,15 @@ impl Domain {
         let txn = self.db.begin().await?;
         let tag = upsert_tag(&txn, pkg.id, tag, v.id).await?;
         touch_package(&txn, pkg.id).await?;
+        audit::record(
+            &txn,
+            actor,
+            "package.tag.set",
+            "package",
+            Some(pkg.id),
+            serde_json::json!({"tag": tag.name, "version": v.version}),
+        )
+        .await?;
         self.emit_event(
             &txn,
             actor,
@@ -1010,6 +1019,15 @@ impl Domain {
             return Err(DomainError::not_found(What::Tag, format!("tag {tag}")));
         }
         touch_package(&txn, pkg.id).await?;
+        audit::record(
+            &txn,
+            actor,
+            "package.tag.delete",
+            "package",
+            Some(pkg.id),
+            serde_json::json!({"tag": tag}),
+        )
+        .await?;
         self.emit_event(
             &txn,
             actor,

@@ -3,7 +3,7 @@ use chrono::{Duration, Utc};
 use entity::{access_token, account, repository};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Set,
-    sea_query::Expr,
+    TransactionTrait, sea_query::Expr,
 };
 
 use crate::{
@@ -151,7 +151,23 @@ impl Domain {
             scopes: "read:packages,write:packages,delete:packages,user".into(),
             ..Default::default()
         };
-        self.issue_token(Some(user.id), None, &request).await
+        let result = self.issue_token(Some(user.id), None, &request).await?;
+        let actor = Actor::User {
+            id: user.id,
+            login: user.login,
+            site_admin: user.site_admin,
+            token: None,
+        };
+        audit::record(
+            &self.db,
+            &actor,
+            "token.create",
+            "access_token",
+            Some(result.0.id),
+            serde_json::json!({"name": result.0.name, "password_login": true}),
+        )
+        .await?;
+        Ok(result)
     }
 
     /// GraphQL: a token for the caller, or (with `repository_id`) a CI token for a repository
@@ -315,11 +331,29 @@ impl Domain {
 
     /// Revokes the very token presented (npm logout).
     pub async fn revoke_presented_token(&self, secret: &str) -> DomainResult<()> {
+        // The token acts for itself: the audit entry names its user and its id.
+        let actor = self
+            .authenticate(&Credential::Secret {
+                secret: secret.to_string(),
+                username: None,
+            })
+            .await?;
+        let txn = self.db.begin().await?;
         access_token::Entity::update_many()
             .col_expr(access_token::Column::RevokedAt, Expr::value(now()))
             .filter(access_token::Column::TokenHash.eq(hash_token(secret)))
-            .exec(&self.db)
+            .exec(&txn)
             .await?;
+        audit::record(
+            &txn,
+            &actor,
+            "token.revoke",
+            "access_token",
+            actor.token().map(|t| t.token_id),
+            serde_json::json!({"presented": true}),
+        )
+        .await?;
+        txn.commit().await?;
         Ok(())
     }
 

@@ -203,6 +203,40 @@ pub struct OrganizationObject(pub AccountInfo);
 
 #[Object(name = "Organization")]
 impl OrganizationObject {
+    /// Changes to the organization and everything it owns (teams, members, packages,
+    /// repositories, webhooks), newest first (its owners and site admins).
+    #[allow(clippy::too_many_arguments)]
+    async fn audit_log(
+        &self,
+        c: &Context<'_>,
+        #[graphql(desc = "Only this action (`package.delete`).")] action: Option<String>,
+        #[graphql(desc = "Only changes by the user with this login.")] actor: Option<String>,
+        #[graphql(desc = "Only changes at or after this time.")] since: Option<DateTime<Utc>>,
+        #[graphql(desc = "Only changes before this time.")] until: Option<DateTime<Utc>>,
+        after: Option<String>,
+        before: Option<String>,
+        #[graphql(validator(maximum = 100))] first: Option<i32>,
+        #[graphql(validator(maximum = 100))] last: Option<i32>,
+    ) -> async_graphql::Result<Option<CountedConnection<crate::graphql::audit::AuditEntryObject>>>
+    {
+        let args = crate::graphql::audit::AuditArgs {
+            action,
+            actor,
+            since,
+            until,
+        };
+        crate::graphql::audit::organization_audit_log(
+            c,
+            &self.0.login,
+            args,
+            after,
+            before,
+            first,
+            last,
+        )
+        .await
+        .map(Some)
+    }
     /// Webhooks delivering this organization's package events (its admins only).
     async fn webhooks(
         &self,

@@ -11,6 +11,7 @@ use crate::{auth::Actor, domain::Domain, error::DomainError, state::AppState};
 
 mod accounts;
 mod admission;
+mod audit;
 mod connection;
 mod ids;
 mod loaders;
@@ -33,6 +34,7 @@ pub struct QueryRoot(
     sessions::SessionQuery,
     webhooks::WebhookQuery,
     retention::RetentionQuery,
+    audit::AuditQuery,
 );
 
 #[derive(MergedObject, Default)]

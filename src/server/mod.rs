@@ -5,6 +5,7 @@
 
 pub mod body_limit;
 mod connections;
+pub mod forwarded;
 
 use std::net::{IpAddr, SocketAddr};
 

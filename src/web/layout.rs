@@ -81,6 +81,9 @@ fn shell(title: &str, viewer: Option<&Viewer>, content: Markup) -> Markup {
                                 a href=(format!("/-/owner/{login}")) { (login) }
                                 a href="/-/account" { "Account" }
                                 a href=(format!("/-/owner/{login}/usage")) { "Usage" }
+                                @if v.signed_in.as_ref().is_some_and(|s| s.site_admin) {
+                                    a href="/-/admin/audit" { "Audit log" }
+                                }
                                 form.inline method="post" action="/-/signout" {
                                     input type="hidden" name="csrf" value=(v.csrf());
                                     button.link type="submit" { "Sign out" }

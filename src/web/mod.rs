@@ -9,6 +9,7 @@
 
 mod account;
 mod assets;
+mod audit;
 mod chart;
 mod errors;
 mod explore;
@@ -24,6 +25,7 @@ mod session;
 mod settings;
 mod signin;
 mod usage;
+mod webhooks;
 
 use axum::{
     Router, middleware,
@@ -59,6 +61,10 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ("session.sign_out", "revokeSession"),
     ("retention.set", "setRetentionPolicy"),
     ("retention.delete", "deleteRetentionPolicy"),
+    ("webhook.create", "createWebhook"),
+    ("webhook.update", "updateWebhook"),
+    ("webhook.delete", "deleteWebhook"),
+    ("webhook.redeliver", "redeliverWebhookDelivery"),
 ];
 
 pub fn routes() -> Router<AppState> {
@@ -80,6 +86,23 @@ pub fn routes() -> Router<AppState> {
             "/-/owner/{owner}/retention",
             get(usage::retention_page).post(usage::retention_action),
         )
+        .route(
+            "/-/owner/{owner}/webhooks",
+            get(webhooks::webhooks_page).post(webhooks::webhooks_action),
+        )
+        .route(
+            "/-/owner/{owner}/webhooks/{id}",
+            get(webhooks::webhook_page),
+        )
+        .route(
+            "/-/owner/{owner}/webhooks/{id}/deliveries/{delivery}",
+            get(webhooks::delivery_page),
+        )
+        .route(
+            "/-/owner/{owner}/audit",
+            get(audit::organization_audit_page),
+        )
+        .route("/-/admin/audit", get(audit::site_audit_page))
         .route(
             "/-/package/{owner}/{package_type}/{*name}",
             get(package::package_page),

@@ -179,7 +179,9 @@ pub async fn owner_page(
             @if is_org_owner || viewer.login() == Some(owner.login.as_str()) {
                 nav.tabs aria-label="Owner settings" {
                     a href=(format!("/-/owner/{}/usage", owner.login)) { "Usage" } " "
-                    a href=(format!("/-/owner/{}/retention", owner.login)) { "Retention" }
+                    a href=(format!("/-/owner/{}/retention", owner.login)) { "Retention" } " "
+                    a href=(format!("/-/owner/{}/webhooks", owner.login)) { "Webhooks" }
+                    @if is_org { " " a href=(format!("/-/owner/{}/audit", owner.login)) { "Audit log" } }
                 }
             }
             h2 { "Packages" }

@@ -157,6 +157,30 @@ try {
   await Promise.all([page.waitForNavigation(), page.click("button[aria-label='Revoke token browser-token']")]);
   check(await page.locator("table.tokens tr:has-text('browser-token') .badge:has-text('revoked')").count() === 1, "token revoked");
 
+  // Webhooks: create one through the form and see it listed; the audit log has the entry.
+  await page.goto(base + `/-/owner/${org}`);
+  await Promise.all([page.waitForNavigation(), page.click("nav a:has-text('Webhooks')")]);
+  await page.fill("#hook-url", "http://127.0.0.1:9/browser-hook");
+  await page.fill("#hook-secret", "browser-secret");
+  await page.check("input[name=events][value=PUBLISHED]");
+  await Promise.all([page.waitForNavigation(), page.click("button:has-text('Add webhook')")]);
+  check(await page.locator("table.deliveries td:has-text('ping')").count() === 1, "the new hook's ping delivery is listed");
+  const hookUrl = new URL(page.url()).pathname;
+  await axe(hookUrl, "webhook");
+  await page.goto(base + `/-/owner/${org}/webhooks`);
+  check(await page.locator("table.webhooks a:has-text('http://127.0.0.1:9/browser-hook')").count() === 1, "the hook is listed");
+  await shot("webhooks");
+  await axe(`/-/owner/${org}/webhooks`, "webhooks");
+  await page.goto(base + `/-/owner/${org}`);
+  await Promise.all([page.waitForNavigation(), page.click("nav a:has-text('Audit log')")]);
+  check(await page.locator("table.audit code:has-text('webhook.create')").count() === 1, "the audit log lists the hook's creation");
+  await page.fill("#f-action", "webhook.create");
+  await Promise.all([page.waitForNavigation(), page.click("button:has-text('Filter')")]);
+  const rows = await page.locator("table.audit tbody tr").count();
+  check(rows === 1, `filtered to the one webhook.create entry: ${rows} rows`);
+  await shot("audit");
+  await axe(`/-/owner/${org}/audit`, "audit log");
+
   // The organization page and sign-out.
   await page.goto(base + `/-/owner/${org}`);
   check(await page.locator(`text=${team}`).count() >= 1, "the team is on the organization page");

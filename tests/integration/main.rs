@@ -2,6 +2,7 @@
 //! binary) on a free port with a temp data dir, on SQLite, or on a fresh PostgreSQL database
 //! when `PACKYARD_TEST_BACKEND=postgres` (scripts/test.sh runs the suite both ways).
 
+mod audit;
 mod cluster;
 mod existence;
 mod fault_proxy;

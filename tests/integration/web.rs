@@ -217,6 +217,8 @@ async fn browser_story_signs_in_finds_npm_and_skopeo_packages_and_manages_them()
         "settings",
         "account-new-token",
         "organization",
+        "webhooks",
+        "audit",
     ] {
         assert!(
             shots.join(format!("{name}.png")).exists(),
@@ -726,4 +728,222 @@ async fn package_page_is_paginated_and_costs_the_same_queries_whatever_the_versi
         "the oldest version is on page two"
     );
     assert!(!second.contains("rel=\"next\""), "page two is the last");
+}
+
+fn location(r: &reqwest::Response) -> String {
+    r.headers()
+        .get(header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[tokio::test]
+async fn webhook_and_audit_pages_manage_hooks_and_show_changes_to_owners_only() {
+    let app = TestApp::spawn().await;
+    app.create_user_with_password("alice", PASSWORD);
+    app.create_user_with_password("bob", PASSWORD);
+    app.admin(&["create-user", "site-admin", "--admin"], Some(PASSWORD));
+    app.create_org("acme", "alice");
+    let mut alice = Browser::new(&app);
+    alice.sign_in("alice", PASSWORD).await;
+    let mut bob = Browser::new(&app);
+    bob.sign_in("bob", PASSWORD).await;
+    let anonymous = Browser::new(&app);
+
+    // The owner page links the owner's administration pages.
+    let owner_page = alice.get("/-/owner/acme").await.text().await.expect("html");
+    assert!(owner_page.contains(r#"href="/-/owner/acme/webhooks""#));
+    assert!(owner_page.contains(r#"href="/-/owner/acme/audit""#));
+
+    let page = alice.get("/-/owner/acme/webhooks").await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.expect("html");
+    assert!(html.contains("No webhooks yet."), "{html}");
+    let csrf = csrf_of(&html);
+    let create = [
+        ("action", "webhook.create"),
+        ("url", "http://127.0.0.1:9/hook"),
+        ("secret", "s3cret"),
+        ("content_type", "JSON"),
+        ("events", "PUBLISHED"),
+        ("events", "DELETED"),
+        ("active", "true"),
+    ];
+    // Without the session's CSRF token the form is refused and nothing is created.
+    let r = alice.post("/-/owner/acme/webhooks", &create, None).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let mut with_csrf = vec![("csrf", csrf.as_str())];
+    with_csrf.extend(create);
+    let r = alice.post("/-/owner/acme/webhooks", &with_csrf, None).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        r.text().await.unwrap_or_default()
+    );
+    let hook_page = location(&r);
+    assert!(
+        hook_page.starts_with("/-/owner/acme/webhooks/"),
+        "{hook_page}"
+    );
+    let hook_id = hook_page.rsplit('/').next().expect("id").to_string();
+    let list = alice
+        .get("/-/owner/acme/webhooks")
+        .await
+        .text()
+        .await
+        .expect("html");
+    assert!(list.contains("http://127.0.0.1:9/hook"), "listed");
+    assert!(list.contains("published, deleted"), "its events");
+
+    // The hook's page: the ping is among its deliveries; its detail shows the request.
+    let html = alice.get(&hook_page).await.text().await.expect("html");
+    assert!(html.contains("ping"), "{html}");
+    let delivery_link = html
+        .split("href=\"")
+        .find(|s| s.starts_with(&format!("{hook_page}/deliveries/")))
+        .and_then(|s| s.split('"').next())
+        .expect("a delivery link")
+        .to_string();
+    let detail = alice.get(&delivery_link).await;
+    assert_eq!(detail.status(), StatusCode::OK);
+    let detail = detail.text().await.expect("html");
+    assert!(detail.contains("zen"), "the ping's body: {detail}");
+    assert!(detail.contains("Redeliver"));
+    let delivery_id = delivery_link.rsplit('/').next().expect("id");
+    let r = alice
+        .post(
+            "/-/owner/acme/webhooks",
+            &[
+                ("csrf", &csrf),
+                ("action", "webhook.redeliver"),
+                ("webhook_id", &hook_id),
+                ("delivery_id", delivery_id),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let redelivered = alice.get(&location(&r)).await.text().await.expect("html");
+    assert!(redelivered.contains("zen"), "the redelivery's page");
+    let html = alice.get(&hook_page).await.text().await.expect("html");
+    assert!(html.contains("redelivery"), "listed as a redelivery");
+
+    // Edit: deactivate and drop the secret.
+    let r = alice
+        .post(
+            "/-/owner/acme/webhooks",
+            &[
+                ("csrf", &csrf),
+                ("action", "webhook.update"),
+                ("webhook_id", &hook_id),
+                ("url", "http://127.0.0.1:9/other"),
+                ("content_type", "FORM"),
+                ("remove_secret", "true"),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let data = app
+        .gql_ok(
+            Some(&app.token("alice", "admin:org")),
+            "{ organization(login: \"acme\") { webhooks { nodes { url active hasSecret contentType events } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        data["organization"]["webhooks"]["nodes"][0],
+        json!({"url": "http://127.0.0.1:9/other", "active": false, "hasSecret": false,
+               "contentType": "FORM", "events": []})
+    );
+
+    // Outsiders (signed in or not) get the 404 page for every one of these pages and forms.
+    let bob_csrf = csrf_of(&bob.get("/-/account").await.text().await.expect("html"));
+    for path in [
+        "/-/owner/acme/webhooks".to_string(),
+        hook_page.clone(),
+        delivery_link.clone(),
+        "/-/owner/acme/audit".to_string(),
+        "/-/admin/audit".to_string(),
+        // Bob's hook URL under his own name doesn't reach acme's hook either.
+        format!("/-/owner/bob/webhooks/{hook_id}"),
+    ] {
+        for who in [&bob, &anonymous] {
+            let r = who.get(&path).await;
+            assert_eq!(r.status(), StatusCode::NOT_FOUND, "{path}");
+        }
+    }
+    let r = bob
+        .post(
+            "/-/owner/acme/webhooks",
+            &[
+                ("csrf", &bob_csrf),
+                ("action", "webhook.delete"),
+                ("webhook_id", &hook_id),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    // Bob's own hooks page is his.
+    assert_eq!(
+        bob.get("/-/owner/bob/webhooks").await.status(),
+        StatusCode::OK
+    );
+
+    // The audit log page: the changes made through the forms, filterable.
+    let audit = alice.get("/-/owner/acme/audit").await;
+    assert_eq!(audit.status(), StatusCode::OK);
+    let audit = audit.text().await.expect("html");
+    for action in ["webhook.create", "webhook.redeliver", "webhook.update"] {
+        assert!(audit.contains(action), "{action} on the audit page");
+    }
+    assert!(audit.contains("127.0.0.1"), "the source address");
+    let filtered = alice
+        .get("/-/owner/acme/audit?action=webhook.update")
+        .await
+        .text()
+        .await
+        .expect("html");
+    assert!(filtered.contains("1 entry"), "{filtered}");
+    assert!(!filtered.contains("<code>webhook.create</code>"));
+
+    // Delete; the site admin's log has it.
+    let r = alice
+        .post(
+            "/-/owner/acme/webhooks",
+            &[
+                ("csrf", &csrf),
+                ("action", "webhook.delete"),
+                ("webhook_id", &hook_id),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let list = alice
+        .get("/-/owner/acme/webhooks")
+        .await
+        .text()
+        .await
+        .expect("html");
+    assert!(list.contains("No webhooks yet."));
+    let mut admin = Browser::new(&app);
+    admin.sign_in("site-admin", PASSWORD).await;
+    let site = admin.get("/-/admin/audit?actor=alice").await;
+    assert_eq!(site.status(), StatusCode::OK);
+    let site = site.text().await.expect("html");
+    assert!(site.contains("<code>webhook.delete</code>"), "{site}");
+    assert!(
+        admin
+            .get("/")
+            .await
+            .text()
+            .await
+            .expect("html")
+            .contains(r#"href="/-/admin/audit""#),
+        "site admins find the site's log in the navigation"
+    );
 }
