@@ -41,7 +41,7 @@ const query = `subscription($owner: String!, $type: PackageType) {
   packageEvents(owner: $owner, packageType: $type) {
     id action version actorLogin occurredAt
     package { name packageType visibility owner { ... on User { login } ... on Organization { login } } }
-    packageVersion { version files { name } }
+    packageVersion { version files(first: 5) { totalCount nodes { name } } }
   }
 }`;
 

@@ -7,6 +7,7 @@ mod existence;
 mod fault_proxy;
 mod faults;
 mod generic;
+mod github_shapes;
 mod graphql;
 mod http;
 mod maven;

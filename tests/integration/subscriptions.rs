@@ -258,7 +258,7 @@ async fn subscribers_receive_only_the_package_events_they_may_read() {
         assert_eq!(published["package"]["owner"]["login"], "acme");
         assert_eq!(published["packageVersion"]["version"], "1.0.0");
         assert_eq!(
-            published["packageVersion"]["files"][0]["name"],
+            published["packageVersion"]["files"]["nodes"][0]["name"],
             "secret.txt"
         );
         let occurred: chrono::DateTime<chrono::Utc> = published["occurredAt"]
