@@ -2,9 +2,10 @@
 // the `ws` package for Node 20). Driven by tests/integration/subscriptions.rs:
 // GRAPHQL_WS_DIR, URL (ws://HOST/graphql), OWNER, optional PACKAGE_TYPE, optional TOKEN
 // and AUTH (`init`: the connection_init payload, the default; `header`: the upgrade
-// request's Authorization header). Prints one JSON line per thing that happens
-// (`{"connected":true}`, `{"event":{...}}`, `{"error":...}`, `{"closed":{code,reason}}`) and
-// runs until the server ends the subscription or the test kills it.
+// request's Authorization header), optional QUERY (another subscription document).
+// Prints one JSON line per thing that happens (`{"connected":true}`, `{"event":{...}}`,
+// `{"error":...}`, `{"closed":{code,reason}}`) and runs until the server ends the
+// subscription or the test kills it.
 import { createRequire } from "node:module";
 import path from "node:path";
 
@@ -37,7 +38,7 @@ const client = createClient({
   },
 });
 
-const query = `subscription($owner: String!, $type: PackageType) {
+const query = process.env.QUERY || `subscription($owner: String!, $type: PackageType) {
   packageEvents(owner: $owner, packageType: $type) {
     id action version actorLogin occurredAt
     package { name packageType visibility owner { ... on User { login } ... on Organization { login } } }
@@ -51,7 +52,10 @@ client.subscribe(
     next: (result) =>
       result.errors ? say({ error: result.errors }) : say({ event: result.data.packageEvents }),
     error: (err) => {
-      say({ error: err && err.code !== undefined ? { code: err.code, reason: err.reason } : String(err) });
+      // A CloseEvent, a list of GraphQL errors, or anything else thrown.
+      if (Array.isArray(err)) say({ error: err });
+      else if (err && err.code !== undefined) say({ error: { code: err.code, reason: err.reason } });
+      else say({ error: String(err) });
       process.exit(0);
     },
     complete: () => {

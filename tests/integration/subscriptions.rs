@@ -46,6 +46,18 @@ impl Subscriber {
         token: Option<&str>,
         auth: &str,
     ) -> Self {
+        Self::start_with_query(name, ws_url, owner, token, auth, None)
+    }
+
+    /// As `start`, with another subscription document than the script's own.
+    fn start_with_query(
+        name: &'static str,
+        ws_url: &str,
+        owner: &str,
+        token: Option<&str>,
+        auth: &str,
+        query: Option<&str>,
+    ) -> Self {
         let mut cmd = Command::new("node");
         cmd.arg(TestApp::repo_root().join("tests/clients/graphql-ws-subscribe.mjs"))
             .env("GRAPHQL_WS_DIR", graphql_ws_dir())
@@ -57,6 +69,9 @@ impl Subscriber {
             .kill_on_drop(true);
         if let Some(t) = token {
             cmd.env("TOKEN", t);
+        }
+        if let Some(q) = query {
+            cmd.env("QUERY", q);
         }
         let mut child = cmd.spawn().expect("start node");
         let stdout = child.stdout.take().expect("stdout");
@@ -295,7 +310,7 @@ async fn subscribers_receive_only_the_package_events_they_may_read() {
 }
 
 #[tokio::test]
-async fn a_subscription_with_a_bad_token_is_closed_with_4403() {
+async fn bad_tokens_close_with_4403_and_greedy_subscriptions_are_refused() {
     let app = TestApp::spawn().await;
     app.create_user("hank");
     let graphql = ws_url(&app.url, "/graphql");
@@ -323,6 +338,33 @@ async fn a_subscription_with_a_bad_token_is_closed_with_4403() {
             s.seen
         );
     }
+    // GitHub's node limit holds for subscriptions too: 100 packages × 100 versions × 100
+    // files under each event is refused before anything runs.
+    let token = app.token("hank", "read:packages");
+    let mut greedy = Subscriber::start_with_query(
+        "greedy",
+        &graphql,
+        "hank",
+        Some(&token),
+        "init",
+        Some(
+            r#"subscription { packageEvents(owner: "hank") { package { owner { ... on User {
+                 packages(first: 100) { nodes { versions(first: 100) { nodes {
+                   files(first: 100) { nodes { name } } } } } } } } } } }"#,
+        ),
+    );
+    greedy
+        .wait_for(ARRIVAL, "a refusal", |l| l.get("error").is_some())
+        .await;
+    let refusal = greedy
+        .seen
+        .iter()
+        .find_map(|l| l.get("error"))
+        .expect("error");
+    assert_eq!(
+        refusal[0]["extensions"]["code"], "MAX_NODE_LIMIT_EXCEEDED",
+        "{refusal:#}"
+    );
     // A plain GET still serves GraphiQL.
     let r = app.get(None, "/graphql").await;
     assert_eq!(r.status(), 200);
