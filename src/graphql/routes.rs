@@ -1,9 +1,12 @@
 //! HTTP endpoints of the GraphQL API: POST for operations, GET for GraphiQL, and a GET
 //! that asks to upgrade for subscriptions over a websocket (`graphql-transport-ws`, and
 //! the older `graphql-ws` protocol of subscriptions-transport-ws).
-use std::sync::{
-    Arc,
-    atomic::{AtomicBool, Ordering},
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
 };
 
 use async_graphql::{Data, http::ALL_WEBSOCKET_PROTOCOLS};
@@ -67,6 +70,9 @@ async fn graphiql_or_subscribe(State(state): State<AppState>, request: Request) 
 
 /// graphql-transport-ws's close code for a refused `connection_init`.
 const FORBIDDEN: u16 = 4403;
+/// How long a socket may stay open without a `connection_init` (graphql-transport-ws
+/// lets the server choose): an idle socket that never says who it is holds nothing.
+const INIT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Serves one websocket. The subscriber is who the `connection_init` payload's
 /// `Authorization` names (the key in any case), else the upgrade request's
@@ -79,9 +85,11 @@ async fn subscribe(
     header_credential: Result<Option<Credential>, DomainError>,
 ) {
     let refused = Arc::new(AtomicBool::new(false));
+    let initialised = Arc::new(AtomicBool::new(false));
     let domain = state.domain.clone();
     let on_init = {
         let refused = refused.clone();
+        let initialised = initialised.clone();
         move |payload: serde_json::Value| async move {
             let credential = init_credential(&payload).unwrap_or(header_credential);
             let authenticated = match credential {
@@ -98,6 +106,7 @@ async fn subscribe(
                     data.insert(Loaders::new(domain, actor.clone()));
                     data.insert(actor);
                     data.insert(SubscriberCredential(credential));
+                    initialised.store(true, Ordering::Relaxed);
                     Ok(data)
                 }
                 Err(e) => {
@@ -108,6 +117,13 @@ async fn subscribe(
         }
     };
     let (sink, stream) = socket.split();
+    // The input ends (and with it the socket) if no connection_init succeeded in time.
+    let stream = stream.take_until(async move {
+        tokio::time::sleep(INIT_TIMEOUT).await;
+        if initialised.load(Ordering::Relaxed) {
+            std::future::pending::<()>().await;
+        }
+    });
     // async-graphql closes a refused connection with 1002; the protocol says 4403.
     let sink = sink.with(move |message: Message| {
         let message = match message {

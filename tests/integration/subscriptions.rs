@@ -314,6 +314,26 @@ async fn bad_tokens_close_with_4403_and_greedy_subscriptions_are_refused() {
     let app = TestApp::spawn().await;
     app.create_user("hank");
     let graphql = ws_url(&app.url, "/graphql");
+    // A socket that never sends connection_init is closed after the server's 10 s.
+    let silent = Command::new("node")
+        .arg("--input-type=module")
+        .arg("-e")
+        .arg(
+            "const { createRequire } = await import('node:module');
+             const require = createRequire(process.env.GRAPHQL_WS_DIR + '/node_modules/x.js');
+             const { default: WebSocket } = await import(require.resolve('ws'));
+             const started = Date.now();
+             const ws = new WebSocket(process.env.URL, 'graphql-transport-ws');
+             ws.on('close', () => { console.log(JSON.stringify({ closedAfterMs: Date.now() - started })); process.exit(0); });
+             ws.on('error', (e) => { console.log(JSON.stringify({ error: String(e) })); });
+             setTimeout(() => { console.log(JSON.stringify({ stillOpen: true })); process.exit(0); }, 30000);",
+        )
+        .env("GRAPHQL_WS_DIR", graphql_ws_dir())
+        .env("URL", &graphql)
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node");
     for (name, token, auth) in [
         (
             "unknown token",
@@ -365,6 +385,12 @@ async fn bad_tokens_close_with_4403_and_greedy_subscriptions_are_refused() {
         refusal[0]["extensions"]["code"], "MAX_NODE_LIMIT_EXCEEDED",
         "{refusal:#}"
     );
+    let out = silent.wait_with_output().await.expect("silent socket");
+    let line: Value = serde_json::from_slice(&out.stdout).expect("a JSON line");
+    let after = line["closedAfterMs"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{line}"));
+    assert!((9_000..25_000).contains(&after), "closed after {after} ms");
     // A plain GET still serves GraphiQL.
     let r = app.get(None, "/graphql").await;
     assert_eq!(r.status(), 200);
@@ -412,7 +438,9 @@ async fn a_subscription_outlives_the_idle_timeout() {
         assert_eq!(put(format!("tool/warm-{n}/f")).await, 201);
         s.drain(Duration::from_millis(300)).await;
     }
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Past the 1 s idle timeout and the 10 s connection_init timeout: neither applies to
+    // a live subscription.
+    tokio::time::sleep(Duration::from_secs(11)).await;
     assert_eq!(put("tool/after-idle/f".into()).await, 201);
     s.wait_for(ARRIVAL, "the event after idling", |l| {
         l["event"]["version"] == "after-idle"
