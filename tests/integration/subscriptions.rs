@@ -505,3 +505,52 @@ async fn a_subscriber_on_one_replica_sees_a_publish_on_another() {
     assert_eq!(event["action"], "PUBLISHED");
     assert_eq!(event["actorLogin"], "hank");
 }
+
+#[tokio::test]
+async fn revoking_the_token_ends_the_subscription_before_the_next_event() {
+    let app = TestApp::spawn().await;
+    let hank = app.user_with_token("hank");
+    let made = app
+        .gql_ok(
+            Some(&hank),
+            r#"mutation { createAccessToken(input: {name: "watch", scopes: ["read:packages"]}) { token accessToken { id } } }"#,
+            json!({}),
+        )
+        .await;
+    let watch = made["createAccessToken"]["token"].as_str().expect("token");
+    let watch_id = made["createAccessToken"]["accessToken"]["id"].clone();
+    let mut s = Subscriber::start(
+        "watcher",
+        &ws_url(&app.url, "/graphql"),
+        "hank",
+        Some(watch),
+        "init",
+    );
+    s.wait_for(ARRIVAL, "connection ack", |l| l["connected"] == true)
+        .await;
+    let mut n = 0;
+    while s.events().is_empty() {
+        n += 1;
+        assert!(n < 30, "never live: {:#?}", s.seen);
+        let r = app
+            .put_generic(Some(&hank), &format!("hank/tool/warm-{n}/f"), "w")
+            .await;
+        assert_eq!(r.status(), 201);
+        s.drain(Duration::from_millis(300)).await;
+    }
+    app.gql_ok(
+        Some(&hank),
+        r#"mutation($id: ID!) { revokeAccessToken(input: {accessTokenId: $id}) { accessToken { revokedAt } } }"#,
+        json!({"id": watch_id}),
+    )
+    .await;
+    let r = app
+        .put_generic(Some(&hank), "hank/tool/after-revoke/f", "x")
+        .await;
+    assert_eq!(r.status(), 201);
+    s.wait_for(ARRIVAL, "the end of the subscription", |l| {
+        l["complete"] == true
+    })
+    .await;
+    assert!(!s.saw("tool", "after-revoke"), "{:#?}", s.seen);
+}
