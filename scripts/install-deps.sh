@@ -188,6 +188,24 @@ else
   say @octokit/graphql installed
 fi
 
+# --- graphql-ws, the GraphQL subscriptions client (graphql-transport-ws), on ws for Node 20 --
+GRAPHQL_WS_DIR="$TOOLS/graphql-ws"
+GRAPHQL_WS_VERSION=6.4.2
+WS_VERSION=8.23.0
+GRAPHQL_JS_VERSION=16.15.0   # 17 needs Node 22
+if [ "$(pkg_version "$GRAPHQL_WS_DIR" graphql-ws)" = "$GRAPHQL_WS_VERSION" ] \
+  && [ "$(pkg_version "$GRAPHQL_WS_DIR" ws)" = "$WS_VERSION" ] \
+  && [ "$(pkg_version "$GRAPHQL_WS_DIR" graphql)" = "$GRAPHQL_JS_VERSION" ]; then
+  say graphql-ws present
+else
+  command -v npm >/dev/null || die "npm is needed to install graphql-ws"
+  mkdir -p "$GRAPHQL_WS_DIR"
+  npm_private install --prefix "$GRAPHQL_WS_DIR" --no-save --silent \
+    "graphql-ws@$GRAPHQL_WS_VERSION" "ws@$WS_VERSION" "graphql@$GRAPHQL_JS_VERSION" >/dev/null
+  [ -f "$GRAPHQL_WS_DIR/node_modules/graphql-ws/package.json" ] || die "graphql-ws did not install"
+  say graphql-ws installed
+fi
+
 # --- benchmark peers -------------------------------------------------------------------------
 VERDACCIO_DIR="$TOOLS/verdaccio"
 if [ "$BENCH" = 1 ]; then

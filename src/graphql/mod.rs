@@ -4,7 +4,7 @@
 //! DataLoaders are created per request.
 use std::sync::Arc;
 
-use async_graphql::{EmptySubscription, ErrorExtensions, MergedObject, Schema};
+use async_graphql::{ErrorExtensions, MergedObject, Schema};
 use axum::Router;
 
 use crate::{auth::Actor, domain::Domain, error::DomainError, state::AppState};
@@ -19,6 +19,7 @@ mod packages;
 mod retention;
 mod routes;
 mod sessions;
+mod subscriptions;
 mod tokens;
 mod types;
 mod usage;
@@ -48,17 +49,18 @@ pub struct MutationRoot(
     retention::RetentionMutation,
 );
 
-pub type PackyardSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+pub type PackyardSchema = Schema<QueryRoot, MutationRoot, subscriptions::SubscriptionRoot>;
 
 /// A depth limit and GitHub's node limit (`admission`) keep one request from asking for
 /// the whole database.
 const MAX_DEPTH: usize = 16;
 
-fn builder() -> async_graphql::SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
+fn builder()
+-> async_graphql::SchemaBuilder<QueryRoot, MutationRoot, subscriptions::SubscriptionRoot> {
     Schema::build(
         QueryRoot::default(),
         MutationRoot::default(),
-        EmptySubscription,
+        subscriptions::SubscriptionRoot,
     )
     .limit_depth(MAX_DEPTH)
     .extension(admission::GitHubAdmission)

@@ -18,8 +18,8 @@ use crate::{
         connection::{CountedConnection, paginate},
         ctx, gql_error, ids,
         types::{
-            PackageOrder as PackageOrderInput, PackageRole, PackageState, PackageType,
-            PackageVersionOrder, PackageVisibility,
+            OrderDirection, PackageFileOrder, PackageOrder as PackageOrderInput, PackageRole,
+            PackageState, PackageType, PackageVersionOrder, PackageVisibility,
         },
     },
 };
@@ -353,21 +353,43 @@ impl PackageVersionObject {
     async fn metadata(&self) -> Json<serde_json::Value> {
         Json(self.0.metadata.to_json())
     }
-    async fn files(&self, c: &Context<'_>) -> async_graphql::Result<Vec<PackageFileObject>> {
-        let files = ctx(c)?
+    /// The version's files, in upload order unless `orderBy: {direction: DESC}` (GitHub's
+    /// `PackageFileConnection`).
+    async fn files(
+        &self,
+        c: &Context<'_>,
+        order_by: Option<PackageFileOrder>,
+        after: Option<String>,
+        before: Option<String>,
+        #[graphql(validator(maximum = 100))] first: Option<i32>,
+        #[graphql(validator(maximum = 100))] last: Option<i32>,
+    ) -> async_graphql::Result<CountedConnection<PackageFileObject>> {
+        // One batched load for every version of the page; a version's files are few, so
+        // its page is cut from them here.
+        let mut files = ctx(c)?
             .loaders
             .files
             .load_one(self.0.id)
             .await?
             .unwrap_or_default();
-        Ok(files
-            .into_iter()
-            .map(|file| PackageFileObject {
-                file,
-                package_id: self.0.package_id,
-                version: self.0.version.clone(),
-            })
-            .collect())
+        if order_by.is_some_and(|o| o.direction == Some(OrderDirection::Desc)) {
+            files.reverse();
+        }
+        let files = &files;
+        paginate(after, before, first, last, |offset, limit| async move {
+            let page = files
+                .iter()
+                .skip(offset as usize)
+                .take(limit as usize)
+                .map(|file| PackageFileObject {
+                    file: file.clone(),
+                    package_id: self.0.package_id,
+                    version: self.0.version.clone(),
+                })
+                .collect();
+            Ok((page, files.len() as u64))
+        })
+        .await
     }
     async fn tags(&self, c: &Context<'_>) -> async_graphql::Result<Vec<PackageTagObject>> {
         Ok(ctx(c)?

@@ -23,10 +23,46 @@ macro_rules! mirror {
     };
 }
 
-mirror!(
-    /// The format of a package; Gradle packages are `MAVEN`.
-    PackageType => domain::PackageType { Generic, Container, Npm, Maven, Rubygems, Nuget }
-);
+/// The format of a package; Gradle packages are `MAVEN`.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum PackageType {
+    Generic,
+    Container,
+    Npm,
+    Maven,
+    Rubygems,
+    Nuget,
+    /// GitHub's name for images before `CONTAINER`: accepted as `CONTAINER` (and answered as
+    /// `CONTAINER`).
+    #[graphql(deprecation = "Use CONTAINER: DOCKER names the same packages.")]
+    Docker,
+}
+
+impl From<PackageType> for domain::PackageType {
+    fn from(v: PackageType) -> Self {
+        match v {
+            PackageType::Generic => Self::Generic,
+            PackageType::Container | PackageType::Docker => Self::Container,
+            PackageType::Npm => Self::Npm,
+            PackageType::Maven => Self::Maven,
+            PackageType::Rubygems => Self::Rubygems,
+            PackageType::Nuget => Self::Nuget,
+        }
+    }
+}
+
+impl From<domain::PackageType> for PackageType {
+    fn from(v: domain::PackageType) -> Self {
+        match v {
+            domain::PackageType::Generic => Self::Generic,
+            domain::PackageType::Container => Self::Container,
+            domain::PackageType::Npm => Self::Npm,
+            domain::PackageType::Maven => Self::Maven,
+            domain::PackageType::Rubygems => Self::Rubygems,
+            domain::PackageType::Nuget => Self::Nuget,
+        }
+    }
+}
 mirror!(
     /// Who may read a package.
     PackageVisibility => domain::Visibility { Public, Internal, Private }
@@ -120,4 +156,18 @@ impl From<PackageVersionOrder> for domain::packages::VersionOrder {
             None | Some(OrderDirection::Desc) => Self::NewestFirst,
         }
     }
+}
+
+/// What files are ordered by (GitHub's `PackageFileOrderField`).
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq, Default)]
+pub enum PackageFileOrderField {
+    #[default]
+    CreatedAt,
+}
+
+/// GitHub's `PackageFileOrder`: oldest first unless `direction: DESC`.
+#[derive(InputObject, Clone, Copy, Debug, Default)]
+pub struct PackageFileOrder {
+    pub field: Option<PackageFileOrderField>,
+    pub direction: Option<OrderDirection>,
 }

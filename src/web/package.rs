@@ -89,7 +89,7 @@ struct Shown {
     yanked: bool,
     metadata: Value,
     tags: Vec<TagName>,
-    files: Vec<File>,
+    files: Nodes<File>,
     container: Option<Container>,
 }
 
@@ -149,8 +149,14 @@ struct VersionRow {
     pre_release: bool,
     yanked: bool,
     metadata: Value,
-    files: Vec<Size>,
+    files: Nodes<Size>,
     statistics: Statistics,
+}
+
+/// A connection's page.
+#[derive(Deserialize)]
+struct Nodes<T> {
+    nodes: Vec<T>,
 }
 
 #[derive(Deserialize)]
@@ -173,9 +179,9 @@ const DOCUMENT: &str = "query($owner: String!, $type: PackageType!, $name: Strin
     selected: version(version: $version) @include(if: $hasVersion) { ...Shown } \
     latestVersion @skip(if: $hasVersion) { ...Shown } \
     versions(first: $first, after: $after) { totalCount pageInfo { hasNextPage endCursor } \
-      nodes { version createdAt preRelease yanked metadata files { size } statistics { downloadsTotalCount } } } } } \
+      nodes { version createdAt preRelease yanked metadata files(first: 100) { nodes { size } } statistics { downloadsTotalCount } } } } } \
   fragment Shown on PackageVersion { version summary readme license homepage authors createdAt \
-    preRelease yanked metadata tags { name } files { name size sha256 url } \
+    preRelease yanked metadata tags { name } files(first: 100) { nodes { name size sha256 url } } \
     container { mediaType subject platforms { digest os architecture variant osVersion } \
       referrers { digest artifactType } } }";
 
@@ -222,7 +228,9 @@ pub async fn package_page(
         return Err(WebError::not_found());
     }
     let url = package_url(&package.owner.login, &package.package_type, &package.name);
-    let first_file = shown.and_then(|v| v.files.first()).map(|f| f.name.as_str());
+    let first_file = shown
+        .and_then(|v| v.files.nodes.first())
+        .map(|f| f.name.as_str());
     let is_container = package.package_type == "CONTAINER";
     // An image is pulled by its tag when it has one, else by digest.
     let reference = shown.map(|v| match v.tags.first() {
@@ -274,7 +282,7 @@ pub async fn package_page(
                     table.files {
                         thead { tr { th { "File" } th { "Size" } th { "SHA-256" } } }
                         tbody {
-                            @for f in &v.files {
+                            @for f in &v.files.nodes {
                                 tr {
                                     td { @match &f.url { Some(u) => a href=(u) { (f.name) }, None => (f.name) } }
                                     td { (human_size(f.size)) }
@@ -301,7 +309,7 @@ pub async fn package_page(
                                     @if let Some(d) = deprecation(&r.metadata) { " " span.badge.warn title=(d) { "deprecated" } }
                                 }
                                 td { (day_of(&r.created_at)) }
-                                td { (human_size(r.files.iter().map(|f| f.size).sum())) }
+                                td { (human_size(r.files.nodes.iter().map(|f| f.size).sum())) }
                                 td { (r.statistics.downloads_total_count) }
                             }
                         }
@@ -400,7 +408,7 @@ fn container_details(url: &str, v: &Shown, c: &Container) -> Markup {
             h3 { "Manifest, config and layers" }
             table {
                 thead { tr { th { "Blob (SHA-256)" } th { "Size" } } }
-                tbody { @for f in &v.files { tr { td.mono.digest { (f.name) } td { (human_size(f.size)) } } } }
+                tbody { @for f in &v.files.nodes { tr { td.mono.digest { (f.name) } td { (human_size(f.size)) } } } }
             }
         }
         h3 { "Referrers (signatures, SBOMs)" }

@@ -1216,7 +1216,7 @@ async fn faults_sigkill_during_100_concurrent_uploads_leaves_only_whole_artifact
     let data = app
         .gql_ok(
             Some(&token),
-            "{ viewer { packages(first: 100) { nodes { name versions(first: 5) { nodes { version files { name size } } } } } } }",
+            "{ viewer { packages(first: 100) { nodes { name versions(first: 5) { nodes { version files { nodes { name size } } } } } } } }",
             json!({}),
         )
         .await;
@@ -1227,7 +1227,7 @@ async fn faults_sigkill_during_100_concurrent_uploads_leaves_only_whole_artifact
     {
         for v in pkg["versions"]["nodes"].as_array().into_iter().flatten() {
             assert!(
-                !v["files"].as_array().expect("files").is_empty(),
+                !v["files"]["nodes"].as_array().expect("files").is_empty(),
                 "{} {} listed without files",
                 pkg["name"],
                 v["version"]

@@ -102,12 +102,12 @@ async fn lifecycle() {
             Some(&token),
             r#"{ package(owner: "alice", packageType: GENERIC, name: "tool") {
                    statistics { downloadsTotalCount }
-                   version(version: "1.0.0") { files { name size sha256 md5 sha1 } } } }"#,
+                   version(version: "1.0.0") { files { nodes { name size sha256 md5 sha1 } } } } }"#,
             json!({}),
         )
         .await;
     assert_eq!(data["package"]["statistics"]["downloadsTotalCount"], 1);
-    let files = data["package"]["version"]["files"]
+    let files = data["package"]["version"]["files"]["nodes"]
         .as_array()
         .expect("files");
     assert_eq!(files.len(), 2);

@@ -48,7 +48,7 @@ async fn newcomer_story() {
             Some(&token),
             r#"{ viewer { login packages(first: 10) { totalCount nodes { name packageType visibility viewerPermission
                  statistics { downloadsTotalCount downloadsDaily { day count } }
-                 latestVersion { version files { name url } } } } } }"#,
+                 latestVersion { version files { nodes { name url } } } } } } }"#,
             json!({}),
         )
         .await;
@@ -62,7 +62,7 @@ async fn newcomer_story() {
     assert_eq!(node["statistics"]["downloadsTotalCount"], 2);
     assert_eq!(node["statistics"]["downloadsDaily"][0]["count"], 2);
     assert_eq!(
-        node["latestVersion"]["files"][0]["url"],
+        node["latestVersion"]["files"]["nodes"][0]["url"],
         format!("{}/generic/alice/hello/1.0.0/hello.txt", app.url)
     );
 
@@ -273,7 +273,7 @@ async fn connections_page_both_ways() {
     let nested = app
         .gql_ok(
             Some(&token),
-            "{ viewer { packages(first: 100) { nodes { versions(first: 100) { nodes { files { name } } } } } } }",
+            "{ viewer { packages(first: 100) { nodes { versions(first: 100) { nodes { files { nodes { name } } } } } } } }",
             json!({}),
         )
         .await;
@@ -288,7 +288,7 @@ async fn lists_run_a_constant_number_of_queries() {
     let token = app.user_with_token("erin");
     const Q: &str = r#"query($n: Int!) { viewer { packages(first: $n) { totalCount nodes { name viewerPermission repository { name } owner { ... on User { login } }
         tags { name } statistics { downloadsTotalCount }
-        latestVersion { version tags { name } statistics { downloadsTotalCount } files { name sha256 size } } } } } }"#;
+        latestVersion { version tags { name } statistics { downloadsTotalCount } files { nodes { name sha256 size } } } } } } }"#;
     async fn count(app: &TestApp, token: &str, n: usize) -> u64 {
         let before = app.sql_statements().await;
         let data = app.gql_ok(Some(token), Q, json!({"n": n})).await;

@@ -239,11 +239,11 @@ async fn mvn_deploys_and_resolves_releases_and_snapshots() {
         .gql_ok(
             Some(&token),
             r#"{ package(owner: "alice", packageType: MAVEN, name: "com.example:app") {
-                 version(version: "1.1.0-SNAPSHOT") { files { name } } } }"#,
+                 version(version: "1.1.0-SNAPSHOT") { files { nodes { name } } } } }"#,
             json!({}),
         )
         .await;
-    let names: Vec<String> = data["package"]["version"]["files"]
+    let names: Vec<String> = data["package"]["version"]["files"]["nodes"]
         .as_array()
         .expect("files")
         .iter()
@@ -331,7 +331,7 @@ async fn mvn_deploys_and_resolves_releases_and_snapshots() {
                  packageType repository { name } statistics { downloadsTotalCount }
                  versions { totalCount }
                  version(version: "1.0.0") { id summary license homepage authors
-                   statistics { downloadsTotalCount } files { name url } } } }"#,
+                   statistics { downloadsTotalCount } files { nodes { name url } } } } }"#,
             json!({}),
         )
         .await;
@@ -356,7 +356,7 @@ async fn mvn_deploys_and_resolves_releases_and_snapshots() {
         .expect("count");
     // Our three GETs of the jar and the consumer's one.
     assert_eq!(release_downloads, 4, "{release}");
-    let files = release["files"].as_array().expect("files");
+    let files = release["files"]["nodes"].as_array().expect("files");
     assert!(files.iter().any(|f| f["name"] == "app-1.0.0-linux.zip"));
     assert!(
         files

@@ -307,7 +307,7 @@ async fn npm_cli_lifecycle() {
             Some(&token),
             r#"{ package(owner: "nora", packageType: NPM, name: "greet") { tags { name version }
                  statistics { downloadsTotalCount }
-                 version(version: "1.0.0") { readme license summary preRelease homepage authors files { name url } }
+                 version(version: "1.0.0") { readme license summary preRelease homepage authors files { nodes { name url } } }
                  versions { totalCount } } }"#,
             json!({}),
         )
@@ -333,7 +333,7 @@ async fn npm_cli_lifecycle() {
         json!(["Nora <nora@example.com>"])
     );
     assert_eq!(
-        pkg["version"]["files"][0]["url"],
+        pkg["version"]["files"]["nodes"][0]["url"],
         format!("{}/npm/@nora/greet/-/greet-1.0.0.tgz", app.url)
     );
     assert!(

@@ -385,7 +385,7 @@ async fn nuget_exe_push_install_delete_round_trip() {
             Some(&token),
             r#"{ package(owner: "ada", packageType: NUGET, name: "acme.core") { id name
                  statistics { downloadsTotalCount }
-                 version(version: "1.0.0") { readme license summary homepage authors files { name url } }
+                 version(version: "1.0.0") { readme license summary homepage authors files { nodes { name url } } }
                  versions { totalCount } } }"#,
             json!({}),
         )
@@ -405,7 +405,7 @@ async fn nuget_exe_push_install_delete_round_trip() {
     assert_eq!(v["summary"], "Acme.Core, the package");
     assert_eq!(v["homepage"], "https://example.com/Acme.Core");
     assert_eq!(v["authors"], json!(["Ada Lovelace"]));
-    let files: Vec<&str> = v["files"]
+    let files: Vec<&str> = v["files"]["nodes"]
         .as_array()
         .expect("files")
         .iter()

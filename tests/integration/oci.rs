@@ -296,7 +296,7 @@ async fn skopeo_push_inspect_pull_delete_and_multi_platform() {
         .gql_ok(
             Some(&token),
             r#"{ package(owner: "sky", packageType: CONTAINER, name: "tools/hello") { visibility statistics { downloadsTotalCount }
-                 versions(first: 10) { totalCount nodes { version tags { name } files { name } summary license } } } }"#,
+                 versions(first: 10) { totalCount nodes { version tags { name } files { nodes { name } } summary license } } } }"#,
             json!({}),
         )
         .await;
@@ -323,7 +323,7 @@ async fn skopeo_push_inspect_pull_delete_and_multi_platform() {
     assert_eq!(v1["summary"], "a test image");
     assert_eq!(v1["license"], "Apache-2.0");
     assert_eq!(
-        v1["files"].as_array().expect("files").len(),
+        v1["files"]["nodes"].as_array().expect("files").len(),
         3,
         "manifest, config and layer"
     );

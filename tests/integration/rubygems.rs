@@ -474,7 +474,7 @@ async fn gem_push_install_bundle_update_and_yank_with_the_real_clients() {
         .gql_ok(
             Some(&token),
             r#"{ package(owner: "alice", packageType: RUBYGEMS, name: "tool") {
-                versions { nodes { version yanked preRelease license readme summary authors files { name url } } }
+                versions { nodes { version yanked preRelease license readme summary authors files { nodes { name url } } } }
                 repository { name } statistics { downloadsTotalCount } } }"#,
             json!({}),
         )
@@ -496,10 +496,13 @@ async fn gem_push_install_bundle_update_and_yank_with_the_real_clients() {
     assert_eq!(v("1.0.0")["summary"], "The tool gem");
     assert_eq!(v("1.0.0")["authors"], json!(["Ada"]));
     assert_eq!(v("1.1.0")["yanked"], true);
-    assert_eq!(v("1.1.0")["files"].as_array().map(Vec::len), Some(2));
+    assert_eq!(
+        v("1.1.0")["files"]["nodes"].as_array().map(Vec::len),
+        Some(2)
+    );
     assert_eq!(v("2.0.0.pre1")["preRelease"], true);
     assert_eq!(
-        v("1.0.0")["files"][0]["url"],
+        v("1.0.0")["files"]["nodes"][0]["url"],
         format!("{}/rubygems/alice/gems/tool-1.0.0.gem", app.url)
     );
     // A yank is undone through GraphQL: 1.1.0 is listed and downloads again.
