@@ -24,6 +24,7 @@ mod rest;
 mod robustness;
 mod rubygems;
 mod schema;
+mod sendfile;
 mod support;
 mod usage;
 mod web;
