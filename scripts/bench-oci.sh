@@ -85,6 +85,8 @@ nginx -c "$WORK/nginx.conf" &
 PIDS+=("$!")
 wait_port "$NG_PORT"
 
+# A process's CPU time (user + system), in ms.
+cpu_ms() { awk -v hz="$(getconf CLK_TCK)" '{print int(($14 + $15) * 1000 / hz)}' "/proc/$1/stat"; }
 # Best of RUNS, in MB/s (10^6 bytes per second).
 best() { sort -g | tail -1; }
 mbps() { python3 -c "print(round($BYTES / $1 / 1e6, 1))"; }
@@ -119,10 +121,12 @@ if [ -n "${PACKYARD_BIN_BEFORE:-}" ]; then
   push "$BF_BASE" -u "bench:$BF_TOKEN" >/dev/null
   # Interleaved with the current build's pulls, so both see the same machine.
   bf_pull=""; py_pull2=""
+  bf_cpu0=$(cpu_ms "$BF_PID"); py_cpu0=$(cpu_ms "$PY_PID")
   for _ in $(seq "$RUNS"); do
     bf_pull+="$(mbps "$(pull -u "bench:$BF_TOKEN" "$BF_BASE/blobs/$DIGEST")")"$'\n'
     py_pull2+="$(mbps "$(pull "${AUTH[@]}" "$PY_BASE/blobs/$DIGEST")")"$'\n'
   done
+  bf_cpu=$(( ($(cpu_ms "$BF_PID") - bf_cpu0) / RUNS )); py_cpu=$(( ($(cpu_ms "$PY_PID") - py_cpu0) / RUNS ))
   bf_pull=$(printf '%s' "$bf_pull" | best); py_pull2=$(printf '%s' "$py_pull2" | best)
 fi
 rss=$(awk '/VmHWM/ {print int($2/1024)}' "/proc/$PY_PID/status")
@@ -141,6 +145,7 @@ echo "pull distribution/nginx:    $(ratio "$dr_pull" "$ng_pull")x"
 echo "packyard peak RSS: ${rss} MiB (target < 100)"
 if [ -n "${PACKYARD_BIN_BEFORE:-}" ]; then
   echo "pull, interleaved: before $bf_pull MB/s, after $py_pull2 MB/s ($(ratio "$py_pull2" "$bf_pull")x); before/nginx $(ratio "$bf_pull" "$ng_pull")x"
+  echo "server CPU per pull (user + system): before $bf_cpu ms, after $py_cpu ms"
   echo "before's peak RSS: $(awk '/VmHWM/ {print int($2/1024)}' "/proc/$BF_PID/status") MiB"
 fi
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
