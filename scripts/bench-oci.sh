@@ -3,6 +3,8 @@
 # Packyard, CNCF distribution (Debian's docker-registry) and nginx (sendfile), side by side
 # on loopback; prints MB/s, the ratios and Packyard's peak RSS.
 #   scripts/bench-oci.sh [SIZE_MIB] [RUNS]
+# PACKYARD_BIN_BEFORE=path adds that build's pull to the same run (before/after a change,
+# next to nginx on the same machine state); the load average is printed with the figures.
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SIZE_MIB="${1:-256}"
@@ -44,6 +46,17 @@ PACKYARD_DATA_DIR="$WORK/packyard-nosync" PACKYARD_LISTEN="127.0.0.1:$NS_PORT" P
 PIDS+=("$!")
 wait_port "$NS_PORT"
 
+if [ -n "${PACKYARD_BIN_BEFORE:-}" ]; then
+  BF_PORT=$(port)
+  PACKYARD_DATA_DIR="$WORK/packyard-before" PACKYARD_LISTEN="127.0.0.1:$BF_PORT" \
+    "$PACKYARD_BIN_BEFORE" admin create-user bench </dev/null >/dev/null
+  BF_TOKEN=$(PACKYARD_DATA_DIR="$WORK/packyard-before" "$PACKYARD_BIN_BEFORE" admin create-token bench --name bench 2>/dev/null </dev/null)
+  PACKYARD_DATA_DIR="$WORK/packyard-before" PACKYARD_LISTEN="127.0.0.1:$BF_PORT" \
+    "$PACKYARD_BIN_BEFORE" serve 2>"$WORK/packyard-before.log" &
+  BF_PID=$!; PIDS+=("$BF_PID")
+  wait_port "$BF_PORT"
+fi
+
 # --- CNCF distribution ---
 DR_PORT=$(port)
 cat > "$WORK/registry.yml" <<YML
@@ -72,6 +85,8 @@ nginx -c "$WORK/nginx.conf" &
 PIDS+=("$!")
 wait_port "$NG_PORT"
 
+# A process's CPU time (user + system), in ms.
+cpu_ms() { awk -v hz="$(getconf CLK_TCK)" '{print int(($14 + $15) * 1000 / hz)}' "/proc/$1/stat"; }
 # Best of RUNS, in MB/s (10^6 bytes per second).
 best() { sort -g | tail -1; }
 mbps() { python3 -c "print(round($BYTES / $1 / 1e6, 1))"; }
@@ -101,6 +116,19 @@ dr_push=$(for _ in $(seq "$RUNS"); do mbps "$(push "$DR_BASE")"; done | best)
 py_pull=$(for _ in $(seq "$RUNS"); do mbps "$(pull "${AUTH[@]}" "$PY_BASE/blobs/$DIGEST")"; done | best)
 dr_pull=$(for _ in $(seq "$RUNS"); do mbps "$(pull "$DR_BASE/blobs/$DIGEST")"; done | best)
 ng_pull=$(for _ in $(seq "$RUNS"); do mbps "$(pull "http://127.0.0.1:$NG_PORT/blob")"; done | best)
+if [ -n "${PACKYARD_BIN_BEFORE:-}" ]; then
+  BF_BASE="http://127.0.0.1:$BF_PORT/v2/bench/blob"
+  push "$BF_BASE" -u "bench:$BF_TOKEN" >/dev/null
+  # Interleaved with the current build's pulls, so both see the same machine.
+  bf_pull=""; py_pull2=""
+  bf_cpu0=$(cpu_ms "$BF_PID"); py_cpu0=$(cpu_ms "$PY_PID")
+  for _ in $(seq "$RUNS"); do
+    bf_pull+="$(mbps "$(pull -u "bench:$BF_TOKEN" "$BF_BASE/blobs/$DIGEST")")"$'\n'
+    py_pull2+="$(mbps "$(pull "${AUTH[@]}" "$PY_BASE/blobs/$DIGEST")")"$'\n'
+  done
+  bf_cpu=$(( ($(cpu_ms "$BF_PID") - bf_cpu0) / RUNS )); py_cpu=$(( ($(cpu_ms "$PY_PID") - py_cpu0) / RUNS ))
+  bf_pull=$(printf '%s' "$bf_pull" | best); py_pull2=$(printf '%s' "$py_pull2" | best)
+fi
 rss=$(awk '/VmHWM/ {print int($2/1024)}' "/proc/$PY_PID/status")
 
 ratio() { python3 -c "print(round($1 / $2, 2))"; }
@@ -115,3 +143,9 @@ echo "push packyard with fsync/distribution:          $(ratio "$py_push" "$dr_pu
 echo "pull packyard/nginx:        $(ratio "$py_pull" "$ng_pull")x (target >= 0.95)"
 echo "pull distribution/nginx:    $(ratio "$dr_pull" "$ng_pull")x"
 echo "packyard peak RSS: ${rss} MiB (target < 100)"
+if [ -n "${PACKYARD_BIN_BEFORE:-}" ]; then
+  echo "pull, interleaved: before $bf_pull MB/s, after $py_pull2 MB/s ($(ratio "$py_pull2" "$bf_pull")x); before/nginx $(ratio "$bf_pull" "$ng_pull")x"
+  echo "server CPU per pull (user + system): before $bf_cpu ms, after $py_cpu ms"
+  echo "before's peak RSS: $(awk '/VmHWM/ {print int($2/1024)}' "/proc/$BF_PID/status") MiB"
+fi
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"

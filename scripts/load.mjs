@@ -136,6 +136,12 @@ pids.forEach((pid, i) => {
   const growth = 100 * (last.rss[i] - warm.rss[i]) / warm.rss[i];
   console.log(`replica ${i}: RSS ${(warm.rss[i] / 1024).toFixed(1)} MiB after warm-up -> ${(last.rss[i] / 1024).toFixed(1)} MiB at end (${growth.toFixed(1)} %), fds ${samples[0].fds[i]} at start, ${warm.fds[i]} after warm-up, ${last.fds[i]} at end (max ${Math.max(...samples.map((s) => s.fds[i]))})`);
 });
+// How much of the reads the kernel sent from disk (0 on S3: those are copied).
+for (const [i, url] of urls.entries()) {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const m = text.match(/^packyard_sendfile_bytes_total (\d+)/m);
+  console.log(`replica ${i}: ${m ? (Number(m[1]) / 1048576).toFixed(1) : "?"} MiB sent with sendfile`);
+}
 const dbs = samples.map((s) => s.db);
 console.log(`database connections: ${dbs[0]} at start, ${warm.db} after warm-up, ${last.db} at end, max ${Math.max(...dbs)}`);
 process.exit(errors === 0 ? 0 : 1);

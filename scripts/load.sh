@@ -4,6 +4,9 @@
 #
 #   scripts/load.sh [DURATION_SECONDS=600] [REPLICAS=2] [WORKERS=16]
 #
+# LOAD_STORE=file puts the blobs in one local directory all replicas share (instead of the
+# bucket), so reads go out with sendfile (the counter it prints says how much did).
+#
 # Reads (generic downloads, 60 %), publishes (new generic versions, 15 %), GraphQL pages
 # (packages with their version counts, 15 %) and deletes (versions published earlier, 10 %),
 # spread over the replicas in turn (scripts/load.mjs). Prints per-kind requests, errors,
@@ -29,7 +32,7 @@ else
   cargo build -q --bin packyard
   BIN=target/debug/packyard
 fi
-echo "load.sh: $BIN, $REPLICAS replicas, $WORKERS workers, ${DURATION} s"
+echo "load.sh: $BIN, $REPLICAS replicas, $WORKERS workers, ${DURATION} s, store ${LOAD_STORE:-s3}"
 
 WORK="$(mktemp -d -t packyard-load.XXXXXX)"
 DB="packyard_load_$$"
@@ -58,6 +61,10 @@ DB_URL="${ADMIN_URL%/*}/$DB"
 export AWS_ACCESS_KEY_ID=packyard AWS_SECRET_ACCESS_KEY=packyard-secret AWS_REGION=us-east-1
 export PACKYARD_DATABASE_URL="$DB_URL"
 export PACKYARD_STORAGE_URL="s3://packyard-load?endpoint=http://127.0.0.1:$S3_PORT&region=us-east-1&allow_http=true"
+if [ "${LOAD_STORE:-s3}" = file ]; then
+  mkdir -p "$WORK/blobs"
+  export PACKYARD_STORAGE_URL="file://$WORK/blobs"
+fi
 export PACKYARD_JWT_SECRET="load-test-secret-$(date +%s%N)-0123456789abcdef"
 export PACKYARD_MAX_CONNECTIONS_PER_CLIENT=1000
 export RUST_LOG=warn

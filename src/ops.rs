@@ -26,10 +26,12 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let body = format!(
         "# HELP packyard_sql_statements_total SQL statements executed.\n# TYPE packyard_sql_statements_total counter\npackyard_sql_statements_total {}\n\
          # HELP packyard_password_verifications_total Password hashes verified (argon2).\n# TYPE packyard_password_verifications_total counter\npackyard_password_verifications_total {}\n\
-         # HELP packyard_logins_throttled_total Password logins refused by the failure throttle.\n# TYPE packyard_logins_throttled_total counter\npackyard_logins_throttled_total {}\n",
+         # HELP packyard_logins_throttled_total Password logins refused by the failure throttle.\n# TYPE packyard_logins_throttled_total counter\npackyard_logins_throttled_total {}\n\
+         # HELP packyard_sendfile_bytes_total File bytes the kernel sent from disk (sendfile), never copied through memory.\n# TYPE packyard_sendfile_bytes_total counter\npackyard_sendfile_bytes_total {}\n",
         state.domain.sql_statements_of_requests(),
         state.domain.password_verifications(),
         state.domain.logins_throttled(),
+        crate::storage::zero_copy::sendfile_bytes(),
     ) + &usage;
     (
         [(

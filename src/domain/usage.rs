@@ -19,15 +19,11 @@
 //!   [`threshold_crossed`].
 use std::{
     collections::HashMap,
-    pin::Pin,
     sync::{Arc, Mutex},
-    task::{Context, Poll},
 };
 
-use bytes::Bytes;
 use chrono::{Datelike, NaiveDate};
 use entity::{usage_daily, usage_quota, usage_threshold};
-use futures::{Stream, stream::BoxStream};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
     Statement,
@@ -138,37 +134,6 @@ impl TransferMeter {
                     .sum()
             })
             .unwrap_or(0)
-    }
-}
-
-/// A response body that counts the bytes it hands to the connection, and adds them to the
-/// meter when it ends or is dropped (a client that hangs up is charged what it got).
-struct Metered {
-    inner: BoxStream<'static, std::io::Result<Bytes>>,
-    owner_id: i64,
-    sent: i64,
-    pending: Pending,
-}
-
-impl Stream for Metered {
-    type Item = std::io::Result<Bytes>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let next = self.inner.as_mut().poll_next(cx);
-        if let Poll::Ready(Some(Ok(chunk))) = &next {
-            let n = i64::try_from(chunk.len()).unwrap_or(i64::MAX);
-            self.sent = self.sent.saturating_add(n);
-        }
-        next
-    }
-}
-
-impl Drop for Metered {
-    fn drop(&mut self) {
-        if self.sent > 0 {
-            let day = now().date_naive();
-            add(&self.pending, (self.owner_id, day), self.sent);
-        }
     }
 }
 
@@ -578,23 +543,15 @@ impl Domain {
         let bytes = read.range.end.saturating_sub(read.range.start);
         self.refuse_over_transfer_quota(owner_id, owner_login, visibility, bytes)
             .await?;
-        let BlobRead {
-            size,
-            range,
-            partial,
-            stream,
-        } = read;
-        Ok(BlobRead {
-            size,
-            range,
-            partial,
-            stream: Box::pin(Metered {
-                inner: stream,
-                owner_id,
-                sent: 0,
-                pending: self.usage.pending.clone(),
-            }),
-        })
+        let pending = self.usage.pending.clone();
+        let stream = read.stream.on_sent(Arc::new(move |n| {
+            add(
+                &pending,
+                (owner_id, now().date_naive()),
+                i64::try_from(n).unwrap_or(i64::MAX),
+            );
+        }));
+        Ok(BlobRead { stream, ..read })
     }
 
     /// This month's transfer of an owner: written rows plus this replica's pending bytes.

@@ -5,6 +5,11 @@
 //! Both timeouts only run while a connection has no request in flight: once the router has
 //! a request, its body and its response may stream for as long as they take (uploads and
 //! downloads of many GiB on slow links).
+//!
+//! HTTP/1 responses whose body is a local blob go out with `sendfile(2)`: the connection
+//! polls response bodies inside its [`Sink`], and its socket wrapper hands the file ranges
+//! behind placeholder chunks to the kernel (see `storage::zero_copy`). HTTP/2 bodies are
+//! polled by hyper in tasks of their own, outside the sink, and are copied.
 use std::{
     collections::HashMap,
     future::Future,
@@ -29,7 +34,10 @@ use tokio::{
 };
 use tower::ServiceExt;
 
-use crate::config::ConnectionLimits;
+use crate::{
+    config::ConnectionLimits,
+    storage::zero_copy::{self, Sink},
+};
 
 /// Serves `app` on `listener` until `shutdown` completes, then waits for the connections'
 /// requests in flight to finish.
@@ -109,14 +117,19 @@ async fn serve_connection(
 ) {
     let (phase, mut watch_phase) = watch::channel(Phase::Idle(Instant::now()));
     let phase = Arc::new(phase);
+    let sink = Arc::new(Sink::default());
     let io = TokioIo::new(WatchedIo {
         inner: tcp,
         phase: phase.clone(),
         linger: None,
+        sink: sink.clone(),
     });
     let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
         let app = app.clone();
         let phase = phase.clone();
+        // hyper polls an HTTP/1 response body on this connection's task, with our socket
+        // under it; HTTP/2 bodies go through its own framing (copied).
+        let sink = (request.version() <= hyper::Version::HTTP_11).then(|| sink.clone());
         phase.send_modify(|p| {
             *p = match *p {
                 Phase::Busy(n) => Phase::Busy(n + 1),
@@ -128,10 +141,21 @@ async fn serve_connection(
         async move {
             let response = app.oneshot(request.map(Body::new)).await;
             // The request counts as in flight until its response body is done with.
-            response.map(|r| r.map(|body| Body::new(TrackedBody { body, in_flight })))
+            response.map(|r| {
+                r.map(|body| {
+                    Body::new(TrackedBody {
+                        body,
+                        in_flight,
+                        sink,
+                    })
+                })
+            })
         }
     });
-    let builder = auto::Builder::new(TokioExecutor::new());
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    // Each body chunk is written from its own buffer, never copied into hyper's: the socket
+    // wrapper must see a placeholder chunk's own address (and it saves a copy anyway).
+    builder.http1().writev(true);
     let mut conn = pin!(builder.serve_connection_with_upgrades(io, service));
     let mut stopping = false;
     loop {
@@ -190,6 +214,8 @@ struct TrackedBody {
     body: Body,
     #[expect(dead_code, reason = "held for its Drop")]
     in_flight: InFlight,
+    /// Where a zero-copy body's file ranges go (HTTP/1 only).
+    sink: Option<Arc<Sink>>,
 }
 
 impl hyper::body::Body for TrackedBody {
@@ -200,7 +226,11 @@ impl hyper::body::Body for TrackedBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
-        Pin::new(&mut self.body).poll_frame(cx)
+        let this = &mut *self;
+        match &this.sink {
+            Some(sink) => zero_copy::with_sink(sink, || Pin::new(&mut this.body).poll_frame(cx)),
+            None => Pin::new(&mut this.body).poll_frame(cx),
+        }
     }
 
     fn is_end_stream(&self) -> bool {
@@ -221,6 +251,23 @@ struct WatchedIo {
     phase: Arc<watch::Sender<Phase>>,
     /// Set once our side of the connection is shut: when lingering ends.
     linger: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// The file ranges behind placeholder chunks hyper writes.
+    sink: Arc<Sink>,
+}
+
+impl WatchedIo {
+    /// Sends the file range behind `unsent` (placeholder bytes) with `sendfile`.
+    fn poll_sendfile(&self, cx: &mut Context<'_>, unsent: usize) -> Poll<std::io::Result<usize>> {
+        loop {
+            std::task::ready!(self.inner.poll_write_ready(cx))?;
+            match self.inner.try_io(tokio::io::Interest::WRITABLE, || {
+                self.sink.send(&self.inner, unsent)
+            }) {
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                sent => return Poll::Ready(sent),
+            }
+        }
+    }
 }
 
 impl AsyncRead for WatchedIo {
@@ -250,6 +297,9 @@ impl AsyncWrite for WatchedIo {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
+        if zero_copy::is_placeholder(buf) {
+            return self.poll_sendfile(cx, buf.len());
+        }
         Pin::new(&mut self.inner).poll_write(cx, buf)
     }
 
@@ -289,7 +339,12 @@ impl AsyncWrite for WatchedIo {
         cx: &mut Context<'_>,
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+        // Up to a placeholder: written as given; a placeholder first: sent from its file.
+        match bufs.iter().position(|b| zero_copy::is_placeholder(b)) {
+            Some(0) => self.poll_sendfile(cx, bufs[0].len()),
+            Some(i) => Pin::new(&mut self.inner).poll_write_vectored(cx, &bufs[..i]),
+            None => Pin::new(&mut self.inner).poll_write_vectored(cx, bufs),
+        }
     }
 
     fn is_write_vectored(&self) -> bool {

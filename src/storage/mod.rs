@@ -6,6 +6,7 @@
 
 mod digest;
 mod key;
+pub mod zero_copy;
 
 use std::{ops::Range, sync::Arc};
 
@@ -18,14 +19,13 @@ use object_store::{
 
 pub use digest::{DigestSet, Digests, Hasher, hex_sha256};
 pub use key::StorageKey;
+pub use zero_copy::BlobStream;
 
 use crate::error::{DomainError, DomainResult};
 
 /// Parts written to the store while streaming; bounded so memory stays flat.
 const PART_SIZE: usize = 8 * 1024 * 1024;
 const PARTS_IN_FLIGHT: usize = 2;
-/// Read size for blobs on a local filesystem.
-const LOCAL_READ_CHUNK: usize = 1024 * 1024;
 
 /// What the caller knows about an upload before it arrives; every field is checked.
 #[derive(Clone, Debug, Default)]
@@ -95,7 +95,7 @@ pub struct BlobRead {
     pub range: Range<u64>,
     /// A range was asked for and is served (206), even when it covers the whole blob.
     pub partial: bool,
-    pub stream: BoxStream<'static, std::io::Result<Bytes>>,
+    pub stream: BlobStream,
 }
 
 /// A small object written at start; its absence means the store is not the one we use.
@@ -464,19 +464,12 @@ impl BlobStore {
         let size = result.meta.size;
         let served = result.range.clone();
         let stream = match result.payload {
-            // object_store reads local files 8 KiB per blocking task; large reads keep
-            // downloads near the disk's and the socket's speed.
-            GetResultPayload::File(mut file, _) => {
-                use std::io::Seek;
-                file.seek(std::io::SeekFrom::Start(served.start))?;
-                let length = served.end - served.start;
-                let reader = tokio::io::AsyncReadExt::take(tokio::fs::File::from_std(file), length);
-                // A small file gets a buffer its size, not a 1 MiB one (npm tarballs are
-                // mostly a few KiB: the allocation was most of their cost).
-                let capacity = (length as usize).clamp(1, LOCAL_READ_CHUNK);
-                tokio_util::io::ReaderStream::with_capacity(reader, capacity).boxed()
+            // Read in large chunks (object_store reads local files 8 KiB per blocking task),
+            // or sent by the kernel (see `zero_copy`).
+            GetResultPayload::File(file, _) => BlobStream::file(file, served.start, served.end),
+            GetResultPayload::Stream(stream) => {
+                BlobStream::stream(stream.map_err(std::io::Error::other).boxed())
             }
-            GetResultPayload::Stream(stream) => stream.map_err(std::io::Error::other).boxed(),
         };
         Ok(BlobRead {
             size,

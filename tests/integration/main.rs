@@ -27,6 +27,7 @@ mod retention;
 mod robustness;
 mod rubygems;
 mod schema;
+mod sendfile;
 mod subscriptions;
 mod support;
 mod usage;

@@ -91,7 +91,7 @@ pub fn file_response(download: FileDownload, head: bool) -> Response {
     let body = if head {
         Body::empty()
     } else {
-        Body::from_stream(read.stream)
+        Body::from_stream(read.stream.zero_copy())
     };
     (status, headers, body).into_response()
 }

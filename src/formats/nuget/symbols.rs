@@ -299,7 +299,7 @@ pub(super) async fn symbol_file(
         ))
         .into());
     }
-    let body = Body::from_stream(inflate(download.read.stream, s.clone()));
+    let body = Body::from_stream(inflate(download.read.stream.boxed(), s.clone()));
     let mut response = (StatusCode::OK, body).into_response();
     let h = response.headers_mut();
     h.insert(

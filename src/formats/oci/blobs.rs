@@ -82,7 +82,7 @@ impl Ctx<'_> {
                 (header::ACCEPT_RANGES, HeaderValue::from_static("bytes")),
             ],
             [header("docker-content-digest", &info.digest)],
-            Body::from_stream(read.stream),
+            Body::from_stream(read.stream.zero_copy()),
         )
             .into_response();
         if partial {
