@@ -13,6 +13,7 @@ mod m20261201_000010_events;
 mod m20261201_000011_usage;
 mod m20261201_000012_audit_source;
 mod m20261201_000013_retention;
+mod m20261201_000014_package_list_order;
 
 pub struct Migrator;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000011_usage::Migration),
             Box::new(m20261201_000012_audit_source::Migration),
             Box::new(m20261201_000013_retention::Migration),
+            Box::new(m20261201_000014_package_list_order::Migration),
         ]
     }
 }
