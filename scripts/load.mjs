@@ -55,10 +55,18 @@ async function publish() {
   if (ok) published.push(v);
 }
 
+// Versions with reads in flight: a delete takes the oldest version nobody is reading, so a
+// read never races this script's own delete (a 404 is then always the server's fault).
+const reading = new Map();
 async function read() {
   if (published.length === 0) return publish();
   const v = published[Math.floor(Math.random() * published.length)];
-  await timed("read", () => fetch(`${next()}/generic/${owner}/load/${v}/f.bin`, { headers: auth }));
+  reading.set(v, (reading.get(v) ?? 0) + 1);
+  try {
+    await timed("read", () => fetch(`${next()}/generic/${owner}/load/${v}/f.bin`, { headers: auth }));
+  } finally {
+    if (reading.get(v) === 1) reading.delete(v); else reading.set(v, reading.get(v) - 1);
+  }
 }
 
 const pageQuery = `query($o: String!) { packages(owner: $o, first: 20) { pageInfo { hasNextPage } edges { node { name versions(first: 10) { totalCount } } } } }`;
@@ -77,12 +85,16 @@ async function page() {
 async function remove() {
   // Oldest first, leaving a pool to read.
   if (published.length < 50) return publish();
-  const v = published.shift();
+  const i = published.findIndex((v) => !reading.has(v));
+  if (i < 0) return publish();
+  const [v] = published.splice(i, 1);
   await timed("delete", () =>
     fetch(`${next()}/generic/${owner}/load/${v}`, { method: "DELETE", headers: auth }));
 }
 
-const kinds = [[0.6, read], [0.15, publish], [0.15, page], [0.1, remove]];
+// As many deletes as publishes once the pool is full: the live data set stays the same size,
+// so memory that grows is growth, not more data.
+const kinds = [[0.6, read], [0.125, publish], [0.15, page], [0.125, remove]];
 async function worker(until) {
   while (performance.now() < until) {
     let x = Math.random();
