@@ -86,6 +86,17 @@ impl Domain {
         self.blobs.open(&staged.digests.sha256, None).await
     }
 
+    /// Whether the staged blob reads back as the bytes that were verified. Stores whose
+    /// copy is not atomic (s3s-fs rewrites an object in place) can show a reader a blob
+    /// that another publish of the same bytes is promoting at that moment: a failed read
+    /// of such a blob is that race, not a bad upload, and is read again.
+    pub async fn staged_reads_back_whole(&self, staged: &StagedBlob) -> bool {
+        self.blobs
+            .compute_digests(&staged.digests.sha256, crate::storage::DigestSet::default())
+            .await
+            .is_ok_and(|d| d.sha256 == staged.digests.sha256)
+    }
+
     /// Applies an npm update document whole or not at all: every change it makes is
     /// authorized first (write for deprecations and tag moves, delete for each version it
     /// drops), then all are applied in one transaction, against the revision it names.

@@ -273,7 +273,29 @@ fn check_declared_digests(manifest: &Value, staged: &StagedBlob) -> DomainResult
 
 /// Reads the staged tarball's package.json, README and sizes (on a blocking thread: the
 /// gzip and tar readers are synchronous).
+/// A read that fails while the stored bytes are not (yet) the staged ones raced another
+/// publish promoting the same content on a store without atomic copies: it is read again.
 async fn inspect_staged(state: &AppState, staged: &StagedBlob) -> DomainResult<TarballContents> {
+    const ATTEMPTS: u64 = 5;
+    let mut attempt = 1;
+    loop {
+        match inspect_staged_once(state, staged).await {
+            Err(e) if attempt < ATTEMPTS => {
+                if state.domain.staged_reads_back_whole(staged).await {
+                    return Err(e);
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50 * attempt)).await;
+                attempt += 1;
+            }
+            done => return done,
+        }
+    }
+}
+
+async fn inspect_staged_once(
+    state: &AppState,
+    staged: &StagedBlob,
+) -> DomainResult<TarballContents> {
     let read = state.domain.open_staged(staged).await?;
     let reader = tokio_util::io::StreamReader::new(read.stream);
     tokio::task::spawn_blocking(move || tarball::inspect(tokio_util::io::SyncIoBridge::new(reader)))
