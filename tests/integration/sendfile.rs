@@ -9,7 +9,7 @@ use tokio::{
     net::TcpStream,
 };
 
-use crate::support::{TestApp, open_fds, peak_rss_kib};
+use crate::support::{TestApp, peak_rss_kib};
 
 const MIB: usize = 1024 * 1024;
 const SENT: &str = "packyard_sendfile_bytes_total";
