@@ -14,7 +14,11 @@ use crate::{
     graphql::gql_error,
 };
 
-const BATCH_WINDOW: Duration = Duration::from_millis(5);
+/// How long a loader waits for more keys before it queries. A page's resolvers register
+/// their keys in one poll of the page, so the batch is whole long before this; the wait is
+/// added to every page that uses a loader (5 ms made a page with `latestVersion` take
+/// 6.8 ms where the names alone took 1 ms).
+const BATCH_WINDOW: Duration = Duration::from_millis(1);
 
 type LoadResult<V> = Result<HashMap<i64, V>, async_graphql::Error>;
 
