@@ -9,7 +9,7 @@
 #
 # Reads (generic downloads, 60 %), publishes (new generic versions, 12.5 %), GraphQL pages
 # (packages with their version counts, 15 %) and deletes (the oldest version no read is on,
-# 12.5 %: the data set stays the same size once 50 versions exist),
+# 12.5 %: the live versions stay as many once 50 exist; deleted ones are kept, soft),
 # spread over the replicas in turn (scripts/load.mjs). Prints per-kind requests, errors,
 # p50/p99/max latency, the error rate, each replica's RSS after warm-up and at the end, its
 # file descriptors and the database's connections. Exit 1 if any request failed.
