@@ -27,6 +27,7 @@ use crate::{
     auth::{Actor, Credential, credential_from_headers},
     error::DomainError,
     graphql::{Loaders, gql_error, subscriptions::SubscriberCredential},
+    server::ShuttingDown,
     state::AppState,
 };
 
@@ -63,13 +64,18 @@ async fn graphiql_or_subscribe(State(state): State<AppState>, request: Request) 
         Err(rejection) => return rejection.into_response(),
     };
     let header_credential = credential_from_headers(&parts.headers);
+    let shutting_down = parts.extensions.get::<ShuttingDown>().cloned();
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| subscribe(socket, state, protocol, header_credential))
+        .on_upgrade(move |socket| {
+            subscribe(socket, state, protocol, header_credential, shutting_down)
+        })
 }
 
 /// graphql-transport-ws's close code for a refused `connection_init`.
 const FORBIDDEN: u16 = 4403;
+/// The websocket close code for a server going away (RFC 6455): clients reconnect.
+const GOING_AWAY: u16 = 1001;
 /// How long a socket may stay open without a `connection_init` (graphql-transport-ws
 /// lets the server choose): an idle socket that never says who it is holds nothing.
 const INIT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -77,12 +83,14 @@ const INIT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Serves one websocket. The subscriber is who the `connection_init` payload's
 /// `Authorization` names (the key in any case), else the upgrade request's
 /// `Authorization` header, else anonymous. A credential that doesn't authenticate closes
-/// the socket with 4403 Forbidden.
+/// the socket with 4403 Forbidden. When the server shuts down, the socket closes with
+/// 1001 Going Away (the server's shutdown waits for it).
 async fn subscribe(
     socket: WebSocket,
     state: AppState,
     protocol: GraphQLProtocol,
     header_credential: Result<Option<Credential>, DomainError>,
+    shutting_down: Option<ShuttingDown>,
 ) {
     let refused = Arc::new(AtomicBool::new(false));
     let initialised = Arc::new(AtomicBool::new(false));
@@ -116,16 +124,29 @@ async fn subscribe(
             }
         }
     };
-    let (sink, stream) = socket.split();
-    // The input ends (and with it the socket) if no connection_init succeeded in time.
-    let stream = stream.take_until(async move {
-        tokio::time::sleep(INIT_TIMEOUT).await;
-        if initialised.load(Ordering::Relaxed) {
-            std::future::pending::<()>().await;
-        }
-    });
+    let (mut sink, stream) = socket.split();
+    // The input ends (and with it the socket) if no connection_init succeeded in time, or
+    // when the server shuts down.
+    let stopping = Arc::new(AtomicBool::new(false));
+    let stream = stream
+        .take_until(async move {
+            tokio::time::sleep(INIT_TIMEOUT).await;
+            if initialised.load(Ordering::Relaxed) {
+                std::future::pending::<()>().await;
+            }
+        })
+        .take_until({
+            let stopping = stopping.clone();
+            async move {
+                match shutting_down {
+                    Some(shutting_down) => shutting_down.wait().await,
+                    None => std::future::pending().await,
+                }
+                stopping.store(true, Ordering::Relaxed);
+            }
+        });
     // async-graphql closes a refused connection with 1002; the protocol says 4403.
-    let sink = sink.with(move |message: Message| {
+    let refusing_sink = (&mut sink).with(move |message: Message| {
         let message = match message {
             Message::Close(Some(frame))
                 if frame.code == 1002 && refused.load(Ordering::Relaxed) =>
@@ -139,10 +160,18 @@ async fn subscribe(
         };
         futures::future::ready(Ok::<_, axum::Error>(message))
     });
-    GraphQLWebSocket::new_with_pair(sink, stream, state.schema.clone(), protocol)
+    GraphQLWebSocket::new_with_pair(refusing_sink, stream, state.schema.clone(), protocol)
         .on_connection_init(on_init)
         .serve()
         .await;
+    if stopping.load(Ordering::Relaxed) {
+        let _ = sink
+            .send(Message::Close(Some(CloseFrame {
+                code: GOING_AWAY,
+                reason: "server shutting down".into(),
+            })))
+            .await;
+    }
 }
 
 /// The credential of a `connection_init` payload: `None` when it names none (so the

@@ -2,6 +2,11 @@
 //! address), a header-read timeout, an idle timeout, TCP_NODELAY, the client address for
 //! the router, and a graceful shutdown that lets requests in flight finish.
 //!
+//! A connection's places under both caps belong to its socket, so a connection upgraded
+//! to a websocket keeps them for as long as the websocket is open. Upgrade handlers find
+//! [`ShuttingDown`] among the request's extensions and close their socket when it fires:
+//! shutdown waits for every place to be given back.
+//!
 //! Both timeouts only run while a connection has no request in flight: once the router has
 //! a request, its body and its response may stream for as long as they take (uploads and
 //! downloads of many GiB on slow links).
@@ -29,7 +34,7 @@ use hyper_util::{
 use tokio::{
     io::{AsyncRead, AsyncWrite, ReadBuf},
     net::{TcpListener, TcpStream},
-    sync::{Semaphore, watch},
+    sync::{OwnedSemaphorePermit, Semaphore, watch},
     time::Instant,
 };
 use tower::ServiceExt;
@@ -84,15 +89,17 @@ pub async fn serve(
         let app = app.clone();
         let limits = limits.clone();
         let stop = stop_rx.clone();
+        let places = Places {
+            _connection: slot,
+            _client: client_slot,
+        };
         tokio::spawn(async move {
-            serve_connection(tcp, remote, app, &limits, stop).await;
-            drop(client_slot);
-            drop(slot);
+            serve_connection(tcp, remote, places, app, &limits, stop).await;
         });
     }
     let _ = stop_tx.send(true);
     drop(stop_rx);
-    // Every connection holds a slot until it ends.
+    // Every connection (an upgraded one too) holds a slot until its socket is dropped.
     let all = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
     let _ = slots.acquire_many(all).await;
 }
@@ -108,9 +115,29 @@ enum Phase {
     Busy(usize),
 }
 
+/// Tells an upgraded connection's handler (a websocket) that the server is stopping: it
+/// should say goodbye and close, since shutdown waits for its socket.
+#[derive(Clone, Debug)]
+pub struct ShuttingDown(watch::Receiver<bool>);
+
+impl ShuttingDown {
+    /// Completes once the server has begun to shut down.
+    pub async fn wait(mut self) {
+        // An error means the server is gone: as good as stopping.
+        let _ = self.0.wait_for(|stopping| *stopping).await;
+    }
+}
+
+/// A connection's places under the caps, given back when its socket is dropped.
+struct Places {
+    _connection: OwnedSemaphorePermit,
+    _client: ClientSlot,
+}
+
 async fn serve_connection(
     tcp: TcpStream,
     remote: SocketAddr,
+    places: Places,
     app: Router,
     limits: &ConnectionLimits,
     mut stop: watch::Receiver<bool>,
@@ -123,10 +150,13 @@ async fn serve_connection(
         phase: phase.clone(),
         linger: None,
         sink: sink.clone(),
+        _places: places,
     });
+    let shutting_down = ShuttingDown(stop.clone());
     let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
         let app = app.clone();
         let phase = phase.clone();
+        let shutting_down = shutting_down.clone();
         // hyper polls an HTTP/1 response body on this connection's task, with our socket
         // under it; HTTP/2 bodies go through its own framing (copied).
         let sink = (request.version() <= hyper::Version::HTTP_11).then(|| sink.clone());
@@ -138,6 +168,7 @@ async fn serve_connection(
         });
         let in_flight = InFlight(phase);
         request.extensions_mut().insert(ConnectInfo(remote));
+        request.extensions_mut().insert(shutting_down);
         async move {
             let response = app.oneshot(request.map(Body::new)).await;
             // The request counts as in flight until its response body is done with.
@@ -253,6 +284,8 @@ struct WatchedIo {
     linger: Option<Pin<Box<tokio::time::Sleep>>>,
     /// The file ranges behind placeholder chunks hyper writes.
     sink: Arc<Sink>,
+    /// Held by the socket, not the connection's task: an upgrade carries them along.
+    _places: Places,
 }
 
 impl WatchedIo {

@@ -14,7 +14,7 @@ use axum::{
     http::request::Parts,
 };
 
-pub use connections::{client_key, serve};
+pub use connections::{ShuttingDown, client_key, serve};
 
 /// The client's address as throttles count it (an IPv6 /64 as one), when the request came
 /// over a connection of ours (not in router tests).

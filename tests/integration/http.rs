@@ -2,11 +2,15 @@
 //! throttles and hashing bounds, and connection timeouts and caps.
 use std::{net::SocketAddr, time::Duration};
 
-use futures::StreamExt;
+use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::{TcpSocket, TcpStream},
+};
+use tokio_tungstenite::{
+    WebSocketStream,
+    tungstenite::{Message as WsMessage, client::IntoClientRequest},
 };
 
 use crate::support::{TestApp, open_fds, peak_rss_kib};
@@ -376,6 +380,105 @@ async fn a_client_holds_at_most_its_share_of_connections() {
     assert_eq!(
         healthz_on(&mut tcp).await.as_deref(),
         Some("HTTP/1.1 200 OK")
+    );
+}
+
+/// Opens a `graphql-transport-ws` websocket on `/graphql` from the address `local`, and
+/// has its `connection_init` acknowledged.
+async fn open_subscription_socket(app: &TestApp, local: &str) -> WebSocketStream<TcpStream> {
+    let tcp = connect_from(app, local).await;
+    let mut request = format!("ws://127.0.0.1:{}/graphql", app.port)
+        .into_client_request()
+        .expect("request");
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().expect("header"),
+    );
+    let (mut ws, response) = tokio_tungstenite::client_async(request, tcp)
+        .await
+        .expect("websocket upgrade");
+    assert_eq!(response.status(), 101);
+    ws.send(WsMessage::text(
+        r#"{"type":"connection_init","payload":{}}"#,
+    ))
+    .await
+    .expect("connection_init");
+    let ack = tokio::time::timeout(Duration::from_secs(10), ws.next())
+        .await
+        .expect("an answer to connection_init")
+        .expect("a message")
+        .expect("a frame");
+    assert!(
+        ack.to_text().unwrap_or("").contains("connection_ack"),
+        "{ack:?}"
+    );
+    ws
+}
+
+/// Item 3: a connection upgraded to a websocket (a GraphQL subscription) keeps its place
+/// among its client's connections until the websocket closes.
+#[tokio::test]
+async fn websockets_hold_their_place_among_a_clients_connections() {
+    let app = TestApp::spawn_with(&[("PACKYARD_MAX_CONNECTIONS_PER_CLIENT", "3")]).await;
+    let mut sockets = Vec::new();
+    for _ in 0..3 {
+        sockets.push(open_subscription_socket(&app, "127.0.0.3").await);
+    }
+    let mut fourth = connect_from(&app, "127.0.0.3").await;
+    assert_eq!(
+        healthz_on(&mut fourth).await,
+        None,
+        "a fourth connection was served"
+    );
+    let mut elsewhere = connect_from(&app, "127.0.0.4").await;
+    assert_eq!(
+        healthz_on(&mut elsewhere).await.as_deref(),
+        Some("HTTP/1.1 200 OK")
+    );
+    // A websocket closed gives its place back.
+    let mut closed = sockets.pop().expect("a socket");
+    closed.close(None).await.expect("close");
+    drop(closed);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let mut tcp = connect_from(&app, "127.0.0.3").await;
+        if healthz_on(&mut tcp).await.is_some() {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the closed websocket's place was not given back"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Item 3: a graceful shutdown closes open websockets with 1001 Going Away (a client's
+/// cue to reconnect elsewhere) and then exits, instead of waiting for them forever or
+/// dropping them without a word.
+#[tokio::test]
+async fn shutdown_closes_open_websockets_with_going_away() {
+    let mut app = TestApp::spawn().await;
+    let mut ws = open_subscription_socket(&app, "127.0.0.1").await;
+    app.terminate();
+    let close = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(message) = ws.next().await {
+            if let Ok(WsMessage::Close(frame)) = message {
+                return frame;
+            }
+            if message.is_err() {
+                break;
+            }
+        }
+        None
+    })
+    .await
+    .expect("the websocket was not closed on shutdown");
+    let frame = close.expect("the websocket ended without a close frame");
+    assert_eq!(u16::from(frame.code), 1001, "{frame:?}");
+    assert!(
+        app.exited_within(Duration::from_secs(10)).await,
+        "the server did not exit after closing its websockets"
     );
 }
 

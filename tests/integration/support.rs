@@ -224,6 +224,27 @@ impl TestApp {
         self.child.id()
     }
 
+    /// Sends SIGTERM (a graceful shutdown) without waiting for the server to exit.
+    pub fn terminate(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill -TERM");
+        assert!(status.success(), "kill -TERM failed");
+    }
+
+    /// Whether the server has exited within `within` (after [`Self::terminate`]).
+    pub async fn exited_within(&mut self, within: Duration) -> bool {
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        false
+    }
+
     /// Runs `packyard admin ...` against this server's database and returns stdout.
     pub fn admin(&self, args: &[&str], stdin: Option<&str>) -> String {
         let mut full = vec!["admin"];
