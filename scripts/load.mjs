@@ -148,6 +148,16 @@ pids.forEach((pid, i) => {
   const growth = 100 * (last.rss[i] - warm.rss[i]) / warm.rss[i];
   console.log(`replica ${i}: RSS ${(warm.rss[i] / 1024).toFixed(1)} MiB after warm-up -> ${(last.rss[i] / 1024).toFixed(1)} MiB at end (${growth.toFixed(1)} %), fds ${samples[0].fds[i]} at start, ${warm.fds[i]} after warm-up, ${last.fds[i]} at end (max ${Math.max(...samples.map((s) => s.fds[i]))})`);
 });
+// The RSS curve, a point per tenth of the run: a plateau is a bound being reached (caches,
+// allocator arenas), a line that keeps rising is a leak.
+pids.forEach((pid, i) => {
+  const points = Array.from({ length: 11 }, (_, k) => {
+    const at = start + (k * duration) / 10;
+    const s = samples.reduce((best, x) => (Math.abs(x.t - at) < Math.abs(best.t - at) ? x : best));
+    return (s.rss[i] / 1024).toFixed(1);
+  });
+  console.log(`replica ${i}: RSS MiB by tenth of the run: ${points.join(" ")}`);
+});
 // How much of the reads the kernel sent from disk (0 on S3: those are copied).
 for (const [i, url] of urls.entries()) {
   const text = await (await fetch(`${url}/metrics`)).text();
