@@ -398,7 +398,11 @@ mod tests {
         assert!(cache.document(2, "full").is_none());
         assert!(cache.document(2, "abbreviated").is_none());
         cache.documents.run_pending_tasks();
-        assert_eq!(cache.documents.entry_count(), 4, "package 2's entries are gone");
+        assert_eq!(
+            cache.documents.entry_count(),
+            4,
+            "package 2's entries are gone"
+        );
         assert!(cache.document(1, "full").is_some());
         assert!(cache.document(3, "abbreviated").is_some());
     }

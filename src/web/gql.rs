@@ -3,8 +3,8 @@
 //! the API can't, and permissions, visibility and "not found for outsiders" are decided
 //! where they are for every other client.
 use async_graphql::{Request, Variables};
-use serde::de::DeserializeOwned;
-use serde_json::Value;
+use serde::{Deserialize, de::DeserializeOwned};
+use serde_json::{Value, json};
 
 use crate::{auth::Actor, graphql::Loaders, state::AppState, web::errors::WebError};
 
@@ -39,4 +39,28 @@ pub async fn run<T: DeserializeOwned>(
         .into_json()
         .map_err(|e| WebError::internal(format!("graphql data: {e}")))?;
     serde_json::from_value(data).map_err(|e| WebError::internal(format!("graphql shape: {e}")))
+}
+
+/// `fields` of the account `login` names, a user or an organization (both have them), as
+/// `run` would return them; 404 when there is no such account.
+pub async fn owner<T: DeserializeOwned>(
+    state: &AppState,
+    actor: &Actor,
+    login: &str,
+    fields: &str,
+) -> Result<T, WebError> {
+    #[derive(Deserialize)]
+    #[serde(bound = "T: DeserializeOwned")]
+    struct Either<T> {
+        user: Option<T>,
+        organization: Option<T>,
+    }
+    let document = format!(
+        "query($login: String!) {{ user(login: $login) {{ {fields} }} \
+         organization(login: $login) {{ {fields} }} }}"
+    );
+    let data: Either<T> = run(state, actor, &document, json!({ "login": login })).await?;
+    data.user
+        .or(data.organization)
+        .ok_or_else(WebError::not_found)
 }

@@ -50,12 +50,6 @@ struct UsageOwner {
     usage: Option<Usage>,
 }
 
-#[derive(Deserialize)]
-struct UsageData {
-    user: Option<UsageOwner>,
-    organization: Option<UsageOwner>,
-}
-
 const USAGE_FIELDS: &str = "login usage { storageBytes monthTransferBytes reclaimedBytes \
     pendingReclamationBytes daily { day transferBytes } quota { storageBytes transferBytes own } }";
 
@@ -98,20 +92,7 @@ pub async fn usage_page(
     viewer: Viewer,
     Path(login): Path<String>,
 ) -> Result<Response, WebError> {
-    let data: UsageData = gql::run(
-        &state,
-        &viewer.actor,
-        &format!(
-            "query($login: String!) {{ user(login: $login) {{ {USAGE_FIELDS} }} \
-             organization(login: $login) {{ {USAGE_FIELDS} }} }}"
-        ),
-        json!({ "login": login }),
-    )
-    .await?;
-    let owner = data
-        .user
-        .or(data.organization)
-        .ok_or_else(WebError::not_found)?;
+    let owner: UsageOwner = gql::owner(&state, &viewer.actor, &login, USAGE_FIELDS).await?;
     let usage = owner.usage.ok_or_else(WebError::not_found)?;
     let today = chrono::Utc::now().date_naive();
     let series: Vec<(chrono::NaiveDate, i64)> = usage
@@ -174,12 +155,6 @@ struct PolicyOwner {
 }
 
 #[derive(Deserialize)]
-struct PolicyData {
-    user: Option<PolicyOwner>,
-    organization: Option<PolicyOwner>,
-}
-
-#[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Candidate {
     package_name: String,
@@ -220,20 +195,7 @@ pub async fn retention_page(
     Path(login): Path<String>,
     Query(query): Query<RetentionQuery>,
 ) -> Result<Response, WebError> {
-    let data: PolicyData = gql::run(
-        &state,
-        &viewer.actor,
-        &format!(
-            "query($login: String!) {{ user(login: $login) {{ {POLICY_FIELDS} }} \
-             organization(login: $login) {{ {POLICY_FIELDS} }} }}"
-        ),
-        json!({ "login": login }),
-    )
-    .await?;
-    let owner = data
-        .user
-        .or(data.organization)
-        .ok_or_else(WebError::not_found)?;
+    let owner: PolicyOwner = gql::owner(&state, &viewer.actor, &login, POLICY_FIELDS).await?;
     let policies = owner.retention_policies.ok_or_else(WebError::not_found)?;
     let preview = match query.preview.as_deref() {
         Some(id) if policies.iter().any(|p| p.id == id) => {

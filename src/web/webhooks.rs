@@ -44,12 +44,6 @@ struct OwnerHooks {
 }
 
 #[derive(Deserialize)]
-struct ListData {
-    user: Option<OwnerHooks>,
-    organization: Option<OwnerHooks>,
-}
-
-#[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Header {
     name: String,
@@ -120,19 +114,12 @@ async fn load_hooks(
     if viewer.signed_in.is_none() {
         return Err(WebError::not_found());
     }
-    let document = format!(
-        "query($login: String!) {{ \
-           user(login: $login) {{ login webhooks(first: 100) {{ nodes {{ {HOOK_FIELDS} }} }} }} \
-           organization(login: $login) {{ login webhooks(first: 100) {{ nodes {{ {HOOK_FIELDS} }} }} }} }}"
-    );
+    let fields = format!("login webhooks(first: 100) {{ nodes {{ {HOOK_FIELDS} }} }}");
     // Each of `user` and `organization` answers for its kind only; the other one's
     // `webhooks` isn't asked for a login that isn't its kind.
-    let data: ListData = gql::run(state, &viewer.actor, &document, json!({ "login": owner }))
+    gql::owner(state, &viewer.actor, owner, &fields)
         .await
-        .map_err(hidden)?;
-    data.user
-        .or(data.organization)
-        .ok_or_else(WebError::not_found)
+        .map_err(hidden)
 }
 
 async fn load_hook(
