@@ -14,7 +14,7 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SIZE_MIB="${1:-${SIZE_MIB:-64}}"
 CLIENTS="${2:-${CLIENTS:-4}}"
 ROUNDS="${3:-${ROUNDS:-5}}"
-REPEATS=3
+REPEATS="${REPEATS:-3}"
 # nginx is the benchmark's Debian package (install-deps.sh --bench installs it).
 command -v nginx >/dev/null || "$REPO/scripts/install-deps.sh" --bench >/dev/null
 if [ -z "${PACKYARD_BIN:-}" ] && [ ! -x "$REPO/target/release/packyard" ]; then
@@ -25,6 +25,7 @@ BIN="${PACKYARD_BIN:-$REPO/target/release/packyard}"
 WORK="$(mktemp -d)"
 chmod 755 "$WORK"   # nginx workers read the file as another user
 PIDS=()
+# shellcheck disable=SC2317  # run by the trap
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; [ -n "${KEEP:-}" ] || rm -rf "$WORK"; }
 trap cleanup EXIT
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -37,6 +38,7 @@ send() {
   case "$code" in 2??) ;; *) die "HTTP $code from ${*: -1}: $(head -c 400 "$WORK/answer")" ;; esac
 }
 load() { cut -d' ' -f1-3 /proc/loadavg; }
+digest() { echo "sha256:$(sha256sum "$1" | cut -d' ' -f1)"; }
 LOAD_START=$(load)
 
 # --- Packyard: fresh data dir, SQLite, local blobs, no fsync ---
@@ -103,13 +105,10 @@ send "${AUTH[@]}" --upload-file "$WORK/payload.bin" "$PY/generic/bench/bench/1.0
 oci_push() { # file: a monolithic upload, POST a session then PUT the whole blob with its digest
   local location sep
   location=$(curl -s -D - -o /dev/null -X POST "${AUTH[@]}" "$PY/v2/bench/blob/blobs/uploads/" | awk 'tolower($1)=="location:"{print $2}' | tr -d '\r')
-  [ -n "$location" ] || die "OCI upload: no Location"
-  case "$location" in http*) ;; *) location="$PY$location" ;; esac
+  case "$location" in http*) ;; /*) location="$PY$location" ;; *) die "OCI upload: no Location" ;; esac
   sep='?'; case "$location" in *\?*) sep='&' ;; esac
-  send -X PUT "${AUTH[@]}" -H 'Content-Type: application/octet-stream' --data-binary @"$1" \
-    "$location${sep}digest=sha256:$(sha256sum "$1" | cut -d' ' -f1)"
+  send -X PUT "${AUTH[@]}" -H 'Content-Type: application/octet-stream' --data-binary @"$1" "$location${sep}digest=$(digest "$1")"
 }
-digest() { echo "sha256:$(sha256sum "$1" | cut -d' ' -f1)"; }
 printf '{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["%s"]}}' "$(digest "$WORK/payload.bin")" >"$WORK/config.json"
 oci_push "$WORK/config.json"
 oci_push "$WORK/payload.bin"
@@ -170,8 +169,11 @@ for s in "${SERVERS[@]}"; do   # each download is the file published, byte for b
 done
 
 cpu_ms() { awk -v hz="$(getconf CLK_TCK)" '{print int(($14 + $15) * 1000 / hz)}' "/proc/$1/stat"; }
-nginx_cpu_ms() { local total=0 w; for w in $(cat /proc/"$NG_PID"/task/*/children); do total=$((total + $(cpu_ms "$w"))); done; echo "$total"; }
-server_cpu_ms() { if [ "$1" = nginx ]; then nginx_cpu_ms; else cpu_ms "$PY_PID"; fi; }
+server_cpu_ms() { # packyard's, or the sum of nginx's workers'
+  local total=0 w workers=("$PY_PID")
+  [ "$1" = nginx ] && read -r -a workers < <(cat /proc/"$NG_PID"/task/*/children)
+  for w in "${workers[@]}"; do total=$((total + $(cpu_ms "$w"))); done; echo "$total"
+}
 sendfile_bytes() { curl -sf "$PY/metrics" | awk '$1 == "packyard_sendfile_bytes_total" {print $2}'; }
 # CLIENTS curls at once, ROUNDS downloads each on one connection; prints the wall time in ns.
 pull_run() { # name url bytes
@@ -194,10 +196,10 @@ pull_run() { # name url bytes
 declare -A BEST CPU SENT BYTES
 for s in "${SERVERS[@]}"; do IFS='|' read -r name _ file <<<"$s"; BEST[$name]=0; CPU[$name]=0; SENT[$name]=0; BYTES[$name]=$(stat -c %s "$file"); done
 SENDFILE_START=$(sendfile_bytes)
-for _ in $(seq "$REPEATS"); do
+for rep in $(seq "$REPEATS"); do
   OCI_TOKEN=$(oci_token)   # it lives 300 s
-  for s in "${SERVERS[@]}"; do
-    IFS='|' read -r name url _ <<<"$s"
+  for i in "${!SERVERS[@]}"; do   # each repeat starts one server later: no one always goes first
+    IFS='|' read -r name url _ <<<"${SERVERS[(i + rep) % ${#SERVERS[@]}]}"
     sf0=$(sendfile_bytes); cpu0=$(server_cpu_ms "$name")
     ns=$(pull_run "$name" "$url" "${BYTES[$name]}")
     CPU[$name]=$(( CPU[$name] + $(server_cpu_ms "$name") - cpu0 ))
