@@ -11,7 +11,7 @@
 # (packages with their version counts, 15 %) and deletes (the oldest version no read is on,
 # 12.5 %: the live versions stay as many once 50 exist; deleted ones are kept, soft),
 # spread over the replicas in turn (scripts/load.mjs). Prints per-kind requests, errors,
-# p50/p99/max latency, the error rate, each replica's RSS after warm-up and at the end, its
+# p50/p99/max latency, the error rate, each replica's RSS after warm-up, at the end and by tenth of the run, its
 # file descriptors and the database's connections. Exit 1 if any request failed.
 # Needs: PostgreSQL at 127.0.0.1:5432 (or PACKYARD_TEST_DATABASE_URL), node, psql, and
 # .tools/bin/s3s-fs (scripts/install-deps.sh). Uses target/release/packyard when built
