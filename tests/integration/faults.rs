@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 
 use crate::{
     fault_proxy::FaultProxy,
-    support::{Backend, TestApp, bin, files_under},
+    support::{Backend, TestApp, bin, files_under, gem},
 };
 
 fn sha256_hex(data: &[u8]) -> String {
@@ -995,7 +995,15 @@ async fn faults_sigkill_during_100_concurrent_uploads_leaves_only_whole_artifact
         data.resize(256 * 1024 + i * 1024, b'0' + (i % 10) as u8);
         data
     };
-    let doors = ["generic", "npm", "maven", "nuget", "oci", "oci-chunked"];
+    let doors = [
+        "generic",
+        "npm",
+        "maven",
+        "nuget",
+        "rubygems",
+        "oci",
+        "oci-chunked",
+    ];
     let pid = app.pid();
     // Killed once a tenth of the uploads are acknowledged: the rest are in flight.
     let acked_so_far = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -1065,6 +1073,14 @@ async fn faults_sigkill_during_100_concurrent_uploads_leaves_only_whole_artifact
                             _ => 0,
                         }
                     }
+                    "rubygems" => app
+                        .http
+                        .post(format!("{}/rubygems/kim/api/v1/gems", app.url))
+                        .header("authorization", token.as_str())
+                        .body(gem(&format!("r{i}"), "1.0.0", "kill", &data))
+                        .send()
+                        .await
+                        .map_or(0, |r| r.status().as_u16()),
                     "oci" => oci_push_blob(app, "kim", token, &format!("o{i}"), &data).await,
                     _ => oci_push_blob_chunked(app, "kim", token, &format!("c{i}"), &data).await,
                 }
@@ -1179,6 +1195,27 @@ async fn faults_sigkill_during_100_concurrent_uploads_leaves_only_whole_artifact
                     );
                 } else {
                     assert_eq!(got.status(), 404, "nuget {i}");
+                }
+            }
+            "rubygems" => {
+                let got = app
+                    .http
+                    .get(format!("{}/rubygems/kim/gems/r{i}-1.0.0.gem", app.url))
+                    .basic_auth("kim", Some(&token))
+                    .send()
+                    .await
+                    .expect("gem get");
+                if done {
+                    assert_eq!(got.status(), 200, "rubygems {i}");
+                }
+                if got.status() == 200 {
+                    let want = gem(&format!("r{i}"), "1.0.0", "kill", &data);
+                    assert_eq!(
+                        sha256_hex(&got.bytes().await.expect("body")),
+                        sha256_hex(&want)
+                    );
+                } else {
+                    assert_eq!(got.status(), 404, "rubygems {i}");
                 }
             }
             oci => {
@@ -1359,11 +1396,11 @@ impl Drop for SmallDisk {
     }
 }
 
-/// The doors robustness.rs doesn't cover (npm, Maven, NuGet) on a full blob store: 507 in
-/// each client's shape, nothing stored or visible, and the same uploads succeed once space
-/// returns.
+/// The doors robustness.rs doesn't cover (npm, Maven, NuGet, RubyGems) on a full blob
+/// store: 507 in each client's shape, nothing stored or visible, and the same uploads
+/// succeed once space returns.
 #[tokio::test]
-async fn faults_a_full_disk_answers_507_on_npm_maven_and_nuget_and_recovers() {
+async fn faults_a_full_disk_answers_507_on_npm_maven_nuget_and_rubygems_and_recovers() {
     let Some(disk) = SmallDisk::mount(4 * 1024 * 1024) else {
         return;
     };
@@ -1380,6 +1417,16 @@ async fn faults_a_full_disk_answers_507_on_npm_maven_and_nuget_and_recovers() {
     let tgz = npm_tarball("@fern/big", "1.0.0", &note);
     let jar = incompressible(512 * 1024);
     let pkg = nupkg("Fern.Big", "1.0.0", &incompressible(512 * 1024));
+    let big_gem = gem("big", "1.0.0", "big", &incompressible(512 * 1024));
+    let push_gem = || async {
+        app.http
+            .post(format!("{}/rubygems/fern/api/v1/gems", app.url))
+            .header("authorization", token.as_str())
+            .body(big_gem.clone())
+            .send()
+            .await
+            .expect("gem push")
+    };
     let jar_path = "/maven/fern/libs/com/example/big/1.0/big-1.0.jar";
     let put_jar = || async {
         app.http
@@ -1418,6 +1465,15 @@ async fn faults_a_full_disk_answers_507_on_npm_maven_and_nuget_and_recovers() {
             .expect("body")
             .contains("insufficient storage")
     );
+    let rubygems = push_gem().await;
+    assert_eq!(rubygems.status(), 507);
+    assert!(
+        rubygems
+            .text()
+            .await
+            .expect("body")
+            .contains("insufficient storage")
+    );
 
     // Nothing half-written: no blob, no staging, no package.
     let stored: Vec<_> = files_under(&blobs)
@@ -1445,4 +1501,14 @@ async fn faults_a_full_disk_answers_507_on_npm_maven_and_nuget_and_recovers() {
     );
     assert_eq!(put_jar().await.status(), 201);
     assert_eq!(nuget_push(&app, "fern", &token, pkg).await.status(), 201);
+    assert_eq!(push_gem().await.status(), 200);
+    let got = app
+        .http
+        .get(format!("{}/rubygems/fern/gems/big-1.0.0.gem", app.url))
+        .basic_auth("fern", Some(&token))
+        .send()
+        .await
+        .expect("gem get");
+    assert_eq!(got.status(), 200);
+    assert_eq!(got.bytes().await.expect("gem").as_ref(), big_gem.as_slice());
 }

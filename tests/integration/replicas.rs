@@ -14,7 +14,10 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sha2::Digest;
 
-use crate::cluster::{Cluster, within};
+use crate::{
+    cluster::{Cluster, within},
+    support::gem,
+};
 
 /// How long a change may take to reach another replica here: the target is ~100 ms, the
 /// rest is slack for a loaded CI machine (the measured figure is printed).
@@ -685,7 +688,7 @@ async fn replicas_32_concurrent_publishes_of_one_version_have_one_winner_on_ever
             c.http
                 .post(format!("{}/rubygems/rita/api/v1/gems", on(i)))
                 .header("authorization", token.clone())
-                .body(gem("race", "1.0.0", &format!("attempt {i}")))
+                .body(gem("race", "1.0.0", &format!("attempt {i}"), b""))
         })
         .collect();
     one_winner(&c, "rubygems", attempts, 200, &[409]).await;
@@ -767,44 +770,6 @@ fn nuget_push(c: &Cluster, url: &str, token: &str, nupkg: Vec<u8>) -> reqwest::R
             format!("multipart/form-data; boundary={boundary}"),
         )
         .body(body)
-}
-
-/// A `.gem` as `gem build` makes it: metadata.gz, data.tar.gz and their checksums.
-fn gem(name: &str, version: &str, summary: &str) -> Vec<u8> {
-    use std::io::Write;
-    let gz = |data: &[u8]| {
-        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        e.write_all(data).expect("gzip");
-        e.finish().expect("gzip")
-    };
-    let tar_of = |entries: &[(&str, &[u8])]| {
-        let mut b = tar::Builder::new(Vec::new());
-        for (path, bytes) in entries {
-            let mut h = tar::Header::new_gnu();
-            h.set_size(bytes.len() as u64);
-            h.set_mode(0o444);
-            h.set_cksum();
-            b.append_data(&mut h, path, *bytes).expect("tar");
-        }
-        b.into_inner().expect("tar")
-    };
-    let spec = format!(
-        "--- !ruby/object:Gem::Specification\nname: {name}\nversion: !ruby/object:Gem::Version\n  version: {version}\nplatform: ruby\nauthors:\n- Rita\nsummary: {summary}\nrequire_paths:\n- lib\nfiles:\n- lib/{name}.rb\n"
-    );
-    let metadata = gz(spec.as_bytes());
-    let code = format!("module Race; end # {summary}\n");
-    let data = gz(&tar_of(&[(&format!("lib/{name}.rb"), code.as_bytes())]));
-    let hex256 = |b: &[u8]| hex::encode(sha2::Sha256::digest(b));
-    let sums = format!(
-        "---\nSHA256:\n  metadata.gz: {}\n  data.tar.gz: {}\n",
-        hex256(&metadata),
-        hex256(&data)
-    );
-    tar_of(&[
-        ("metadata.gz", &metadata),
-        ("data.tar.gz", &data),
-        ("checksums.yaml.gz", &gz(sums.as_bytes())),
-    ])
 }
 
 /// A generic upload whose replica is killed (SIGKILL) midway leaves nothing visible on the

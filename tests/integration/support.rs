@@ -464,3 +464,52 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     found.sort();
     found
 }
+
+/// A `.gem` as `gem build` makes it: metadata.gz, data.tar.gz and their checksums, with
+/// `payload` (when not empty) as the file `lib/{name}.bin`.
+pub fn gem(name: &str, version: &str, summary: &str, payload: &[u8]) -> Vec<u8> {
+    use sha2::Digest;
+    let gz = |data: &[u8]| {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(data).expect("gzip");
+        e.finish().expect("gzip")
+    };
+    let tar_of = |entries: &[(&str, &[u8])]| {
+        let mut b = tar::Builder::new(Vec::new());
+        for (path, bytes) in entries {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(bytes.len() as u64);
+            h.set_mode(0o444);
+            h.set_cksum();
+            b.append_data(&mut h, path, *bytes).expect("tar");
+        }
+        b.into_inner().expect("tar")
+    };
+    let code_path = format!("lib/{name}.rb");
+    let payload_path = format!("lib/{name}.bin");
+    let mut files = format!("- {code_path}\n");
+    if !payload.is_empty() {
+        files.push_str(&format!("- {payload_path}\n"));
+    }
+    let spec = format!(
+        "--- !ruby/object:Gem::Specification\nname: {name}\nversion: !ruby/object:Gem::Version\n  version: {version}\nplatform: ruby\nauthors:\n- Rita\nsummary: {summary}\nrequire_paths:\n- lib\nfiles:\n{files}"
+    );
+    let metadata = gz(spec.as_bytes());
+    let code = format!("module Race; end # {summary}\n");
+    let mut entries: Vec<(&str, &[u8])> = vec![(&code_path, code.as_bytes())];
+    if !payload.is_empty() {
+        entries.push((&payload_path, payload));
+    }
+    let data = gz(&tar_of(&entries));
+    let hex256 = |b: &[u8]| hex::encode(sha2::Sha256::digest(b));
+    let sums = format!(
+        "---\nSHA256:\n  metadata.gz: {}\n  data.tar.gz: {}\n",
+        hex256(&metadata),
+        hex256(&data)
+    );
+    tar_of(&[
+        ("metadata.gz", &metadata),
+        ("data.tar.gz", &data),
+        ("checksums.yaml.gz", &gz(sums.as_bytes())),
+    ])
+}
