@@ -310,12 +310,21 @@ fn store_unreachable(err: &object_store::Error) -> bool {
         {
             return true;
         }
+        // A pooled connection to the store closed under a request: hyper says so with
+        // errors object_store files as `Unknown` (and doesn't retry), such as `Canceled`.
+        if let Some(h) = e.downcast_ref::<hyper::Error>()
+            && (h.is_canceled() || h.is_closed() || h.is_incomplete_message())
+        {
+            return true;
+        }
         if let Some(io) = e.downcast_ref::<std::io::Error>()
             && matches!(
                 io.kind(),
                 std::io::ErrorKind::ConnectionRefused
                     | std::io::ErrorKind::ConnectionReset
                     | std::io::ErrorKind::ConnectionAborted
+                    | std::io::ErrorKind::BrokenPipe
+                    | std::io::ErrorKind::NotConnected
                     | std::io::ErrorKind::TimedOut
             )
         {
@@ -324,4 +333,44 @@ fn store_unreachable(err: &object_store::Error) -> bool {
         next = e.source();
     }
     false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s3_error(source: std::io::Error) -> object_store::Error {
+        object_store::Error::Generic {
+            store: "S3",
+            source: Box::new(source),
+        }
+    }
+
+    #[test]
+    fn a_blob_store_out_of_reach_is_unavailable_and_other_failures_are_not() {
+        use std::io::ErrorKind;
+        for kind in [
+            ErrorKind::ConnectionRefused,
+            ErrorKind::ConnectionReset,
+            ErrorKind::BrokenPipe,
+            ErrorKind::NotConnected,
+            ErrorKind::TimedOut,
+        ] {
+            let err = DomainError::from(s3_error(std::io::Error::from(kind)));
+            assert!(
+                matches!(err, DomainError::Unavailable(_)),
+                "{kind:?}: {err:?}"
+            );
+        }
+        let full = DomainError::from(s3_error(std::io::Error::from(ErrorKind::StorageFull)));
+        assert!(matches!(full, DomainError::InsufficientStorage), "{full:?}");
+        let other = DomainError::from(s3_error(std::io::Error::from(ErrorKind::InvalidData)));
+        assert!(
+            !matches!(
+                other,
+                DomainError::Unavailable(_) | DomainError::InsufficientStorage
+            ),
+            "{other:?}"
+        );
+    }
 }
