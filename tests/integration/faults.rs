@@ -1141,139 +1141,64 @@ async fn faults_sigkill_during_100_concurrent_uploads_leaves_only_whole_artifact
     // Every acknowledged upload is whole; nothing unacknowledged is half-visible.
     for (door, i, status) in &acknowledged {
         let i = *i;
-        let done = (200..300).contains(status);
         let data = payload(door, i);
-        match door.as_str() {
-            "generic" => {
-                let got = app
-                    .get(Some(&token), &format!("/generic/kim/g{i}/1.0.0/f.bin"))
-                    .await;
-                if done {
-                    assert_eq!(got.status(), 200, "generic {i}");
-                }
-                if got.status() == 200 {
-                    assert_eq!(
-                        sha256_hex(&got.bytes().await.expect("body")),
-                        sha256_hex(&data)
-                    );
-                } else {
-                    assert_eq!(got.status(), 404, "generic {i}");
-                }
-            }
-            "npm" => {
-                let got = app.get(Some(&token), &format!("/npm/@kim%2fn{i}")).await;
-                if done {
-                    assert_eq!(got.status(), 200, "npm {i}");
-                }
-                if got.status() == 200 {
-                    let doc: Value = got.json().await.expect("packument");
-                    let tgz = app
-                        .get(Some(&token), &format!("/npm/@kim%2fn{i}/-/n{i}-1.0.0.tgz"))
-                        .await;
-                    assert_eq!(tgz.status(), 200, "npm {i} tarball");
-                    let bytes = tgz.bytes().await.expect("tgz");
-                    assert_eq!(doc["versions"]["1.0.0"]["dist"]["shasum"], sha1_hex(&bytes));
-                } else {
-                    assert_eq!(got.status(), 404, "npm {i}");
-                }
-            }
-            "maven" => {
-                let got = app
-                    .http
-                    .get(format!(
-                        "{}/maven/kim/libs/com/example/m{i}/1.0/m{i}-1.0.jar",
-                        app.url
-                    ))
-                    .basic_auth("kim", Some(&token))
-                    .send()
-                    .await
-                    .expect("maven get");
-                if done {
-                    assert_eq!(got.status(), 200, "maven {i}");
-                }
-                if got.status() == 200 {
-                    assert_eq!(
-                        sha256_hex(&got.bytes().await.expect("body")),
-                        sha256_hex(&data)
-                    );
-                } else {
-                    assert_eq!(got.status(), 404, "maven {i}");
-                }
-            }
-            "nuget" => {
-                let got = app
-                    .http
-                    .get(format!(
-                        "{}/nuget/kim/v3/flatcontainer/kim.n{i}/1.0.0/kim.n{i}.1.0.0.nupkg",
-                        app.url
-                    ))
-                    .basic_auth("kim", Some(&token))
-                    .send()
-                    .await
-                    .expect("nuget get");
-                if done {
-                    assert_eq!(got.status(), 200, "nuget {i}");
-                }
-                if got.status() == 200 {
-                    let want = nupkg(&format!("Kim.N{i}"), "1.0.0", &data);
-                    assert_eq!(
-                        sha256_hex(&got.bytes().await.expect("body")),
-                        sha256_hex(&want)
-                    );
-                } else {
-                    assert_eq!(got.status(), 404, "nuget {i}");
-                }
-            }
-            "rubygems" => {
-                let got = app
-                    .http
-                    .get(format!("{}/rubygems/kim/gems/r{i}-1.0.0.gem", app.url))
-                    .basic_auth("kim", Some(&token))
-                    .send()
-                    .await
-                    .expect("gem get");
-                if done {
-                    assert_eq!(got.status(), 200, "rubygems {i}");
-                }
-                if got.status() == 200 {
-                    let want = gem(&format!("r{i}"), "1.0.0", "kill", &data);
-                    assert_eq!(
-                        sha256_hex(&got.bytes().await.expect("body")),
-                        sha256_hex(&want)
-                    );
-                } else {
-                    assert_eq!(got.status(), 404, "rubygems {i}");
-                }
-            }
-            oci => {
-                let image = if oci == "oci" {
-                    format!("o{i}")
-                } else {
-                    format!("c{i}")
-                };
-                let got = app
-                    .http
-                    .get(format!(
-                        "{}/v2/kim/{image}/blobs/sha256:{}",
-                        app.url,
-                        sha256_hex(&data)
-                    ))
-                    .basic_auth("kim", Some(&token))
-                    .send()
-                    .await
-                    .expect("blob get");
-                if done {
-                    assert_eq!(got.status(), 200, "{oci} {i}");
-                }
-                if got.status() == 200 {
-                    assert_eq!(
-                        sha256_hex(&got.bytes().await.expect("body")),
-                        sha256_hex(&data)
-                    );
-                } else {
-                    assert_eq!(got.status(), 404, "{oci} {i}");
-                }
-            }
+        // Where the door serves the upload, and the bytes it must serve there.
+        let (path, want) = match door.as_str() {
+            "generic" => (format!("/generic/kim/g{i}/1.0.0/f.bin"), data),
+            "npm" => (
+                format!("/npm/@kim%2fn{i}/-/n{i}-1.0.0.tgz"),
+                npm_tarball(&format!("@kim/n{i}"), "1.0.0", &"x".repeat(i)),
+            ),
+            "maven" => (
+                format!("/maven/kim/libs/com/example/m{i}/1.0/m{i}-1.0.jar"),
+                data,
+            ),
+            "nuget" => (
+                format!("/nuget/kim/v3/flatcontainer/kim.n{i}/1.0.0/kim.n{i}.1.0.0.nupkg"),
+                nupkg(&format!("Kim.N{i}"), "1.0.0", &data),
+            ),
+            "rubygems" => (
+                format!("/rubygems/kim/gems/r{i}-1.0.0.gem"),
+                gem(&format!("r{i}"), "1.0.0", "kill", &data),
+            ),
+            "oci" => (
+                format!("/v2/kim/o{i}/blobs/sha256:{}", sha256_hex(&data)),
+                data,
+            ),
+            _ => (
+                format!("/v2/kim/c{i}/blobs/sha256:{}", sha256_hex(&data)),
+                data,
+            ),
+        };
+        // Each door as its clients authenticate: a bearer token, or Basic user:token.
+        let request = app.http.get(format!("{}{path}", app.url));
+        let request = if matches!(door.as_str(), "generic" | "npm") {
+            request.bearer_auth(&token)
+        } else {
+            request.basic_auth("kim", Some(&token))
+        };
+        let got = request.send().await.expect("download");
+        let served = got.status().as_u16();
+        if (200..300).contains(status) {
+            assert_eq!(served, 200, "{door} {i}: acknowledged, not served");
+        }
+        if served != 200 {
+            assert_eq!(served, 404, "{door} {i}");
+            continue;
+        }
+        assert_eq!(
+            sha256_hex(&got.bytes().await.expect("body")),
+            sha256_hex(&want),
+            "{door} {i}: served, not whole"
+        );
+        if door == "npm" {
+            let doc: Value = app
+                .get(Some(&token), &format!("/npm/@kim%2fn{i}"))
+                .await
+                .json()
+                .await
+                .expect("packument");
+            assert_eq!(doc["versions"]["1.0.0"]["dist"]["shasum"], sha1_hex(&want));
         }
     }
     // Nothing half-published in GraphQL: every listed generic version has its file.
