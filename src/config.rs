@@ -41,6 +41,10 @@ pub struct Config {
     /// How often the scheduled job applies retention policies (`None`: never; 0 in the
     /// setting). One replica applies them per interval (`domain::retention`).
     pub retention_interval: Option<Duration>,
+    /// How long a GraphQL DataLoader waits for more keys before it queries
+    /// (`graphql::loaders`): longer batches more surely on a starved machine, and adds
+    /// that wait to every page that uses a loader.
+    pub graphql_batch_window: Duration,
     /// Proxies whose `X-Forwarded-For` names the client (audit source IP); none by default,
     /// so a client can't choose the address it is recorded with.
     pub trusted_proxies: Vec<ipnet::IpNet>,
@@ -159,6 +163,7 @@ struct FileConfig {
     webhook_delivery_retention_days: Option<u64>,
     webhook_allowed_networks: Option<String>,
     retention_interval_seconds: Option<u64>,
+    graphql_batch_window_ms: Option<u64>,
     trusted_proxies: Option<String>,
 }
 
@@ -224,6 +229,7 @@ impl Config {
             retention_interval_seconds,
             "PACKYARD_RETENTION_INTERVAL_SECONDS"
         );
+        from_env!(graphql_batch_window_ms, "PACKYARD_GRAPHQL_BATCH_WINDOW_MS");
         from_env!(fsync, "PACKYARD_FSYNC");
         from_env!(generic_file_bytes, "PACKYARD_GENERIC_FILE_BYTES");
         from_env!(npm_tarball_bytes, "PACKYARD_NPM_TARBALL_BYTES");
@@ -433,6 +439,7 @@ impl Config {
                 0 => None,
                 n => Some(Duration::from_secs(n)),
             },
+            graphql_batch_window: Duration::from_millis(cfg.graphql_batch_window_ms.unwrap_or(1)),
             trusted_proxies,
         })
     }

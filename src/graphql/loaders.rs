@@ -1,6 +1,6 @@
 //! Per-request DataLoaders: a page of N packages loads its versions, tags, files, owners
 //! and statistics in a constant number of queries.
-use std::{collections::HashMap, sync::Arc, time::Duration};
+use std::{collections::HashMap, sync::Arc};
 
 use async_graphql::dataloader::{DataLoader, Loader};
 
@@ -13,12 +13,6 @@ use crate::{
     },
     graphql::gql_error,
 };
-
-/// How long a loader waits for more keys before it queries. A page's resolvers register
-/// their keys in one poll of the page, so the batch is whole long before this; the wait is
-/// added to every page that uses a loader (5 ms made a page with `latestVersion` take
-/// 6.8 ms where the names alone took 1 ms).
-const BATCH_WINDOW: Duration = Duration::from_millis(1);
 
 type LoadResult<V> = Result<HashMap<i64, V>, async_graphql::Error>;
 
@@ -133,12 +127,18 @@ pub struct Loaders {
 
 impl Loaders {
     pub fn new(domain: Arc<Domain>, actor: Actor) -> Self {
+        // How long a loader waits for more keys before it queries
+        // (`PACKYARD_GRAPHQL_BATCH_WINDOW_MS`, 1 ms by default). A page's resolvers register
+        // their keys in one poll of the page, so the batch is whole long before that on a
+        // machine with time to spare; the wait is added to every page that uses a loader
+        // (5 ms made a page with `latestVersion` take 6.8 ms where the names alone took 1 ms).
+        let window = domain.config.graphql_batch_window;
         let d = || domain.clone();
         // Sibling fields of a page register their keys over a few milliseconds in debug
         // builds; a slightly longer window keeps one batch per level.
         macro_rules! new {
             ($loader:expr) => {
-                DataLoader::new($loader, tokio::spawn).delay(BATCH_WINDOW)
+                DataLoader::new($loader, tokio::spawn).delay(window)
             };
         }
         Self {

@@ -1348,11 +1348,11 @@ impl Drop for SmallDisk {
     }
 }
 
-/// The doors robustness.rs doesn't cover (npm, Maven, NuGet, RubyGems) on a full blob
+/// The doors robustness.rs doesn't cover (npm, Maven, NuGet, RubyGems, OCI) on a full blob
 /// store: 507 in each client's shape, nothing stored or visible, and the same uploads
 /// succeed once space returns.
 #[tokio::test]
-async fn faults_a_full_disk_answers_507_on_npm_maven_nuget_and_rubygems_and_recovers() {
+async fn faults_a_full_disk_answers_507_on_every_door_and_recovers() {
     let Some(disk) = SmallDisk::mount(4 * 1024 * 1024) else {
         return;
     };
@@ -1417,6 +1417,11 @@ async fn faults_a_full_disk_answers_507_on_npm_maven_nuget_and_rubygems_and_reco
             .expect("body")
             .contains("insufficient storage")
     );
+    let layer = incompressible(512 * 1024);
+    assert_eq!(
+        oci_push_blob(&app, "fern", &token, "big", &layer).await,
+        507
+    );
     let rubygems = push_gem().await;
     assert_eq!(rubygems.status(), 507);
     assert!(
@@ -1453,6 +1458,10 @@ async fn faults_a_full_disk_answers_507_on_npm_maven_nuget_and_rubygems_and_reco
     );
     assert_eq!(put_jar().await.status(), 201);
     assert_eq!(nuget_push(&app, "fern", &token, pkg).await.status(), 201);
+    assert_eq!(
+        oci_push_blob(&app, "fern", &token, "big", &layer).await,
+        201
+    );
     assert_eq!(push_gem().await.status(), 200);
     let got = app
         .http
