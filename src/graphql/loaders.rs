@@ -134,8 +134,6 @@ impl Loaders {
         // (5 ms made a page with `latestVersion` take 6.8 ms where the names alone took 1 ms).
         let window = domain.config.graphql_batch_window;
         let d = || domain.clone();
-        // Sibling fields of a page register their keys over a few milliseconds in debug
-        // builds; a slightly longer window keeps one batch per level.
         macro_rules! new {
             ($loader:expr) => {
                 DataLoader::new($loader, tokio::spawn).delay(window)

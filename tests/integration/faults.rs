@@ -1184,6 +1184,11 @@ async fn faults_sigkill_during_100_concurrent_uploads_leaves_only_whole_artifact
         }
         if served != 200 {
             assert_eq!(served, 404, "{door} {i}");
+            if door == "npm" {
+                // No version listed without its tarball.
+                let doc = app.get(Some(&token), &format!("/npm/@kim%2fn{i}")).await;
+                assert_eq!(doc.status(), 404, "npm {i}: packument without its tarball");
+            }
             continue;
         }
         assert_eq!(
